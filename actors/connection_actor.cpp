@@ -1,0 +1,229 @@
+#include "actors/connection_actor.hpp"
+
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+#include "actors/protocol.hpp"
+#include "common/log.hpp"
+
+#include <caf/actor_companion.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/detail/disposer.hpp>
+#include <caf/scoped_execution_unit.hpp>
+
+#include <chrono>
+
+namespace signaling {
+
+namespace {
+
+using transport::close_code;
+using transport::frame_ptr;
+using protocol::error_code;
+
+// Token bucket: `rate` tokens per second, at most `burst` saved up.
+class token_bucket {
+public:
+  token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+  bool take() {
+    auto now = std::chrono::steady_clock::now();
+    tokens_ = std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    if (tokens_ < 1)
+      return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+private:
+  double rate_, burst_, tokens_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+class connection_actor final : public transport::ws_handler {
+public:
+  connection_actor(node_context& ctx, std::shared_ptr<transport::ws_link> link)
+    : ctx_(ctx),
+      link_(link.get()),
+      unit_(&ctx.system),
+      bucket_(ctx.lim.rate_per_second, ctx.lim.rate_burst) {
+    auto handle = ctx.system.spawn<caf::actor_companion>();
+    self_ = caf::actor_cast<caf::actor_companion*>(handle);
+    handle_ = std::move(handle);
+    self_->context(&unit_);
+    // Runs on the sender's thread: hand the message to our strand. The link
+    // is held weakly (the session owns us); a message for a closed
+    // connection is dropped with it.
+    std::weak_ptr<transport::ws_link> weak = link;
+    self_->on_enqueue([this, weak](caf::mailbox_element_ptr ptr) {
+      if (auto l = weak.lock()) {
+        std::shared_ptr<caf::mailbox_element> msg{ptr.release(), caf::detail::disposer{}};
+        l->post([this, msg] { self_->activate(&unit_, *msg); });
+      }
+    });
+    self_->become(behavior());
+  }
+
+  ~connection_actor() override {
+    if (handle_)
+      on_closed();
+  }
+
+  void on_text(frame_ptr frame) override {
+    if (!bucket_.take()) {
+      if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
+        log::warn("event=rate_limit_close actor={}", handle_.id());
+        link_->close(close_code::policy_violation, "rate limit exceeded");
+        return;
+      }
+      return send_error(error_code::rate_limited);
+    }
+    strikes_ = 0;
+    auto res = protocol::parse(*frame, ctx_.lim.max_json_depth);
+    if (!res.ok)
+      return send_error(res.error, res.detail);
+    auto& cmd = res.cmd;
+    switch (cmd.type) {
+      case protocol::msg_type::create_room: return create_room();
+      case protocol::msg_type::join_room: return join_room(cmd.room_id);
+      case protocol::msg_type::leave_room: return leave_room(cmd.room_id);
+      case protocol::msg_type::signal:
+      case protocol::msg_type::chat_message: return relay(cmd.room_id, std::move(frame));
+    }
+  }
+
+  void on_closed() override {
+    if (!handle_)
+      return;
+    if (room_)
+      self_->send(room_, leave_room_atom_v, handle_);
+    clear_room();
+    // Terminates the actor: monitors (our room) get a down message. (CAF
+    // 0.17.6 declares actor_companion::disconnect but never defines it; this
+    // is its body, as in CAF's own actor_widget mixin.)
+    self_->on_enqueue(nullptr);
+    self_->cleanup(caf::error{}, &unit_);
+    handle_ = nullptr;
+    self_ = nullptr;
+  }
+
+private:
+  caf::behavior behavior() {
+    return {
+      [this](created_atom, std::string& id, caf::actor& room) {
+        pending_ = false;
+        room_id_ = std::move(id);
+        room_ = std::move(room);
+        write(protocol::room_created(room_id_));
+      },
+      [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host) {
+        pending_ = false;
+        room_id_ = std::move(id);
+        room_ = std::move(room);
+        peer_ = std::move(host);
+        write(protocol::peer_joined(room_id_));
+      },
+      [this](peer_joined_atom, const caf::actor& room, caf::actor& guest) {
+        if (room != room_)
+          return;
+        peer_ = std::move(guest);
+        write(protocol::peer_joined(room_id_));
+      },
+      [this](refused_atom, const std::string& code) {
+        pending_ = false;
+        error_code c = error_code::unavailable;
+        protocol::code_from_name(code, c);
+        send_error(c);
+      },
+      [this](peer_left_atom, const caf::actor& room) {
+        if (room != room_)
+          return;
+        auto id = room_id_;
+        clear_room();
+        write(protocol::peer_left(id));
+      },
+      [this](deliver_atom, std::uint64_t room_tag, const frame_ptr& frame) {
+        // Frames from a room we have since left are stale: drop them.
+        if (room_ && room_.id() == room_tag)
+          link_->send(frame);
+      },
+    };
+  }
+
+  void create_room() {
+    if (pending_)
+      return send_error(error_code::busy);
+    leave_current();
+    pending_ = true;
+    self_->send(ctx_.directory, create_atom_v, handle_);
+  }
+
+  void join_room(const std::string& id) {
+    if (pending_)
+      return send_error(error_code::busy);
+    if (room_ && id == room_id_)
+      return send_error(error_code::room_unavailable); // own room: same answer as any other refusal
+    leave_current();
+    pending_ = true;
+    self_->send(ctx_.directory, join_room_atom_v, id, handle_);
+  }
+
+  void leave_room(const std::string& id) {
+    if (!room_ || id != room_id_)
+      return send_error(error_code::not_a_member);
+    leave_current();
+    write(protocol::room_left(id));
+  }
+
+  void relay(const std::string& id, frame_ptr frame) {
+    if (!room_ || id != room_id_)
+      return send_error(error_code::not_a_member);
+    if (!peer_)
+      return send_error(error_code::no_peer);
+    self_->send(peer_, deliver_atom_v, room_.id(), std::move(frame));
+    ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void leave_current() {
+    if (!room_)
+      return;
+    self_->send(room_, leave_room_atom_v, handle_);
+    clear_room();
+  }
+
+  void clear_room() {
+    room_ = nullptr;
+    peer_ = nullptr;
+    room_id_.clear();
+  }
+
+  void write(std::string text) {
+    link_->send(std::make_shared<const std::string>(std::move(text)));
+  }
+
+  void send_error(error_code c, const std::string& detail = {}) {
+    ctx_.stats.errors_sent.fetch_add(1, std::memory_order_relaxed);
+    write(protocol::error(c, detail));
+  }
+
+  node_context& ctx_;
+  transport::ws_link* link_; // owns us; valid for our whole life
+  caf::scoped_execution_unit unit_;
+  caf::actor handle_;
+  caf::actor_companion* self_ = nullptr;
+  token_bucket bucket_;
+  std::uint32_t strikes_ = 0;
+  bool pending_ = false; // a create/join is waiting for its answer
+  std::string room_id_;
+  caf::actor room_;
+  caf::actor peer_;
+};
+
+} // namespace
+
+transport::ws_handler_factory connection_actor_factory(node_context& ctx) {
+  return [&ctx](std::shared_ptr<transport::ws_link> link) -> std::unique_ptr<transport::ws_handler> {
+    return std::make_unique<connection_actor>(ctx, std::move(link));
+  };
+}
+
+} // namespace signaling

@@ -1,0 +1,37 @@
+// Every atom and message type exchanged between the actors of a node, declared
+// once. Frames travel as transport::frame_ptr (one immutable buffer shared by
+// every hop), which never leaves the process, hence "unsafe" in CAF's terms.
+#pragma once
+
+#include "transport/ws_link.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(signaling, (signaling::transport::frame_ptr))
+
+  // connection -> directory: (create_atom, host)          a new room, host seated
+  CAF_ADD_ATOM(signaling, signaling, create_atom, "create")
+  // directory -> connection: (created_atom, id, room)
+  CAF_ADD_ATOM(signaling, signaling, created_atom, "created")
+  // connection -> directory -> room: (join_room_atom, id, guest)
+  CAF_ADD_ATOM(signaling, signaling, join_room_atom, "join_room")
+  // directory|room -> connection: (refused_atom, error code name)
+  CAF_ADD_ATOM(signaling, signaling, refused_atom, "refused")
+  // room -> guest: (joined_atom, id, room, host)
+  CAF_ADD_ATOM(signaling, signaling, joined_atom, "joined")
+  // room -> host: (peer_joined_atom, room, guest)
+  CAF_ADD_ATOM(signaling, signaling, peer_joined_atom, "peer_join")
+  // connection -> room: (leave_room_atom, member)
+  CAF_ADD_ATOM(signaling, signaling, leave_room_atom, "leave_room")
+  // room -> remaining member: (peer_left_atom, room)
+  CAF_ADD_ATOM(signaling, signaling, peer_left_atom, "peer_left")
+  // connection -> connection: (deliver_atom, room actor id, frame)
+  CAF_ADD_ATOM(signaling, signaling, deliver_atom, "deliver")
+
+CAF_END_TYPE_ID_BLOCK(signaling)
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::transport::frame_ptr)

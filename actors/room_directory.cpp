@@ -1,0 +1,100 @@
+#include "actors/room_directory.hpp"
+
+#include "actors/protocol.hpp"
+#include "actors/room_actor.hpp"
+#include "actors/room_id.hpp"
+#include "common/log.hpp"
+#include "common/stats.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <unordered_map>
+
+namespace signaling {
+
+namespace {
+
+struct directory_state {
+  std::unordered_map<std::string, caf::actor> rooms;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  room_id_generator ids_gen{6};
+  node_stats* stats = nullptr;
+  static inline const char* name = "room-directory";
+};
+
+// How many draws before giving up: at 90% occupancy of the id space the chance
+// that 64 draws all hit live rooms is 0.9^64 ~ 0.1%.
+constexpr int max_draws = 64;
+
+using directory_ptr = room_directory::stateful_pointer<directory_state>;
+
+std::string code(protocol::error_code c) {
+  return std::string(protocol::code_name(c));
+}
+
+room_directory::behavior_type local_directory(directory_ptr self, unsigned digits, node_stats* stats) {
+  self->state.ids_gen = room_id_generator{digits};
+  self->state.stats = stats;
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.ids.find(dm.source);
+    if (i == st.ids.end())
+      return;
+    st.rooms.erase(i->second);
+    st.ids.erase(i);
+    st.stats->rooms.fetch_sub(1, std::memory_order_relaxed);
+  });
+  // On shutdown, take every room down with the directory.
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    for (auto& kv : self->state.rooms)
+      self->send_exit(kv.second, em.reason);
+    self->quit(em.reason);
+  });
+  return {
+    [self](create_atom, const caf::actor& host) {
+      auto& st = self->state;
+      for (int i = 0; i < max_draws; ++i) {
+        auto id = st.ids_gen.next();
+        if (st.rooms.count(id))
+          continue;
+        auto room = self->spawn(room_actor, id, host);
+        self->monitor(room);
+        st.ids.emplace(room.address(), id);
+        st.rooms.emplace(id, room);
+        st.stats->rooms.fetch_add(1, std::memory_order_relaxed);
+        log::info("event=room_created room={}", id);
+        caf::anon_send(host, created_atom_v, std::move(id), room);
+        return;
+      }
+      log::error("event=room_ids_exhausted live={}", st.rooms.size());
+      caf::anon_send(host, refused_atom_v, code(protocol::error_code::unavailable));
+    },
+    [self](join_room_atom, const std::string& id, const caf::actor& guest) {
+      auto& st = self->state;
+      auto i = st.rooms.find(id);
+      if (i == st.rooms.end()) {
+        caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
+        return;
+      }
+      // A request, not a send: if the room ended a moment ago (its down
+      // message still on the way here) the request bounces and the guest is
+      // told, instead of the join vanishing.
+      self->request(i->second, caf::infinite, join_room_atom_v, guest)
+        .then([](bool) {},
+              [self, guest](const caf::error&) {
+                caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
+              });
+    },
+  };
+}
+
+} // namespace
+
+room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats) {
+  return sys.spawn(local_directory, room_id_digits, &stats);
+}
+
+} // namespace signaling

@@ -1,0 +1,29 @@
+// The room directory of a node: allocates room ids that are never equal to a
+// live room's, and maps an id to its room actor. This typed interface is all
+// connection actors see, so the in-memory directory (embedded mode) and the
+// Redis-backed one (cluster mode) are interchangeable.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <string>
+
+namespace signaling {
+
+// (create_atom, host): creates a room seating `host`; answers `host` with
+//   (created_atom, id, room) or (refused_atom, code).
+// (join_room_atom, id, guest): seats `guest` in room `id`; the room answers
+//   `guest` with (joined_atom, ...) or anyone answers (refused_atom, code).
+using room_directory = caf::typed_actor<caf::reacts_to<create_atom, caf::actor>,
+                                        caf::reacts_to<join_room_atom, std::string, caf::actor>>;
+
+struct node_stats;
+
+// Spawns the in-memory directory used when no REDIS_URL is configured.
+room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats);
+
+} // namespace signaling

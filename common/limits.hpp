@@ -1,0 +1,39 @@
+// Every limit a node enforces, in one place, with its default.
+// Loaded by node/config.cpp from flags and environment, printed at start-up,
+// and read (never written) by transport/ and actors/ after start.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace signaling {
+
+struct limits {
+  // Largest WebSocket message accepted, in bytes. Larger: close 1009 before
+  // the payload is buffered.
+  std::size_t max_message_bytes = 64 * 1024;
+  // Deepest JSON nesting accepted; deeper documents are rejected while
+  // parsing (code "too-deep"), before anything recursive can touch them.
+  std::size_t max_json_depth = 32;
+  // Bytes waiting to be written to one client. A reader that falls this far
+  // behind is disconnected; the queue never grows past it.
+  std::size_t max_send_queue_bytes = 1024 * 1024;
+  // Sustained messages per second from one connection, with a burst allowance.
+  double rate_per_second = 100;
+  double rate_burst = 200;
+  // Messages refused for rate in a row before the connection is closed 1008.
+  std::uint32_t rate_strikes_before_close = 50;
+  // Open WebSocket connections on this node; further upgrades get 503.
+  std::size_t max_connections = 250000;
+  // TCP accept to completed WebSocket upgrade (and one HTTP request).
+  std::chrono::milliseconds handshake_timeout{10000};
+  // No traffic for this long closes the connection; a ping is sent at half.
+  std::chrono::milliseconds idle_timeout{60000};
+  // SIGTERM: how long open connections get to finish their close handshake.
+  std::chrono::milliseconds shutdown_timeout{10000};
+  // Digits of a room id (6 as in the seed; more makes guessing harder).
+  unsigned room_id_digits = 6;
+};
+
+} // namespace signaling

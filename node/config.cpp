@@ -1,0 +1,283 @@
+#include "node/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+namespace signaling {
+
+namespace {
+
+// One setting: its environment name (the flag is derived from it), its
+// meaning, how to read it into a config and how to print it back.
+struct setting {
+  const char* env;
+  const char* help;
+  std::function<void(config&, const std::string&)> set;
+  std::function<std::string(const config&)> get;
+};
+
+std::string flag_of(const char* env) {
+  std::string f = "--";
+  for (const char* p = env; *p; ++p)
+    f += *p == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
+  return f;
+}
+
+std::uint64_t parse_uint(const std::string& name, const std::string& v, std::uint64_t lo, std::uint64_t hi) {
+  if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw config_error(name + ": expected a whole number, got \"" + v + "\"");
+  errno = 0;
+  auto x = std::strtoull(v.c_str(), nullptr, 10);
+  if (errno == ERANGE || x < lo || x > hi)
+    throw config_error(name + ": " + v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  return x;
+}
+
+double parse_positive(const std::string& name, const std::string& v) {
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(x > 0))
+    throw config_error(name + ": expected a positive number, got \"" + v + "\"");
+  return x;
+}
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos)
+      out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string number(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+std::string join_list(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v)
+    out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+template <class Rep, class Period>
+std::function<void(config&, const std::string&)> ms_setter(const char* name,
+                                                            std::chrono::duration<Rep, Period> limits::*field) {
+  return [name, field](config& c, const std::string& v) {
+    c.lim.*field = std::chrono::milliseconds(parse_uint(name, v, 1, 24ull * 3600 * 1000));
+  };
+}
+
+template <class Rep, class Period>
+std::function<std::string(const config&)> ms_getter(std::chrono::duration<Rep, Period> limits::*field) {
+  return [field](const config& c) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(c.lim.*field).count());
+  };
+}
+
+const std::vector<setting>& settings() {
+  static const std::vector<setting> all = {
+    {"WS_PORT", "HTTP and WebSocket port (0 picks a free one)",
+     [](config& c, const std::string& v) { c.ws_port = static_cast<std::uint16_t>(parse_uint("WS_PORT", v, 0, 65535)); },
+     [](const config& c) { return std::to_string(c.ws_port); }},
+    {"BIND_ADDRESS", "address to listen on",
+     [](config& c, const std::string& v) { c.bind_address = v; }, [](const config& c) { return c.bind_address; }},
+    {"FRONTEND_URL", "comma-separated browser origins allowed for CORS and WebSocket (\"*\": any)",
+     [](config& c, const std::string& v) { c.frontend_urls = split_list(v); },
+     [](const config& c) { return join_list(c.frontend_urls); }},
+    {"REDIS_URL", "redis://[:password@]host:port[/db] joins a cluster; unset runs embedded",
+     [](config& c, const std::string& v) { c.redis_url = v; }, [](const config& c) { return c.redis_url; }},
+    {"NODE_ID", "name of this node in logs and /api/ping (default: host name)",
+     [](config& c, const std::string& v) { c.node_id = v; }, [](const config& c) { return c.node_id; }},
+    {"IO_THREADS", "threads running sockets and connection actors (0: one per core)",
+     [](config& c, const std::string& v) { c.io_threads = static_cast<unsigned>(parse_uint("IO_THREADS", v, 0, 256)); },
+     [](const config& c) { return std::to_string(c.io_threads); }},
+    {"ACTOR_THREADS", "CAF scheduler threads for room and directory actors",
+     [](config& c, const std::string& v) {
+       c.actor_threads = static_cast<unsigned>(parse_uint("ACTOR_THREADS", v, 1, 256));
+     },
+     [](const config& c) { return std::to_string(c.actor_threads); }},
+    {"LOG_LEVEL", "trace, debug, info, warn, error or off",
+     [](config& c, const std::string& v) { c.log_level = v; }, [](const config& c) { return c.log_level; }},
+    {"MAX_MESSAGE_BYTES", "largest WebSocket message; larger closes with 1009",
+     [](config& c, const std::string& v) { c.lim.max_message_bytes = parse_uint("MAX_MESSAGE_BYTES", v, 256, 16u << 20); },
+     [](const config& c) { return std::to_string(c.lim.max_message_bytes); }},
+    {"MAX_JSON_DEPTH", "deepest JSON nesting accepted (error too-deep)",
+     [](config& c, const std::string& v) { c.lim.max_json_depth = parse_uint("MAX_JSON_DEPTH", v, 2, 1000); },
+     [](const config& c) { return std::to_string(c.lim.max_json_depth); }},
+    {"MAX_SEND_QUEUE_BYTES", "bytes queued to one slow client before it is disconnected",
+     [](config& c, const std::string& v) {
+       c.lim.max_send_queue_bytes = parse_uint("MAX_SEND_QUEUE_BYTES", v, 1024, 1ull << 32);
+     },
+     [](const config& c) { return std::to_string(c.lim.max_send_queue_bytes); }},
+    {"RATE_LIMIT_PER_SEC", "sustained messages per second per connection",
+     [](config& c, const std::string& v) { c.lim.rate_per_second = parse_positive("RATE_LIMIT_PER_SEC", v); },
+     [](const config& c) { return number(c.lim.rate_per_second); }},
+    {"RATE_LIMIT_BURST", "messages a connection may send at once above the rate",
+     [](config& c, const std::string& v) { c.lim.rate_burst = parse_positive("RATE_LIMIT_BURST", v); },
+     [](const config& c) { return number(c.lim.rate_burst); }},
+    {"RATE_LIMIT_STRIKES", "rate-limited messages in a row before close 1008",
+     [](config& c, const std::string& v) {
+       c.lim.rate_strikes_before_close = static_cast<std::uint32_t>(parse_uint("RATE_LIMIT_STRIKES", v, 1, 1u << 30));
+     },
+     [](const config& c) { return std::to_string(c.lim.rate_strikes_before_close); }},
+    {"MAX_CONNECTIONS", "open WebSocket connections; further upgrades get 503",
+     [](config& c, const std::string& v) { c.lim.max_connections = parse_uint("MAX_CONNECTIONS", v, 1, 1u << 30); },
+     [](const config& c) { return std::to_string(c.lim.max_connections); }},
+    {"HANDSHAKE_TIMEOUT_MS", "deadline for one HTTP request or WebSocket handshake",
+     ms_setter("HANDSHAKE_TIMEOUT_MS", &limits::handshake_timeout), ms_getter(&limits::handshake_timeout)},
+    {"IDLE_TIMEOUT_MS", "silent connection is closed after this; a ping goes out at half",
+     ms_setter("IDLE_TIMEOUT_MS", &limits::idle_timeout), ms_getter(&limits::idle_timeout)},
+    {"SHUTDOWN_TIMEOUT_MS", "on SIGTERM, time given to close handshakes before exit",
+     ms_setter("SHUTDOWN_TIMEOUT_MS", &limits::shutdown_timeout), ms_getter(&limits::shutdown_timeout)},
+    {"ROOM_ID_DIGITS", "digits of a room id (6 as in the seed)",
+     [](config& c, const std::string& v) {
+       c.lim.room_id_digits = static_cast<unsigned>(parse_uint("ROOM_ID_DIGITS", v, 6, 18));
+     },
+     [](const config& c) { return std::to_string(c.lim.room_id_digits); }},
+    {"ENV_FILE", "optional file of KEY=value lines read at start (never overrides the environment)",
+     [](config& c, const std::string& v) { c.env_file = v; }, [](const config& c) { return c.env_file; }},
+  };
+  return all;
+}
+
+const setting* find_env(const std::string& name) {
+  for (const auto& s : settings())
+    if (name == s.env)
+      return &s;
+  return nullptr;
+}
+
+const setting* find_flag(const std::string& flag) {
+  for (const auto& s : settings())
+    if (flag == flag_of(s.env))
+      return &s;
+  return nullptr;
+}
+
+// KEY=value lines; '#' comments; optional quotes around the value.
+std::map<std::string, std::string> read_env_file(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#')
+      continue;
+    if (line.compare(b, 7, "export ") == 0)
+      b += 7;
+    auto eq = line.find('=', b);
+    if (eq == std::string::npos)
+      continue;
+    auto key = line.substr(b, eq - b);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    auto val = line.substr(eq + 1);
+    auto vb = val.find_first_not_of(" \t");
+    val = vb == std::string::npos ? "" : val.substr(vb);
+    val.erase(val.find_last_not_of(" \t\r") + 1);
+    if (val.size() >= 2 && (val.front() == '"' || val.front() == '\'') && val.back() == val.front())
+      val = val.substr(1, val.size() - 2);
+    out[key] = val;
+  }
+  return out;
+}
+
+std::string default_node_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+    return "node";
+  return host;
+}
+
+} // namespace
+
+config_result load_config(int argc, const char* const* argv, const char* const* env) {
+  config_result res;
+  // Flags first into a map, so ENV_FILE given as a flag is known early.
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      res.help = true;
+      return res;
+    }
+    std::string value;
+    auto eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      throw config_error(arg + ": missing value");
+    }
+    auto* s = find_flag(arg);
+    if (!s)
+      throw config_error("unknown option " + arg + " (see --help)");
+    flags[s->env] = value;
+  }
+  std::map<std::string, std::string> environment;
+  for (auto p = env; p && *p; ++p) {
+    std::string kv = *p;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && find_env(kv.substr(0, eq)))
+      environment[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::string env_file = ".env";
+  if (auto i = environment.find("ENV_FILE"); i != environment.end())
+    env_file = i->second;
+  if (auto i = flags.find("ENV_FILE"); i != flags.end())
+    env_file = i->second;
+  std::map<std::string, std::string> merged = read_env_file(env_file);
+  for (auto& [k, v] : environment)
+    merged[k] = v;
+  for (auto& [k, v] : flags)
+    merged[k] = v;
+  for (auto& [k, v] : merged)
+    if (auto* s = find_env(k))
+      s->set(res.cfg, v);
+  if (res.cfg.node_id.empty())
+    res.cfg.node_id = default_node_id();
+  if (res.cfg.lim.rate_burst < 1)
+    throw config_error("RATE_LIMIT_BURST: must be at least 1");
+  return res;
+}
+
+std::string usage() {
+  std::string out = "usage: signal-node [--flag value]...\n\n"
+                    "Every flag has an environment variable of the same name (WS_PORT for --ws-port);\n"
+                    "flags win over the environment, which wins over the .env file.\n\n";
+  config defaults;
+  for (const auto& s : settings()) {
+    auto flag = flag_of(s.env);
+    out += "  " + flag + std::string(flag.size() < 24 ? 24 - flag.size() : 1, ' ') + s.help + "\n";
+    out += std::string(26, ' ') + "env " + s.env + ", default \"" + s.get(defaults) + "\"\n";
+  }
+  return out;
+}
+
+std::vector<std::string> describe(const config& cfg) {
+  std::vector<std::string> out;
+  for (const auto& s : settings()) {
+    auto v = s.get(cfg);
+    if (std::string(s.env) == "REDIS_URL" && v.find('@') != std::string::npos)
+      v = "redis://***@" + v.substr(v.find('@') + 1); // never log the password
+    out.push_back(std::string(s.env) + "=" + v);
+  }
+  return out;
+}
+
+} // namespace signaling

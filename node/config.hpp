@@ -1,0 +1,48 @@
+// Configuration of signal-node, parsed in one place. Sources, strongest first:
+// command-line flags (--ws-port 4000 or --ws-port=4000), the environment
+// (WS_PORT=4000), and an optional .env file (as the seed's dotenv: it never
+// overrides the environment). Every setting has one name in each form.
+#pragma once
+
+#include "common/limits.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace signaling {
+
+struct config {
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t ws_port = 4000;
+  std::vector<std::string> frontend_urls; // allowed browser origins
+  std::string redis_url;                  // empty: embedded (single node, in memory)
+  std::string node_id;                    // default: the host name
+  unsigned io_threads = 0;                // 0: one per core
+  unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)
+  std::string log_level = "info";
+  std::string env_file = ".env";
+  limits lim;
+};
+
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct config_result {
+  config cfg;
+  bool help = false;     // --help was given: print usage() and exit 0
+};
+
+// Parses flags, environment (`env`, as in `environ`) and the .env file.
+// Throws config_error with a message naming the bad setting.
+config_result load_config(int argc, const char* const* argv, const char* const* env);
+
+// The --help text: every setting with its flag, variable, default and meaning.
+std::string usage();
+
+// One `key=value` line per setting, for the start-up log.
+std::vector<std::string> describe(const config& cfg);
+
+} // namespace signaling

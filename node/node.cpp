@@ -1,0 +1,159 @@
+#include "node/node.hpp"
+
+#include "actors/connection_actor.hpp"
+#include "actors/node_context.hpp"
+#include "actors/room_directory.hpp"
+#include "common/log.hpp"
+#include "common/stats.hpp"
+#include "transport/server.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+namespace signaling {
+
+namespace net = boost::asio;
+
+struct node::impl {
+  config cfg;
+  node_stats stats;
+  caf::actor_system_config caf_cfg;
+  std::optional<caf::actor_system> system;
+  std::optional<node_context> ctx;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<transport::server> server;
+  std::optional<net::signal_set> signals;
+  net::steady_timer drain_timer{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> ready{false};
+  bool joined = false;
+
+  explicit impl(config c) : cfg(std::move(c)) {}
+
+  std::string ping() const {
+    nlohmann::json j = {
+      {"status", "ok"},
+      {"message", "WebSocket signaling server is running"},
+      {"roomsActive", stats.rooms.load()},
+      {"clientsConnected", stats.connections.load()},
+      {"nodeId", cfg.node_id},
+      {"uptimeSeconds", static_cast<std::int64_t>(stats.uptime_seconds())},
+    };
+    return j.dump();
+  }
+
+  // Polls until every WebSocket has finished its close handshake or the
+  // shutdown deadline passes, then lets the I/O threads return.
+  void await_drained(std::chrono::steady_clock::time_point deadline) {
+    if (server->open_sessions() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      log::info("event=shutdown_done open_sessions={}", server->open_sessions());
+      work.reset();
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this, deadline](boost::system::error_code ec) {
+      if (!ec)
+        await_drained(deadline);
+    });
+  }
+};
+
+node::node(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+
+node::~node() {
+  if (!impl_->threads.empty() && !impl_->joined) {
+    shutdown();
+    wait();
+  }
+}
+
+void node::start() {
+  auto& m = *impl_;
+  if (!m.cfg.redis_url.empty())
+    throw config_error("REDIS_URL is set, but cluster mode is not available in this build yet; "
+                       "unset it to run a single embedded node");
+  m.caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(m.cfg.actor_threads));
+  m.system.emplace(m.caf_cfg);
+  auto directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats);
+  m.ctx.emplace(node_context{*m.system, directory, m.cfg.lim, m.stats, m.cfg.node_id});
+
+  transport::server_options opts;
+  opts.bind_address = m.cfg.bind_address;
+  opts.port = m.cfg.ws_port;
+  opts.allowed_origins = m.cfg.frontend_urls;
+  opts.lim = m.cfg.lim;
+  transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.ready.load(); }};
+  m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
+  m.server->start();
+  m.work.emplace(m.ioc.get_executor());
+  unsigned n = m.cfg.io_threads ? m.cfg.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i)
+    m.threads.emplace_back([&m] { m.ioc.run(); });
+  m.ready = true;
+  log::info("event=listening node={} address={} port={} io_threads={} mode=embedded", m.cfg.node_id,
+            m.cfg.bind_address, m.server->port(), n);
+}
+
+std::uint16_t node::port() const {
+  return impl_->server ? impl_->server->port() : 0;
+}
+
+void node::handle_signals() {
+  auto& m = *impl_;
+  m.signals.emplace(m.ioc, SIGTERM, SIGINT);
+  m.signals->async_wait([this](boost::system::error_code ec, int sig) {
+    if (!ec) {
+      log::info("event=signal signal={}", sig);
+      shutdown();
+    }
+  });
+}
+
+void node::shutdown() {
+  auto& m = *impl_;
+  if (m.stopping.exchange(true) || !m.server)
+    return;
+  m.ready = false;
+  net::post(m.ioc, [&m] {
+    if (m.signals)
+      m.signals->cancel();
+    log::info("event=shutdown_start open_sessions={}", m.server->open_sessions());
+    m.server->stop_accepting();
+    m.server->close_all(transport::close_code::going_away, "server shutting down");
+    m.await_drained(std::chrono::steady_clock::now() + m.cfg.lim.shutdown_timeout);
+  });
+}
+
+void node::wait() {
+  auto& m = *impl_;
+  for (auto& t : m.threads)
+    if (t.joinable())
+      t.join();
+  if (m.joined)
+    return;
+  m.joined = true;
+  // Sessions still open past the deadline die with the io_context's pending
+  // handlers; their connection actors terminate with them. Then the
+  // directory (and its rooms) go, and the actor system can join its actors.
+  m.server.reset();
+  m.ioc.restart();
+  m.ioc.poll();
+  if (m.ctx)
+    caf::anon_send_exit(m.ctx->directory, caf::exit_reason::user_shutdown);
+}
+
+} // namespace signaling

@@ -1,0 +1,38 @@
+// One signal-node: its actor system, room directory, I/O threads and HTTP/
+// WebSocket server, started and stopped as a unit. main() runs one; tests run
+// several in one process. Shutdown stops accepting, closes every WebSocket
+// with one close code and waits (bounded) for the close handshakes.
+#pragma once
+
+#include "node/config.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace signaling {
+
+class node {
+public:
+  explicit node(config cfg);
+  ~node(); // stops and joins if still running
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // Binds the port and starts the I/O threads. Throws on a bad configuration
+  // or a taken port.
+  void start();
+  // The bound WebSocket/HTTP port.
+  std::uint16_t port() const;
+  // Makes SIGTERM and SIGINT start a shutdown.
+  void handle_signals();
+  // Starts the shutdown (thread-safe, idempotent).
+  void shutdown();
+  // Blocks until the shutdown has finished and every thread is joined.
+  void wait();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace signaling

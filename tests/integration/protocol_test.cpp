@@ -1,0 +1,457 @@
+// The seed protocol end to end: a node in this process, real sockets, Beast's
+// WebSocket client. One TEST_CASE per behaviour.
+#include "support/test_node.hpp"
+#include "support/ws_client.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using namespace testing;
+using json = nlohmann::json;
+
+namespace {
+
+json read_json(ws_client& c, std::chrono::milliseconds t = 5s) {
+  return json::parse(c.read_text(t));
+}
+
+// Expects an error frame with `code`; returns it.
+json expect_error(ws_client& c, const std::string& code) {
+  auto m = read_json(c);
+  CHECK(m["type"] == "error");
+  CHECK(m["code"] == code);
+  CHECK(m["message"].is_string());
+  return m;
+}
+
+void expect_silence(ws_client& c, std::chrono::milliseconds t = 200ms) {
+  auto ev = c.read(t);
+  CHECK_MESSAGE(ev.kind == ws_event::timeout, "unexpected: " << ev.data);
+}
+
+std::string create_room(ws_client& host) {
+  host.send(R"({"type":"create-room"})");
+  auto m = read_json(host);
+  REQUIRE(m["type"] == "room-created");
+  return m["roomId"].get<std::string>();
+}
+
+// A host and a guest sharing one room.
+struct pair_in_room {
+  ws_client host, guest;
+  std::string room;
+  explicit pair_in_room(std::uint16_t port) {
+    host.connect(port);
+    guest.connect(port);
+    room = create_room(host);
+    guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
+    auto g = read_json(guest);
+    REQUIRE(g["type"] == "peer-joined");
+    auto h = read_json(host);
+    REQUIRE(h["type"] == "peer-joined");
+  }
+};
+
+} // namespace
+
+TEST_CASE("create-room answers room-created with a six-digit id") {
+  running_node node;
+  ws_client c;
+  c.connect(node.port());
+  auto id = create_room(c);
+  CHECK(id.size() == 6);
+  CHECK(id.find_first_not_of("0123456789") == std::string::npos);
+  CHECK(id[0] != '0');
+}
+
+TEST_CASE("join-room sends peer-joined to both peers") {
+  running_node node;
+  ws_client host, guest;
+  host.connect(node.port());
+  guest.connect(node.port());
+  auto room = create_room(host);
+  guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
+  auto g = read_json(guest);
+  auto h = read_json(host);
+  CHECK(g["type"] == "peer-joined");
+  CHECK(h["type"] == "peer-joined");
+  CHECK(g["roomId"] == room);
+}
+
+TEST_CASE("an unknown room, a full room and one's own room all get the same refusal") {
+  running_node node;
+  pair_in_room p{node.port()};
+  ws_client third;
+  third.connect(node.port());
+
+  third.send(R"({"type":"join-room","roomId":"000000"})");
+  auto unknown = expect_error(third, "room-unavailable");
+  CHECK(unknown["message"] == "Room not found or full");
+
+  third.send(json{{"type", "join-room"}, {"roomId", p.room}}.dump());
+  auto full = expect_error(third, "room-unavailable");
+  CHECK(full == unknown);
+
+  ws_client lone;
+  lone.connect(node.port());
+  auto own = create_room(lone);
+  lone.send(json{{"type", "join-room"}, {"roomId", own}}.dump());
+  CHECK(expect_error(lone, "room-unavailable") == unknown);
+  expect_silence(p.host);
+  expect_silence(p.guest);
+}
+
+TEST_CASE("signal is relayed byte for byte to the other member only") {
+  running_node node;
+  pair_in_room p{node.port()};
+  // Odd spacing and key order: the relay must forward the sender's bytes, not a re-serialization.
+  std::string offer = R"({ "sdp" : {"type":"offer","sdp":"v=0\r\no=- 46 2 IN IP4 127.0.0.1\r\n"}, "type":"signal",  "roomId":")" +
+                      p.room + R"(", "n": 1.50 })";
+  p.host.send(offer);
+  CHECK(p.guest.read_text() == offer);
+  expect_silence(p.host);
+
+  std::string answer = R"({"type":"signal","roomId":")" + p.room + R"(","candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host","sdpMid":"0"}})";
+  p.guest.send(answer);
+  CHECK(p.host.read_text() == answer);
+  expect_silence(p.guest);
+}
+
+TEST_CASE("chat-message is relayed unchanged to the other member") {
+  running_node node;
+  pair_in_room p{node.port()};
+  std::string chat = R"({"type":"chat-message","roomId":")" + p.room +
+                     R"(","message":"Hello, world! \u00e9 ✓","sender":"User","timestamp":"2024-01-01T12:00:00.000Z"})";
+  p.guest.send(chat);
+  CHECK(p.host.read_text() == chat);
+  expect_silence(p.guest);
+}
+
+TEST_CASE("a stranger cannot signal or chat into a room it has not joined") {
+  running_node node;
+  pair_in_room p{node.port()};
+  ws_client stranger;
+  stranger.connect(node.port());
+  stranger.send(json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "evil"}}.dump());
+  expect_error(stranger, "not-a-member");
+  stranger.send(json{{"type", "chat-message"}, {"roomId", p.room}, {"message", "evil"}}.dump());
+  expect_error(stranger, "not-a-member");
+  // A member of another room cannot reach this one either.
+  ws_client other;
+  other.connect(node.port());
+  create_room(other);
+  other.send(json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "evil"}}.dump());
+  expect_error(other, "not-a-member");
+  expect_silence(p.host);
+  expect_silence(p.guest);
+}
+
+TEST_CASE("a member alone in its room is told there is no peer yet") {
+  running_node node;
+  ws_client host;
+  host.connect(node.port());
+  auto room = create_room(host);
+  host.send(json{{"type", "signal"}, {"roomId", room}, {"sdp", "x"}}.dump());
+  expect_error(host, "no-peer");
+}
+
+TEST_CASE("when a member disconnects the other gets peer-left and the room is gone") {
+  running_node node;
+  pair_in_room p{node.port()};
+  p.guest.kill(); // no close frame: a dead peer
+  auto m = read_json(p.host);
+  CHECK(m["type"] == "peer-left");
+  CHECK(m["roomId"] == p.room);
+  ws_client late;
+  late.connect(node.port());
+  late.send(json{{"type", "join-room"}, {"roomId", p.room}}.dump());
+  expect_error(late, "room-unavailable");
+  // The host is no longer a member either.
+  p.host.send(json{{"type", "signal"}, {"roomId", p.room}}.dump());
+  expect_error(p.host, "not-a-member");
+}
+
+TEST_CASE("the host closing cleanly also ends the room for the guest") {
+  running_node node;
+  pair_in_room p{node.port()};
+  p.host.close(1000);
+  auto m = read_json(p.guest);
+  CHECK(m["type"] == "peer-left");
+}
+
+TEST_CASE("leave-room confirms to the leaver and tells the peer") {
+  running_node node;
+  pair_in_room p{node.port()};
+  p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
+  auto g = read_json(p.guest);
+  CHECK(g["type"] == "room-left");
+  CHECK(g["roomId"] == p.room);
+  auto h = read_json(p.host);
+  CHECK(h["type"] == "peer-left");
+  // Leaving a room one is not in is an error.
+  p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
+  expect_error(p.guest, "not-a-member");
+  // The connection stays usable.
+  auto again = create_room(p.guest);
+  CHECK(again.size() == 6);
+}
+
+TEST_CASE("creating a second room leaves the first") {
+  running_node node;
+  pair_in_room p{node.port()};
+  auto second = create_room(p.host);
+  CHECK(second != p.room);
+  auto g = read_json(p.guest);
+  CHECK(g["type"] == "peer-left");
+}
+
+TEST_CASE("malformed input gets typed errors and the connection keeps working") {
+  running_node node;
+  ws_client c;
+  c.connect(node.port());
+  c.send("{not json");
+  auto bad = expect_error(c, "bad-json");
+  CHECK(bad["message"].get<std::string>().rfind("Invalid message format", 0) == 0);
+  c.send("[1,2,3]");
+  expect_error(c, "bad-message");
+  c.send("\"create-room\"");
+  expect_error(c, "bad-message");
+  c.send(R"({"roomId":"123456"})");
+  expect_error(c, "bad-message");
+  c.send(R"({"type":42})");
+  expect_error(c, "bad-message");
+  c.send(R"({"type":"join-room","roomId":123456})");
+  expect_error(c, "bad-message");
+  c.send(R"({"type":"join-room"})");
+  expect_error(c, "bad-message");
+  c.send(R"({"type":"signal","type":"create-room"})");
+  expect_error(c, "bad-message");
+  c.send(R"({"type":"teleport"})");
+  expect_error(c, "unknown-type");
+  c.send(R"({"type":"create-room"} trailing)");
+  expect_error(c, "bad-json");
+  CHECK(create_room(c).size() == 6);
+}
+
+TEST_CASE("documents nested deeper than the limit are refused while parsing") {
+  auto cfg = test_config();
+  cfg.lim.max_message_bytes = 256 * 1024; // room for 50,000 brackets
+  running_node node{cfg};
+  ws_client c;
+  c.connect(node.port());
+  auto nest = [](std::size_t depth) {
+    return R"({"type":"chat-message","roomId":"1","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  c.send(nest(31)); // 32 levels with the outer object: allowed, fails later on membership
+  expect_error(c, "not-a-member");
+  c.send(nest(32));
+  expect_error(c, "too-deep");
+  c.send(std::string(50000, '[') + std::string(50000, ']'));
+  expect_error(c, "bad-message"); // top level must be an object
+  c.send("{\"a\":" + std::string(50000, '[') + std::string(50000, ']') + "}");
+  expect_error(c, "too-deep");
+  CHECK(create_room(c).size() == 6);
+}
+
+TEST_CASE("a frame over the size limit closes the connection with 1009") {
+  auto cfg = test_config();
+  cfg.lim.max_message_bytes = 4096;
+  running_node node{cfg};
+  ws_client ok, big;
+  ok.connect(node.port());
+  big.connect(node.port());
+  std::string padding(4096 - 40, 'x');
+  std::string at_limit = R"({"type":"create-room","p":")" + padding + "\"}";
+  at_limit.append(4096 - at_limit.size() - 2, ' ');
+  at_limit += "  ";
+  REQUIRE(at_limit.size() == 4096);
+  ok.send(at_limit);
+  CHECK(read_json(ok)["type"] == "room-created");
+  big.send(at_limit + " ");
+  auto ev = big.read();
+  CHECK(ev.kind == ws_event::closed);
+  CHECK(ev.code == 1009);
+  CHECK(create_room(ok).size() == 6);
+}
+
+TEST_CASE("a binary frame closes the connection with 1003") {
+  running_node node;
+  ws_client c;
+  c.connect(node.port());
+  c.send_binary(std::string("\x00\x01\x02", 3));
+  auto ev = c.read();
+  CHECK(ev.kind == ws_event::closed);
+  CHECK(ev.code == 1003);
+}
+
+TEST_CASE("200 signals arrive in order") {
+  running_node node;
+  pair_in_room p{node.port()};
+  for (int i = 0; i < 200; ++i)
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"seq", i}}.dump());
+  for (int i = 0; i < 200; ++i) {
+    auto m = read_json(p.guest);
+    REQUIRE(m["seq"] == i);
+  }
+}
+
+TEST_CASE("a client over its message rate is refused, then closed with 1008") {
+  auto cfg = test_config();
+  cfg.lim.rate_per_second = 1;
+  cfg.lim.rate_burst = 3;
+  cfg.lim.rate_strikes_before_close = 2;
+  running_node node{cfg};
+  ws_client other;
+  other.connect(node.port());
+  ws_client c;
+  c.connect(node.port());
+  for (int i = 0; i < 3; ++i)
+    c.send(R"({"type":"teleport"})");
+  for (int i = 0; i < 3; ++i)
+    expect_error(c, "unknown-type");
+  c.send(R"({"type":"teleport"})");
+  expect_error(c, "rate-limited");
+  c.send(R"({"type":"teleport"})");
+  expect_error(c, "rate-limited");
+  c.send(R"({"type":"teleport"})");
+  auto ev = c.read();
+  CHECK(ev.kind == ws_event::closed);
+  CHECK(ev.code == 1008);
+  // Everyone else is unaffected.
+  CHECK(create_room(other).size() == 6);
+}
+
+TEST_CASE("a reader that stops reading is cut off at its send-queue limit; others go on") {
+  auto cfg = test_config();
+  cfg.lim.max_send_queue_bytes = 256 * 1024;
+  cfg.lim.rate_per_second = 1e6;
+  cfg.lim.rate_burst = 1e6;
+  running_node node{cfg};
+  pair_in_room p{node.port()};
+  pair_in_room bystanders{node.port()};
+  p.guest.receive_buffer_bytes(4096); // and never reads again
+  std::string blob(32 * 1024, 'a');
+  std::string frame = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", blob}}.dump();
+  bool left = false;
+  for (int i = 0; i < 2000 && !left; ++i) {
+    p.host.send(frame);
+    if (i % 20 == 19) {
+      auto ev = p.host.read(1ms);
+      if (ev.kind == ws_event::text)
+        left = json::parse(ev.data)["type"] == "peer-left";
+    }
+  }
+  if (!left)
+    left = read_json(p.host, 10s)["type"] == "peer-left";
+  CHECK(left);
+  bystanders.host.send(json{{"type", "chat-message"}, {"roomId", bystanders.room}, {"message", "still here"}}.dump());
+  CHECK(read_json(bystanders.guest)["message"] == "still here");
+}
+
+TEST_CASE("GET /api/ping reports the seed's fields plus node id and uptime") {
+  running_node node;
+  pair_in_room p{node.port()};
+  ws_client lone;
+  lone.connect(node.port());
+  create_room(lone);
+  auto r = http_request(node.port(), "GET", "/api/ping");
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "application/json");
+  auto j = json::parse(r.body);
+  CHECK(j["status"] == "ok");
+  CHECK(j["message"] == "WebSocket signaling server is running");
+  CHECK(j["roomsActive"] == 2);
+  CHECK(j["clientsConnected"] == 3);
+  CHECK(j["nodeId"] == "test-node");
+  CHECK(j["uptimeSeconds"].is_number_integer());
+}
+
+TEST_CASE("health endpoints answer, unknown paths get 404") {
+  running_node node;
+  CHECK(http_request(node.port(), "GET", "/healthz").status == 200);
+  CHECK(http_request(node.port(), "GET", "/readyz").status == 200);
+  CHECK(http_request(node.port(), "GET", "/nope").status == 404);
+  CHECK(http_request(node.port(), "POST", "/api/ping").status == 405);
+  auto head = http_request(node.port(), "HEAD", "/api/ping");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+}
+
+TEST_CASE("CORS: listed origins get Access-Control-Allow-Origin, others do not") {
+  auto cfg = test_config();
+  cfg.frontend_urls = {"http://localhost:5173", "https://app.example"};
+  running_node node{cfg};
+  auto ok = http_request(node.port(), "GET", "/api/ping", {{"Origin", "https://app.example"}});
+  CHECK(ok.status == 200);
+  CHECK(ok.header("access-control-allow-origin") == "https://app.example");
+  auto bad = http_request(node.port(), "GET", "/api/ping", {{"Origin", "https://evil.example"}});
+  CHECK(bad.header("access-control-allow-origin").empty());
+  auto none = http_request(node.port(), "GET", "/api/ping");
+  CHECK(none.status == 200);
+  CHECK(none.header("access-control-allow-origin").empty());
+
+  auto pre = http_request(node.port(), "OPTIONS", "/api/ping",
+                          {{"Origin", "http://localhost:5173"}, {"Access-Control-Request-Method", "GET"}});
+  CHECK(pre.status == 204);
+  CHECK(pre.header("access-control-allow-origin") == "http://localhost:5173");
+  CHECK(pre.header("access-control-allow-methods").find("GET") != std::string::npos);
+  auto pre_bad = http_request(node.port(), "OPTIONS", "/api/ping",
+                              {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
+  CHECK(pre_bad.status == 403);
+  CHECK(pre_bad.header("access-control-allow-origin").empty());
+}
+
+TEST_CASE("the WebSocket upgrade checks Origin: listed, same-origin and absent pass, others get 403") {
+  auto cfg = test_config();
+  cfg.frontend_urls = {"http://localhost:5173"};
+  running_node node{cfg};
+  auto port = node.port();
+  CHECK(ws_client{}.try_connect(port, {{"Origin", "http://localhost:5173"}}) == 101);
+  CHECK(ws_client{}.try_connect(port) == 101);
+  CHECK(ws_client{}.try_connect(port, {{"Origin", "http://127.0.0.1:" + std::to_string(port)}}) == 101);
+  CHECK(ws_client{}.try_connect(port, {{"Origin", "https://evil.example"}}) == 403);
+  CHECK(ws_client{}.try_connect(port, {{"Origin", "http://localhost:5173.evil.example"}}) == 403);
+}
+
+TEST_CASE("with FRONTEND_URL unset only same-origin and non-browser clients may connect") {
+  running_node node;
+  CHECK(ws_client{}.try_connect(node.port()) == 101);
+  CHECK(ws_client{}.try_connect(node.port(), {{"Origin", "http://localhost:5173"}}) == 403);
+}
+
+TEST_CASE("FRONTEND_URL=* allows every origin") {
+  auto cfg = test_config();
+  cfg.frontend_urls = {"*"};
+  running_node node{cfg};
+  CHECK(ws_client{}.try_connect(node.port(), {{"Origin", "https://anything.example"}}) == 101);
+}
+
+TEST_CASE("upgrades past max connections get 503") {
+  auto cfg = test_config();
+  cfg.lim.max_connections = 2;
+  running_node node{cfg};
+  ws_client a, b;
+  a.connect(node.port());
+  b.connect(node.port());
+  REQUIRE(eventually([&] { return json::parse(http_request(node.port(), "GET", "/api/ping").body)["clientsConnected"] == 2; }));
+  CHECK(ws_client{}.try_connect(node.port()) == 503);
+  a.close();
+  REQUIRE(eventually([&] { return json::parse(http_request(node.port(), "GET", "/api/ping").body)["clientsConnected"] == 1; }));
+  CHECK(ws_client{}.try_connect(node.port()) == 101);
+}
+
+TEST_CASE("rooms created over sockets all have distinct ids") {
+  running_node node;
+  std::vector<ws_client> hosts(300);
+  std::set<std::string> ids;
+  for (auto& h : hosts) {
+    h.connect(node.port());
+    h.send(R"({"type":"create-room"})");
+  }
+  for (auto& h : hosts)
+    ids.insert(read_json(h)["roomId"].get<std::string>());
+  CHECK(ids.size() == hosts.size());
+  CHECK(json::parse(http_request(node.port(), "GET", "/api/ping").body)["roomsActive"] == 300);
+}

@@ -1,0 +1,158 @@
+#include "transport/http_session.hpp"
+
+#include "common/log.hpp"
+#include "transport/websocket_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+namespace signaling::transport {
+
+namespace {
+
+// Small requests only: nothing this server answers has a body worth more.
+constexpr std::uint32_t header_limit = 8 * 1024;
+constexpr std::uint64_t body_limit = 16 * 1024;
+
+std::string endpoint_string(const boost::asio::ip::tcp::socket& s) {
+  beast::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec)
+    return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+} // namespace
+
+http_session::http_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state)
+  : stream_(std::move(socket)), state_(std::move(state)) {
+  remote_ = endpoint_string(stream_.socket());
+}
+
+void http_session::run() {
+  // Start on the session's strand: the socket was accepted onto it.
+  boost::asio::dispatch(stream_.get_executor(),
+                        beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+}
+
+void http_session::do_read() {
+  parser_.emplace();
+  parser_->header_limit(header_limit);
+  parser_->body_limit(body_limit);
+  // One deadline covers the whole request, so a client that trickles its
+  // upgrade a byte at a time is closed at the handshake timeout.
+  stream_.expires_after(state_->opts.lim.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  if (ec) {
+    log::debug("event=http_error remote={} error=\"{}\"", remote_, ec.message());
+    return;
+  }
+  auto req = parser_->release();
+  if (beast::websocket::is_upgrade(req))
+    return upgrade(std::move(req));
+  response_ = std::make_shared<http::response<http::string_body>>(route(req));
+  bool keep_alive = response_->keep_alive();
+  http::async_write(stream_, *response_,
+                    beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+}
+
+void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec)
+    return;
+  if (!keep_alive) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  do_read();
+}
+
+void http_session::upgrade(http::request<http::string_body> req) {
+  auto origin = req[http::field::origin];
+  auto refuse = [&](http::status status, std::string_view why) {
+    log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_, static_cast<int>(status), why);
+    response_ = std::make_shared<http::response<http::string_body>>(status, req.version());
+    response_->set(http::field::content_type, "application/json");
+    response_->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
+    response_->keep_alive(false);
+    response_->prepare_payload();
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+  };
+  // Cross-site WebSocket hijacking: a browser page from an origin we do not
+  // serve must not ride the user's connection to us.
+  if (!state_->origin_allowed(origin, req[http::field::host]))
+    return refuse(http::status::forbidden, "origin not allowed");
+  if (static_cast<std::size_t>(state_->stats.connections.load(std::memory_order_relaxed)) >=
+      state_->opts.lim.max_connections)
+    return refuse(http::status::service_unavailable, "too many connections");
+  stream_.expires_never();
+  auto ws = std::make_shared<websocket_session>(std::move(stream_), state_, remote_);
+  ws->run(std::move(req));
+}
+
+http::response<http::string_body> http_session::route(const http::request<http::string_body>& req) {
+  http::response<http::string_body> res{http::status::ok, req.version()};
+  res.set(http::field::server, "signal-node");
+  res.keep_alive(req.keep_alive());
+  auto origin = req[http::field::origin];
+  bool cors = !origin.empty() && state_->origin_allowed(origin, req[http::field::host]);
+  if (cors) {
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_allow_credentials, "true");
+  }
+  res.set(http::field::vary, "Origin");
+
+  auto target = req.target();
+  if (auto q = target.find('?'); q != beast::string_view::npos)
+    target = target.substr(0, q);
+  bool known = target == "/api/ping" || target == "/healthz" || target == "/readyz";
+
+  if (req.method() == http::verb::options) {
+    if (!origin.empty() && !cors) {
+      res.result(http::status::forbidden);
+    } else {
+      res.result(http::status::no_content);
+      res.set(http::field::access_control_allow_methods, "GET, POST, PUT, DELETE, OPTIONS");
+      res.set(http::field::access_control_allow_headers, "Content-Type, Authorization");
+      res.set(http::field::access_control_max_age, "600");
+    }
+    res.prepare_payload();
+    return res;
+  }
+
+  res.set(http::field::content_type, "application/json");
+  if (!known) {
+    res.result(http::status::not_found);
+    res.body() = R"({"error":"not found"})";
+  } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD, OPTIONS");
+    res.body() = R"({"error":"method not allowed"})";
+  } else if (target == "/api/ping") {
+    res.body() = state_->routes.ping();
+  } else if (target == "/healthz") {
+    res.body() = R"({"status":"ok"})";
+  } else if (state_->routes.ready()) {
+    res.body() = R"({"status":"ready"})";
+  } else {
+    res.result(http::status::service_unavailable);
+    res.body() = R"({"status":"not ready"})";
+  }
+  res.prepare_payload();
+  if (req.method() == http::verb::head)
+    res.body().clear(); // keep Content-Length of the GET answer
+  return res;
+}
+
+} // namespace signaling::transport

@@ -1,0 +1,65 @@
+// The HTTP/WebSocket front of a node: binds, accepts, routes HTTP, upgrades to
+// WebSocket sessions and hands each one to a protocol handler. Beast stays
+// behind this header; it knows nothing of actors or of the signaling protocol.
+#pragma once
+
+#include "common/limits.hpp"
+#include "transport/ws_link.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace signaling {
+struct node_stats;
+}
+
+namespace signaling::transport {
+
+struct server_options {
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t port = 4000; // 0 picks a free port; see server::port()
+  // Browser origins allowed for CORS and for the WebSocket upgrade. A request
+  // without Origin, or whose Origin is the server's own (same-origin), is
+  // always allowed. "*" allows every origin.
+  std::vector<std::string> allowed_origins;
+  limits lim;
+};
+
+// Answers for the HTTP routes that need node state.
+struct http_routes {
+  std::function<std::string()> ping; // JSON body of GET /api/ping
+  std::function<bool()> ready;       // GET /readyz: 200 or 503
+};
+
+class server {
+public:
+  server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
+         ws_handler_factory make_handler);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and starts accepting; throws std::system_error if the port is taken.
+  void start();
+  // The bound port (useful after binding port 0).
+  std::uint16_t port() const;
+  // Stops accepting new TCP connections; open sessions go on.
+  void stop_accepting();
+  // Starts the close handshake on every open WebSocket (thread-safe).
+  void close_all(close_code code, std::string reason);
+  // Open WebSocket sessions right now.
+  std::size_t open_sessions() const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace signaling::transport

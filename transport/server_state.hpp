@@ -1,0 +1,42 @@
+// State shared by the listener and every session of one server: options,
+// routes, the handler factory, and the registry of open WebSocket sessions
+// (so shutdown can reach them). Sessions hold it by shared_ptr.
+#pragma once
+
+#include "common/stats.hpp"
+#include "transport/server.hpp"
+
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+namespace signaling::transport {
+
+class websocket_session;
+
+struct server_state {
+  server_options opts;
+  node_stats& stats;
+  http_routes routes;
+  ws_handler_factory make_handler;
+
+  server_state(server_options o, node_stats& s, http_routes r, ws_handler_factory f)
+    : opts(std::move(o)), stats(s), routes(std::move(r)), make_handler(std::move(f)) {}
+
+  // Origin policy for both CORS and the WebSocket upgrade: no Origin
+  // (non-browser client), same-origin, "*" or an exact listed origin.
+  bool origin_allowed(std::string_view origin, std::string_view host) const;
+  // True if the Origin is explicitly listed (or "*"): gets CORS headers.
+  bool origin_listed(std::string_view origin) const;
+
+  void add(websocket_session* s, std::weak_ptr<websocket_session> w);
+  void remove(websocket_session* s);
+  std::vector<std::weak_ptr<websocket_session>> snapshot() const;
+  std::size_t size() const;
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<websocket_session*, std::weak_ptr<websocket_session>> sessions_;
+};
+
+} // namespace signaling::transport

@@ -1,0 +1,167 @@
+#include "transport/websocket_session.hpp"
+
+#include "common/log.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+namespace signaling::transport {
+
+websocket_session::websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state,
+                                     std::string remote)
+  : ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)) {}
+
+websocket_session::~websocket_session() {
+  state_->remove(this);
+}
+
+void websocket_session::run(http::request<http::string_body> req) {
+  state_->add(this, weak_from_this());
+  const auto& lim = state_->opts.lim;
+  // Beast's websocket timeouts replace the tcp_stream's per-request deadline:
+  // handshake (also bounds the close handshake) and idle with keepalive pings.
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout t;
+  t.handshake_timeout = lim.handshake_timeout;
+  t.idle_timeout = lim.idle_timeout;
+  t.keep_alive_pings = true;
+  ws_.set_option(t);
+  ws_.read_message_max(lim.max_message_bytes);
+  ws_.auto_fragment(false);
+  ws_.set_option(websocket::stream_base::decorator(
+    [](websocket::response_type& res) { res.set(http::field::server, "signal-node"); }));
+  ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+}
+
+void websocket_session::on_accept(beast::error_code ec) {
+  if (ec)
+    return finish(ec, "accept");
+  accepted_ = true;
+  state_->stats.connections.fetch_add(1, std::memory_order_relaxed);
+  log::info("event=conn_open remote={}", remote_);
+  handler_ = state_->make_handler(shared_from_this());
+  if (closing_) // close_all() reached us during the handshake
+    do_close();
+  do_read();
+}
+
+void websocket_session::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+}
+
+void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec)
+    return finish(ec, "read");
+  if (!ws_.got_text()) {
+    buffer_.consume(bytes);
+    close(close_code::unsupported_data, "binary frames are not supported");
+  } else {
+    auto frame = std::make_shared<const std::string>(
+      static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(bytes);
+    if (!closing_)
+      handler_->on_text(std::move(frame));
+  }
+  // An idle connection should not keep the capacity of its largest message.
+  if (buffer_.capacity() > 8 * 1024)
+    buffer_.shrink_to_fit();
+  // Keep reading while closing: the peer's close frame ends the loop.
+  do_read();
+}
+
+void websocket_session::send(frame_ptr frame) {
+  if (closing_ || finished_)
+    return;
+  if (queued_bytes_ + frame->size() > state_->opts.lim.max_send_queue_bytes) {
+    state_->stats.slow_closed.fetch_add(1, std::memory_order_relaxed);
+    return cut_off("send queue limit");
+  }
+  queued_bytes_ += frame->size();
+  queue_.push_back(std::move(frame));
+  if (!writing_)
+    do_write();
+}
+
+void websocket_session::do_write() {
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(net::buffer(*queue_.front()),
+                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+}
+
+void websocket_session::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (ec)
+    return finish(ec, "write");
+  queued_bytes_ -= queue_.front()->size();
+  queue_.pop_front();
+  if (!queue_.empty())
+    do_write();
+  else if (closing_ && !close_sent_)
+    do_close();
+}
+
+void websocket_session::close(close_code code, std::string_view reason) {
+  if (closing_ || finished_)
+    return;
+  closing_ = true;
+  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  if (!accepted_)
+    return; // on_accept closes right after the handshake
+  if (!writing_)
+    return do_close();
+  // Frames already queued go out first, but a reader that never drains them
+  // must not hold the connection open: give the flush one handshake timeout.
+  close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), state_->opts.lim.handshake_timeout);
+  close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && !self->close_sent_)
+      self->cut_off("close flush timeout");
+  });
+}
+
+void websocket_session::do_close() {
+  if (close_sent_ || finished_)
+    return;
+  close_sent_ = true;
+  ws_.async_close(close_reason_, beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+}
+
+void websocket_session::on_close(beast::error_code ec) {
+  finish(ec, "close");
+}
+
+void websocket_session::cut_off(const char* why) {
+  log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", remote_, why, queued_bytes_);
+  closing_ = true;
+  beast::error_code ignored;
+  auto& sock = beast::get_lowest_layer(ws_).socket();
+  sock.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  sock.close(ignored); // pending operations complete with operation_aborted
+}
+
+void websocket_session::finish(beast::error_code ec, const char* where) {
+  if (finished_)
+    return;
+  finished_ = true;
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (close_timer_)
+    close_timer_->cancel();
+  if (!accepted_) {
+    log::debug("event=handshake_failed remote={} where={} error=\"{}\"", remote_, where, ec.message());
+    return;
+  }
+  state_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
+  const auto& theirs = ws_.reason();
+  log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", remote_, where,
+            ec ? ec.message() : "", close_sent_ ? close_reason_.code : 0, theirs.code);
+  handler_->on_closed();
+}
+
+void websocket_session::post(std::function<void()> fn) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->finished_)
+      fn();
+  });
+}
+
+} // namespace signaling::transport

@@ -1,0 +1,68 @@
+// One upgraded WebSocket connection. Runs on its own strand; keeps one read
+// and at most one write in flight; queues outbound frames up to the send-queue
+// limit and cuts the connection off past it (a slow reader never makes the
+// node buffer without bound). Knows nothing of the protocol: frames go to its
+// ws_handler and come back through ws_link.
+#pragma once
+
+#include "transport/server_state.hpp"
+#include "transport/ws_link.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+
+namespace signaling::transport {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+class websocket_session final : public ws_link, public std::enable_shared_from_this<websocket_session> {
+public:
+  websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state, std::string remote);
+  ~websocket_session() override;
+
+  // Answers the upgrade request and starts the read loop.
+  void run(http::request<http::string_body> req);
+
+  // ws_link
+  void send(frame_ptr frame) override;
+  void close(close_code code, std::string_view reason) override;
+  void post(std::function<void()> fn) override;
+  std::size_t queued_bytes() const override { return queued_bytes_; }
+  const std::string& remote_address() const override { return remote_; }
+
+private:
+  void on_accept(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, std::size_t bytes);
+  void do_write();
+  void on_write(beast::error_code ec, std::size_t bytes);
+  void do_close();
+  void on_close(beast::error_code ec);
+  void cut_off(const char* why);
+  void finish(beast::error_code ec, const char* where);
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<server_state> state_;
+  std::string remote_;
+  std::unique_ptr<ws_handler> handler_;
+  std::deque<frame_ptr> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::unique_ptr<net::steady_timer> close_timer_; // only while a close waits on a write
+  bool accepted_ = false;     // handshake done; handler_ exists
+  bool writing_ = false;
+  bool closing_ = false;      // close requested: no more sends accepted
+  bool close_sent_ = false;   // async_close started
+  bool finished_ = false;     // handler told; session is winding down
+  websocket::close_reason close_reason_;
+};
+
+} // namespace signaling::transport
