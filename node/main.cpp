@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     log::info("event=config {}", line);
   try {
     node n{cfg};
-    n.start();
     n.handle_signals();
+    n.start();
     n.wait();
   } catch (const std::exception& e) {
     log::error("event=fatal error=\"{}\"", e.what());

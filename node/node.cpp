@@ -37,6 +37,7 @@ struct node::impl {
   std::optional<net::signal_set> signals;
   net::steady_timer drain_timer{ioc};
   std::vector<std::thread> threads;
+  bool want_signals = false;
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
   bool joined = false;
@@ -103,6 +104,8 @@ void node::start() {
   unsigned n = m.cfg.io_threads ? m.cfg.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
     m.threads.emplace_back([&m] { m.ioc.run(); });
+  if (m.want_signals)
+    install_signals();
   m.ready = true;
   log::info("event=listening node={} address={} port={} io_threads={} mode=embedded", m.cfg.node_id,
             m.cfg.bind_address, m.server->port(), n);
@@ -113,7 +116,15 @@ std::uint16_t node::port() const {
 }
 
 void node::handle_signals() {
+  impl_->want_signals = true;
+  if (impl_->server)
+    install_signals();
+}
+
+void node::install_signals() {
   auto& m = *impl_;
+  if (m.signals)
+    return;
   m.signals.emplace(m.ioc, SIGTERM, SIGINT);
   m.signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (!ec) {

@@ -23,7 +23,8 @@ public:
   void start();
   // The bound WebSocket/HTTP port.
   std::uint16_t port() const;
-  // Makes SIGTERM and SIGINT start a shutdown.
+  // Makes SIGTERM and SIGINT start a shutdown; call before start() so the
+  // handlers are in place before the node announces its port.
   void handle_signals();
   // Starts the shutdown (thread-safe, idempotent).
   void shutdown();
@@ -31,6 +32,7 @@ public:
   void wait();
 
 private:
+  void install_signals();
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -1,0 +1,161 @@
+// signal-node as operators run it: a separate process, configured by
+// environment and .env, stopped by signals.
+#include "support/child_process.hpp"
+#include "support/ws_client.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
+using namespace testing;
+using json = nlohmann::json;
+
+namespace {
+
+std::map<std::string, std::string> node_env(std::map<std::string, std::string> extra = {}) {
+  std::map<std::string, std::string> env{
+    {"WS_PORT", "0"}, {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"}, {"LOG_LEVEL", "info"}};
+  for (auto& [k, v] : extra)
+    env[k] = v;
+  return env;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/signal-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+} // namespace
+
+TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1001 and exits 0") {
+  child_process node{{SIGNAL_NODE_BIN}, node_env()};
+  auto port = wait_for_port(node, 20s);
+  REQUIRE(port);
+  std::vector<ws_client> clients(1000);
+  for (std::size_t i = 0; i < clients.size(); ++i)
+    clients[i].connect(*port);
+  // Half of them in rooms, so shutdown also tears rooms down.
+  for (std::size_t i = 0; i < clients.size(); i += 2) {
+    clients[i].send(R"({"type":"create-room"})");
+    auto room = json::parse(clients[i].read_text())["roomId"].get<std::string>();
+    clients[i + 1].send(json{{"type", "join-room"}, {"roomId", room}}.dump());
+    REQUIRE(json::parse(clients[i + 1].read_text())["type"] == "peer-joined");
+    REQUIRE(json::parse(clients[i].read_text())["type"] == "peer-joined");
+  }
+  auto ping = json::parse(http_request(*port, "GET", "/api/ping").body);
+  REQUIRE(ping["clientsConnected"] == 1000);
+  REQUIRE(ping["roomsActive"] == 500);
+
+  node.signal(SIGTERM);
+  int closed_1001 = 0;
+  for (auto& c : clients) {
+    // Rooms may say peer-left first if a peer's close raced ahead: skip those.
+    for (;;) {
+      auto ev = c.read(10s);
+      if (ev.kind == ws_event::text)
+        continue;
+      if (ev.kind == ws_event::closed && ev.code == 1001)
+        ++closed_1001;
+      break;
+    }
+  }
+  CHECK(closed_1001 == 1000);
+  auto status = node.wait_exit(15s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(node.output().find("event=exit code=0") != std::string::npos);
+}
+
+TEST_CASE("SIGINT stops an idle node with exit status 0") {
+  child_process node{{SIGNAL_NODE_BIN}, node_env()};
+  REQUIRE(wait_for_port(node, 20s));
+  node.signal(SIGINT);
+  auto status = node.wait_exit(15s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+}
+
+TEST_CASE("a .env file in the working directory configures the node, and the environment wins over it") {
+  auto dir = temp_dir();
+  std::ofstream(dir + "/.env") << "# as in the seed\nNODE_ID=from-dotenv\nFRONTEND_URL=http://localhost:5173\n"
+                                  "WS_PORT=1\n";
+  child_process node{{SIGNAL_NODE_BIN},
+                     {{"WS_PORT", "0"}, {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", ".env"}},
+                     dir};
+  auto port = wait_for_port(node, 20s);
+  REQUIRE(port); // WS_PORT=0 from the environment beat WS_PORT=1 from .env
+  auto ping = json::parse(http_request(*port, "GET", "/api/ping").body);
+  CHECK(ping["nodeId"] == "from-dotenv");
+  CHECK(ws_client{}.try_connect(*port, {{"Origin", "http://localhost:5173"}}) == 101);
+  node.signal(SIGTERM);
+  CHECK(node.wait_exit(15s) == 0);
+}
+
+TEST_CASE("a bad setting stops the node at start with a message naming it") {
+  child_process node{{SIGNAL_NODE_BIN}, node_env({{"MAX_MESSAGE_BYTES", "lots"}})};
+  auto status = node.wait_exit(15s);
+  REQUIRE(status);
+  CHECK(*status == 2);
+  CHECK(node.output().find("MAX_MESSAGE_BYTES") != std::string::npos);
+}
+
+TEST_CASE("a taken port stops the node with exit status 1") {
+  child_process first{{SIGNAL_NODE_BIN}, node_env()};
+  auto port = wait_for_port(first, 20s);
+  REQUIRE(port);
+  child_process second{{SIGNAL_NODE_BIN}, node_env({{"WS_PORT", std::to_string(*port)}})};
+  auto status = second.wait_exit(15s);
+  REQUIRE(status);
+  CHECK(*status == 1);
+  CHECK(second.output().find("event=fatal") != std::string::npos);
+}
+
+TEST_CASE("logs name connections and rooms but never carry SDP, candidates or chat text") {
+  child_process node{{SIGNAL_NODE_BIN}, node_env({{"LOG_LEVEL", "trace"}})};
+  auto port = wait_for_port(node, 20s);
+  REQUIRE(port);
+  {
+    ws_client host, guest;
+    host.connect(*port);
+    guest.connect(*port);
+    host.send(R"({"type":"create-room"})");
+    auto room = json::parse(host.read_text())["roomId"].get<std::string>();
+    guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
+    guest.read_text();
+    host.read_text();
+    host.send(json{{"type", "signal"}, {"roomId", room}, {"sdp", "SECRET-SDP-v=0"}}.dump());
+    guest.read_text();
+    guest.send(json{{"type", "signal"}, {"roomId", room}, {"candidate", "SECRET-CANDIDATE typ host"}}.dump());
+    host.read_text();
+    host.send(json{{"type", "chat-message"}, {"roomId", room}, {"message", "SECRET-CHAT"}}.dump());
+    guest.read_text();
+    host.send("{SECRET-BAD-JSON");
+    host.read_text();
+    host.close();
+    guest.read_text(); // peer-left
+  }
+  REQUIRE(node.wait_for_line("event=room_closed", 10s));
+  node.signal(SIGTERM);
+  REQUIRE(node.wait_exit(15s) == 0);
+  auto out = node.output();
+  CHECK(out.find("event=room_created") != std::string::npos);
+  CHECK(out.find("event=conn_open") != std::string::npos);
+  CHECK(out.find("SECRET") == std::string::npos);
+}
+
+TEST_CASE("the README's run command starts a node that answers /api/ping") {
+  // The same script as the README, on a free port instead of 4000.
+  child_process run{{"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/run-node.sh"}, node_env()};
+  auto port = wait_for_port(run, 600s);
+  REQUIRE(port);
+  auto r = http_request(*port, "GET", "/api/ping");
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "ok");
+  run.signal(SIGTERM);
+  CHECK(run.wait_exit(15s) == 0);
+}
