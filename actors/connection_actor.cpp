@@ -69,9 +69,12 @@ public:
   }
 
   void on_text(frame_ptr frame) override {
+    if (closing_)
+      return;
     if (!bucket_.take()) {
       if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
         log::warn("event=rate_limit_close actor={}", handle_.id());
+        closing_ = true;
         link_->close(close_code::policy_violation, "rate limit exceeded");
         return;
       }
@@ -213,6 +216,7 @@ private:
   token_bucket bucket_;
   std::uint32_t strikes_ = 0;
   bool pending_ = false; // a create/join is waiting for its answer
+  bool closing_ = false; // we closed the link; ignore what still arrives
   std::string room_id_;
   caf::actor room_;
   caf::actor peer_;

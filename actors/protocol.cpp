@@ -83,7 +83,7 @@ public:
 
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
     if (!failed_)
-      fail(error_code::bad_json, "not valid JSON");
+      fail(error_code::bad_json, {}); // the seed's exact text, nothing added
     return false;
   }
 

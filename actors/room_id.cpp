@@ -1,5 +1,6 @@
 #include "actors/room_id.hpp"
 
+#include <cerrno>
 #include <stdexcept>
 #include <sys/random.h>
 #include <system_error>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -42,7 +43,7 @@ std::uint64_t parse_uint(const std::string& name, const std::string& v, std::uin
 double parse_positive(const std::string& name, const std::string& v) {
   char* end = nullptr;
   double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(x > 0))
+  if (v.empty() || *end != '\0' || !(x > 0) || !std::isfinite(x))
     throw config_error(name + ": expected a positive number, got \"" + v + "\"");
   return x;
 }
@@ -251,13 +252,16 @@ config_result load_config(int argc, const char* const* argv, const char* const* 
       s->set(res.cfg, v);
   if (res.cfg.node_id.empty())
     res.cfg.node_id = default_node_id();
+  if (res.cfg.lim.max_send_queue_bytes < res.cfg.lim.max_message_bytes)
+    throw config_error("MAX_SEND_QUEUE_BYTES: must be at least MAX_MESSAGE_BYTES, or every large relay "
+                       "would cut its receiver off");
   if (res.cfg.lim.rate_burst < 1)
     throw config_error("RATE_LIMIT_BURST: must be at least 1");
   return res;
 }
 
 std::string usage() {
-  std::string out = "usage: signal-node [--flag value]...\n\n"
+  std::string out = "usage: signal-node [--flag value]...   (--help, -h: this text)\n\n"
                     "Every flag has an environment variable of the same name (WS_PORT for --ws-port);\n"
                     "flags win over the environment, which wins over the .env file.\n\n";
   config defaults;
@@ -273,8 +277,11 @@ std::vector<std::string> describe(const config& cfg) {
   std::vector<std::string> out;
   for (const auto& s : settings()) {
     auto v = s.get(cfg);
-    if (std::string(s.env) == "REDIS_URL" && v.find('@') != std::string::npos)
-      v = "redis://***@" + v.substr(v.find('@') + 1); // never log the password
+    if (std::string(s.env) == "REDIS_URL" && v.rfind('@') != std::string::npos) {
+      auto scheme = v.find("://");
+      auto keep = scheme == std::string::npos ? std::string{} : v.substr(0, scheme + 3);
+      v = keep + "***@" + v.substr(v.rfind('@') + 1); // never log the password
+    }
     out.push_back(std::string(s.env) + "=" + v);
   }
   return out;

@@ -45,7 +45,7 @@ struct node::impl {
   explicit impl(config c) : cfg(std::move(c)) {}
 
   std::string ping() const {
-    nlohmann::json j = {
+    nlohmann::ordered_json j = { // the seed's field order
       {"status", "ok"},
       {"message", "WebSocket signaling server is running"},
       {"roomsActive", stats.rooms.load()},
@@ -127,10 +127,18 @@ void node::install_signals() {
     return;
   m.signals.emplace(m.ioc, SIGTERM, SIGINT);
   m.signals->async_wait([this](boost::system::error_code ec, int sig) {
-    if (!ec) {
-      log::info("event=signal signal={}", sig);
-      shutdown();
-    }
+    if (ec)
+      return;
+    log::info("event=signal signal={}", sig);
+    shutdown();
+    // A second signal during the drain means "now": stop without waiting.
+    impl_->signals->async_wait([this](boost::system::error_code ec2, int) {
+      if (ec2)
+        return;
+      log::warn("event=shutdown_forced");
+      impl_->work.reset();
+      impl_->ioc.stop();
+    });
   });
 }
 
@@ -140,8 +148,6 @@ void node::shutdown() {
     return;
   m.ready = false;
   net::post(m.ioc, [&m] {
-    if (m.signals)
-      m.signals->cancel();
     log::info("event=shutdown_start open_sessions={}", m.server->open_sessions());
     m.server->stop_accepting();
     m.server->close_all(transport::close_code::going_away, "server shutting down");
@@ -157,6 +163,8 @@ void node::wait() {
   if (m.joined)
     return;
   m.joined = true;
+  if (m.signals)
+    m.signals->cancel();
   // Sessions still open past the deadline die with the io_context's pending
   // handlers; their connection actors terminate with them. Then the
   // directory (and its rooms) go, and the actor system can join its actors.

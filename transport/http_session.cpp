@@ -93,6 +93,8 @@ void http_session::upgrade(http::request<http::string_body> req) {
   // serve must not ride the user's connection to us.
   if (!state_->origin_allowed(origin, req[http::field::host]))
     return refuse(http::status::forbidden, "origin not allowed");
+  if (state_->draining.load(std::memory_order_relaxed))
+    return refuse(http::status::service_unavailable, "shutting down");
   if (static_cast<std::size_t>(state_->stats.connections.load(std::memory_order_relaxed)) >=
       state_->opts.lim.max_connections)
     return refuse(http::status::service_unavailable, "too many connections");

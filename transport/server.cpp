@@ -75,6 +75,7 @@ std::uint16_t server::port() const {
 }
 
 void server::stop_accepting() {
+  impl_->state->draining = true;
   impl_->acceptor->stop();
 }
 

@@ -6,6 +6,7 @@
 #include "common/stats.hpp"
 #include "transport/server.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -26,8 +27,12 @@ struct server_state {
   // Origin policy for both CORS and the WebSocket upgrade: no Origin
   // (non-browser client), same-origin, "*" or an exact listed origin.
   bool origin_allowed(std::string_view origin, std::string_view host) const;
-  // True if the Origin is explicitly listed (or "*"): gets CORS headers.
+  // True if the Origin is explicitly listed (or "*").
   bool origin_listed(std::string_view origin) const;
+
+  // Set once shutdown starts: upgrades still arriving on open keep-alive
+  // connections are refused with 503 instead of joining a node that is leaving.
+  std::atomic<bool> draining{false};
 
   void add(websocket_session* s, std::weak_ptr<websocket_session> w);
   void remove(websocket_session* s);

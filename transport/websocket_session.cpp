@@ -58,6 +58,7 @@ void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
     auto frame = std::make_shared<const std::string>(
       static_cast<const char*>(buffer_.data().data()), buffer_.size());
     buffer_.consume(bytes);
+    state_->stats.messages_in.fetch_add(1, std::memory_order_relaxed);
     if (!closing_)
       handler_->on_text(std::move(frame));
   }

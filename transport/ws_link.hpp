@@ -20,10 +20,9 @@ enum class close_code : std::uint16_t {
   normal = 1000,
   going_away = 1001,       // node shutting down
   unsupported_data = 1003, // binary frame
-  policy_violation = 1008, // rate limit, kicked
-  too_big = 1009,          // frame over max_message_bytes
-  try_again_later = 1013,
-  service_restart = 1012,
+  policy_violation = 1008, // over the message rate
+  too_big = 1009,          // frame over max_message_bytes (sent by Beast itself)
+  service_restart = 1012,  // node draining: reconnect elsewhere
 };
 
 // The socket side. `send`/`close` must be called on the link's strand (the

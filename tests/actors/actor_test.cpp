@@ -1,1 +1,517 @@
+// The actors of a node with a real caf::actor_system but no sockets: each
+// connection actor sits on a fake ws_link whose strand is the test thread
+// (posted work runs only when the test drains it), so orderings that are
+// races over real sockets are deterministic here.
+#include "actors/connection_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+#include "actors/room_directory.hpp"
+#include "common/limits.hpp"
+#include "common/stats.hpp"
+#include "support/test_node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace signaling;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using transport::close_code;
+using transport::frame_ptr;
+
+namespace {
+
+// The socket side of one connection, without a socket. send() and close()
+// record; post() queues work for drain(), which runs it on the calling thread
+// (the "strand"). After disconnect() posts are dropped, as a closed session's.
+class fake_link final : public transport::ws_link {
+public:
+  void send(frame_ptr frame) override {
+    std::lock_guard<std::mutex> g{mx_};
+    frames_.push_back(std::move(frame));
+  }
+  void close(close_code code, std::string_view) override {
+    std::lock_guard<std::mutex> g{mx_};
+    closes_.push_back(code);
+  }
+  void post(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> g{mx_};
+    if (!gone_)
+      queue_.push_back(std::move(fn));
+  }
+  std::size_t queued_bytes() const override { return 0; }
+  const std::string& remote_address() const override { return remote_; }
+
+  // Runs queued work until the queue is empty; returns how much ran.
+  std::size_t drain() {
+    std::size_t n = 0;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::lock_guard<std::mutex> g{mx_};
+        if (queue_.empty())
+          return n;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+      ++n;
+    }
+  }
+  // The session is gone: queued and later work is dropped, never run.
+  void disconnect() {
+    std::deque<std::function<void()>> dropped;
+    std::lock_guard<std::mutex> g{mx_};
+    gone_ = true;
+    dropped.swap(queue_);
+  }
+  std::vector<frame_ptr> frames() const {
+    std::lock_guard<std::mutex> g{mx_};
+    return frames_;
+  }
+  std::vector<close_code> closes() const {
+    std::lock_guard<std::mutex> g{mx_};
+    return closes_;
+  }
+
+private:
+  mutable std::mutex mx_;
+  std::vector<frame_ptr> frames_;
+  std::vector<close_code> closes_;
+  std::deque<std::function<void()>> queue_;
+  bool gone_ = false;
+  std::string remote_ = "fake";
+};
+
+// The actor system, directory and context of one node.
+struct actor_env {
+  node_stats stats;
+  caf::actor_system_config cfg;
+  std::optional<caf::actor_system> sys;
+  std::optional<node_context> ctx;
+
+  explicit actor_env(limits lim = {}) {
+    cfg.set("scheduler.max-threads", std::size_t{2});
+    sys.emplace(cfg);
+    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats);
+    ctx.emplace(node_context{*sys, dir, lim, stats, "test-node"});
+  }
+  ~actor_env() {
+    // Every connection actor is gone by now (clients are declared after the
+    // env); the directory takes its rooms down, then the system can join.
+    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
+    ctx.reset();
+    sys.reset();
+  }
+};
+
+// One connection: a fake link and the handler the transport would attach.
+struct client {
+  std::shared_ptr<fake_link> link = std::make_shared<fake_link>();
+  std::unique_ptr<transport::ws_handler> handler;
+  std::size_t seen = 0; // frames already taken by next()
+
+  explicit client(node_context& ctx) : handler(connection_actor_factory(ctx)(link)) {}
+  ~client() { close(); }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  frame_ptr send(const std::string& text) {
+    auto f = std::make_shared<const std::string>(text);
+    handler->on_text(f);
+    return f;
+  }
+
+  // The connection ends, as the transport ends it: on_closed, then no more
+  // posted work runs.
+  void close() {
+    if (!handler)
+      return;
+    handler->on_closed();
+    link->disconnect();
+    handler.reset();
+  }
+
+  std::size_t frame_count() const { return link->frames().size(); }
+
+  // Drains until a frame not yet taken appears; nullptr if none in `timeout`.
+  frame_ptr next_frame(std::chrono::milliseconds timeout = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      link->drain();
+      auto fs = link->frames();
+      if (fs.size() > seen)
+        return fs[seen++];
+      if (std::chrono::steady_clock::now() >= deadline)
+        return nullptr;
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+
+  json next(std::chrono::milliseconds timeout = 5s) {
+    auto f = next_frame(timeout);
+    REQUIRE_MESSAGE(f, "no frame arrived in time");
+    return json::parse(*f);
+  }
+
+  // Takes the next frame and checks it is an error with `code`.
+  void expect_error(const std::string& code) {
+    auto m = next();
+    CHECK(m["type"] == "error");
+    CHECK(m["code"] == code);
+  }
+
+  // Takes the frame that must already be there, without draining: for
+  // answers given synchronously on the strand.
+  json immediate() {
+    auto fs = link->frames();
+    REQUIRE_MESSAGE(fs.size() > seen, "no frame was written synchronously");
+    return json::parse(*fs[seen++]);
+  }
+};
+
+std::string create_room(client& host) {
+  host.send(R"({"type":"create-room"})");
+  auto m = host.next();
+  REQUIRE(m["type"] == "room-created");
+  return m["roomId"].get<std::string>();
+}
+
+std::string join_msg(const std::string& room) {
+  return json{{"type", "join-room"}, {"roomId", room}}.dump();
+}
+
+std::string signal_msg(const std::string& room, const std::string& type = "signal") {
+  return json{{"type", type}, {"roomId", room}, {"data", {{"sdp", "v=0"}}}}.dump();
+}
+
+// A host and a guest in one room, both told peer-joined.
+struct pair_in_room {
+  client host, guest;
+  std::string room;
+  explicit pair_in_room(node_context& ctx) : host(ctx), guest(ctx) {
+    room = create_room(host);
+    guest.send(join_msg(room));
+    auto g = guest.next();
+    REQUIRE(g["type"] == "peer-joined");
+    auto h = host.next();
+    REQUIRE(h["type"] == "peer-joined");
+  }
+};
+
+bool is_room_id(const std::string& id, std::size_t digits) {
+  return id.size() == digits && id.find_first_not_of("0123456789") == std::string::npos && id[0] != '0';
+}
+
+} // namespace
+
+// -- rooms --------------------------------------------------------------------------
+
+TEST_CASE("create-room answers room-created with a fresh six-digit id and counts the room") {
+  actor_env env;
+  client host{*env.ctx};
+  host.send(R"({"type":"create-room"})");
+  auto m = host.next();
+  CHECK(m["type"] == "room-created");
+  CHECK(is_room_id(m["roomId"].get<std::string>(), 6));
+  CHECK(env.stats.rooms.load() == 1);
+}
+
+TEST_CASE("join-room tells both the guest and the host peer-joined with the room id") {
+  actor_env env;
+  client host{*env.ctx}, guest{*env.ctx};
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  auto g = guest.next();
+  CHECK(g["type"] == "peer-joined");
+  CHECK(g["roomId"] == room);
+  auto h = host.next();
+  CHECK(h["type"] == "peer-joined");
+  CHECK(h["roomId"] == room);
+  CHECK(env.stats.rooms.load() == 1);
+}
+
+TEST_CASE("join-room for a room that does not exist is refused with room-unavailable") {
+  actor_env env;
+  client guest{*env.ctx};
+  guest.send(join_msg("123456"));
+  guest.expect_error("room-unavailable");
+}
+
+TEST_CASE("a third client cannot join a full room") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  client third{*env.ctx};
+  third.send(join_msg(p.room));
+  third.expect_error("room-unavailable");
+  // The members are still paired: a relay still works.
+  auto f = p.host.send(signal_msg(p.room));
+  CHECK(p.guest.next_frame() == f);
+}
+
+TEST_CASE("the host joining its own room is refused with room-unavailable") {
+  actor_env env;
+  client host{*env.ctx};
+  auto room = create_room(host);
+  host.send(join_msg(room));
+  auto m = host.immediate();
+  CHECK(m["code"] == "room-unavailable");
+}
+
+// -- relay ---------------------------------------------------------------------------
+
+TEST_CASE("a relayed frame reaches the peer's link as the very same buffer") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  auto sent = p.host.send(signal_msg(p.room));
+  auto got = p.guest.next_frame();
+  REQUIRE(got);
+  CHECK(got.get() == sent.get());
+  auto chat = p.guest.send(signal_msg(p.room, "chat-message"));
+  auto back = p.host.next_frame();
+  REQUIRE(back);
+  CHECK(back.get() == chat.get());
+  CHECK(env.stats.relayed.load() == 2);
+  // Nothing is echoed to the sender.
+  p.host.link->drain();
+  CHECK(p.host.frame_count() == p.host.seen);
+}
+
+TEST_CASE("a stranger's signal, chat-message and leave-room get not-a-member") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  client stranger{*env.ctx};
+  stranger.send(signal_msg(p.room));
+  CHECK(stranger.immediate()["code"] == "not-a-member");
+  stranger.send(signal_msg(p.room, "chat-message"));
+  CHECK(stranger.immediate()["code"] == "not-a-member");
+  stranger.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
+  CHECK(stranger.immediate()["code"] == "not-a-member");
+  CHECK(env.stats.relayed.load() == 0);
+}
+
+TEST_CASE("a member signalling another room's id gets not-a-member") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  client other{*env.ctx};
+  auto other_room = create_room(other);
+  p.host.send(signal_msg(other_room));
+  CHECK(p.host.immediate()["code"] == "not-a-member");
+}
+
+TEST_CASE("a host alone in its room gets no-peer for a signal") {
+  actor_env env;
+  client host{*env.ctx};
+  auto room = create_room(host);
+  host.send(signal_msg(room));
+  CHECK(host.immediate()["code"] == "no-peer");
+}
+
+TEST_CASE("a frame relayed from a room the receiver has since left is dropped") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  // The deliver message is queued on the guest's strand at once, but the
+  // guest leaves before its strand runs it.
+  p.host.send(signal_msg(p.room));
+  p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
+  auto left = p.guest.immediate();
+  CHECK(left["type"] == "room-left");
+  CHECK(left["roomId"] == p.room);
+  CHECK(p.guest.link->drain() >= 1);
+  CHECK(p.guest.frame_count() == p.guest.seen);
+  auto h = p.host.next();
+  CHECK(h["type"] == "peer-left");
+}
+
+// -- one request at a time -----------------------------------------------------------------
+
+TEST_CASE("a second create-room sent before the first is answered gets busy") {
+  actor_env env;
+  client c{*env.ctx};
+  c.send(R"({"type":"create-room"})");
+  c.send(R"({"type":"create-room"})");
+  // The busy answer is written on the spot; the first answer waits for a drain.
+  CHECK(c.frame_count() == 1);
+  CHECK(c.immediate()["code"] == "busy");
+  c.send(join_msg("123456"));
+  CHECK(c.immediate()["code"] == "busy");
+  auto m = c.next();
+  CHECK(m["type"] == "room-created");
+  CHECK(env.stats.rooms.load() == 1);
+  // Answered: the next create is accepted (and replaces the room).
+  c.send(R"({"type":"create-room"})");
+  CHECK(c.next()["type"] == "room-created");
+}
+
+TEST_CASE("a join-room sent before the previous join is answered gets busy") {
+  actor_env env;
+  client host{*env.ctx}, guest{*env.ctx};
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  guest.send(join_msg(room));
+  CHECK(guest.immediate()["code"] == "busy");
+  CHECK(guest.next()["type"] == "peer-joined");
+}
+
+// -- leaving ----------------------------------------------------------------------------
+
+TEST_CASE("when a member's connection closes the other hears peer-left and the room is gone") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  CHECK(env.stats.rooms.load() == 1);
+  p.host.close();
+  auto m = p.guest.next();
+  CHECK(m["type"] == "peer-left");
+  CHECK(m["roomId"] == p.room);
+  CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }));
+  // The guest is no longer a member of the ended room.
+  p.guest.send(signal_msg(p.room));
+  CHECK(p.guest.immediate()["code"] == "not-a-member");
+}
+
+TEST_CASE("when the guest's connection closes the host hears peer-left") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  p.guest.close();
+  auto m = p.host.next();
+  CHECK(m["type"] == "peer-left");
+  CHECK(m["roomId"] == p.room);
+  CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }));
+}
+
+TEST_CASE("a lone host's connection closing removes its room from the directory") {
+  actor_env env;
+  client host{*env.ctx}, guest{*env.ctx};
+  auto room = create_room(host);
+  CHECK(env.stats.rooms.load() == 1);
+  host.close();
+  CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }));
+  guest.send(join_msg(room));
+  guest.expect_error("room-unavailable");
+}
+
+TEST_CASE("leave-room answers room-left, tells the peer peer-left and ends the room") {
+  actor_env env;
+  pair_in_room p{*env.ctx};
+  p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
+  auto g = p.guest.immediate();
+  CHECK(g["type"] == "room-left");
+  CHECK(g["roomId"] == p.room);
+  auto h = p.host.next();
+  CHECK(h["type"] == "peer-left");
+  CHECK(h["roomId"] == p.room);
+  CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }));
+}
+
+// -- limits -----------------------------------------------------------------------------
+
+TEST_CASE("rate-limited messages get rate-limited and too many in a row close the link with 1008") {
+  limits lim;
+  lim.rate_per_second = 0.001; // no token comes back during the test
+  lim.rate_burst = 2;
+  lim.rate_strikes_before_close = 3;
+  actor_env env{lim};
+  client c{*env.ctx};
+  const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
+  for (int i = 0; i < 2; ++i) {
+    c.send(msg);
+    CHECK(c.immediate()["code"] == "not-a-member");
+  }
+  for (int i = 0; i < 3; ++i) {
+    c.send(msg);
+    CHECK(c.immediate()["code"] == "rate-limited");
+    CHECK(c.link->closes().empty());
+  }
+  c.send(msg);
+  CHECK(c.frame_count() == c.seen); // closed, not answered
+  auto closes = c.link->closes();
+  REQUIRE(closes.size() == 1);
+  CHECK(static_cast<int>(closes[0]) == 1008);
+  CHECK(closes[0] == close_code::policy_violation);
+}
+
+TEST_CASE("a rate-limited message is dropped, not acted on") {
+  limits lim;
+  lim.rate_per_second = 0.001;
+  lim.rate_burst = 1;
+  actor_env env{lim};
+  client c{*env.ctx};
+  c.send(R"({"type":"leave-room","roomId":"1"})");
+  CHECK(c.immediate()["code"] == "not-a-member");
+  c.send(R"({"type":"create-room"})");
+  CHECK(c.immediate()["code"] == "rate-limited");
+  c.link->drain();
+  CHECK(env.stats.rooms.load() == 0);
+}
+
+TEST_CASE("a frame deeper than max_json_depth gets too-deep from the connection actor") {
+  limits lim;
+  lim.max_json_depth = 3;
+  actor_env env{lim};
+  client c{*env.ctx};
+  c.send(R"({"type":"create-room","a":[[]]})");
+  CHECK(c.next()["type"] == "room-created");
+  c.send(R"({"type":"create-room","a":[[[]]]})");
+  CHECK(c.immediate()["code"] == "too-deep");
+}
+
+// -- the directory ----------------------------------------------------------------------
+
+TEST_CASE("5000 live rooms get 5000 distinct six-digit ids") {
+  constexpr int n = 5000;
+  actor_env env;
+  auto& sys = *env.sys;
+  caf::scoped_actor collector{sys};
+  caf::actor to_collector = collector;
+  // One host per room: each room monitors its host and stays live while the
+  // host does. A host tells the collector which id its room got.
+  std::vector<caf::actor> hosts;
+  hosts.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto host = sys.spawn([to_collector](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [to_collector](created_atom, std::string& id, caf::actor&) { caf::anon_send(to_collector, std::move(id)); },
+        [to_collector](refused_atom, std::string& code) {
+          caf::anon_send(to_collector, "refused: " + code);
+        },
+      };
+    });
+    caf::anon_send(env.ctx->directory, create_atom_v, host);
+    hosts.push_back(std::move(host));
+  }
+  std::set<std::string> ids;
+  std::vector<std::string> bad;
+  bool timed_out = false;
+  for (int i = 0; i < n && !timed_out; ++i)
+    collector->receive(
+      [&](std::string& id) {
+        if (!is_room_id(id, 6))
+          bad.push_back(id);
+        ids.insert(std::move(id));
+      },
+      caf::after(std::chrono::seconds(30)) >> [&] { timed_out = true; });
+  CHECK_FALSE(timed_out);
+  CHECK_MESSAGE(bad.empty(), "first bad id: " << (bad.empty() ? "" : bad.front()));
+  CHECK(ids.size() == static_cast<std::size_t>(n));
+  CHECK(env.stats.rooms.load() == n);
+
+  // Each host's end ends its room.
+  for (auto& h : hosts)
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }, 30s));
+  hosts.clear();
+  to_collector = nullptr;
+}

@@ -267,7 +267,7 @@ TEST_CASE("room builders escape the room id") {
 }
 
 TEST_CASE("parse's own error details make valid error frames") {
-  for (std::string f : {"x", "[]", R"({"type":1})", R"({"type":"a","type":"b"})", R"({"type":"signal"})",
+  for (std::string f : std::vector<std::string>{"x", "[]", R"({"type":1})", R"({"type":"a","type":"b"})", R"({"type":"signal"})",
                         nested_frame(default_depth + 1)}) {
     auto r = parse(f);
     REQUIRE_FALSE(r.ok);

@@ -56,7 +56,7 @@ TEST_CASE("room_id_generator refuses digit counts it cannot serve") {
 
 TEST_CASE("100000 six-digit room ids reach both ends of the range") {
   room_id_generator gen{6};
-  std::uint64_t lo = UINT64_MAX, hi = 0;
+  unsigned long long lo = ~0ull, hi = 0;
   for (int i = 0; i < 100000; ++i) {
     auto v = std::stoull(gen.next());
     REQUIRE(v >= 100000);

@@ -1,0 +1,465 @@
+#include "cluster/redis_client.hpp"
+
+#include "common/log.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <atomic>
+#include <deque>
+#include <random>
+#include <set>
+
+namespace signaling::cluster {
+
+namespace net = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+bool parse_redis_url(std::string_view url, redis_endpoint& out, std::string& error) {
+  constexpr std::string_view scheme = "redis://";
+  if (url.substr(0, scheme.size()) != scheme) {
+    error = "REDIS_URL must start with redis:// (TLS is not supported by hiredis 0.14)";
+    return false;
+  }
+  auto rest = url.substr(scheme.size());
+  redis_endpoint ep;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    auto auth = rest.substr(0, at);
+    if (auto colon = auth.find(':'); colon != std::string_view::npos)
+      auth = auth.substr(colon + 1); // user names (ACL) are not used: AUTH password
+    ep.password = std::string(auth);
+    rest = rest.substr(at + 1);
+  }
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    auto db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty()) {
+      if (db.find_first_not_of("0123456789") != std::string_view::npos || db.size() > 5) {
+        error = "REDIS_URL: database must be a number";
+        return false;
+      }
+      ep.db = std::stoi(std::string(db));
+    }
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
+    auto port = rest.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos || port.size() > 5 ||
+        std::stoi(std::string(port)) > 65535) {
+      error = "REDIS_URL: bad port";
+      return false;
+    }
+    ep.port = static_cast<std::uint16_t>(std::stoi(std::string(port)));
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) {
+    error = "REDIS_URL: missing host";
+    return false;
+  }
+  ep.host = std::string(rest);
+  out = std::move(ep);
+  return true;
+}
+
+namespace {
+
+redis_reply copy_reply(const redisReply* r) {
+  redis_reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.kind = redis_reply::string; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.kind = redis_reply::status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.kind = redis_reply::error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.kind = redis_reply::integer; out.value = r->integer; break;
+    case REDIS_REPLY_ARRAY:
+      out.kind = redis_reply::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i)
+        out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default: out.kind = redis_reply::nil;
+  }
+  return out;
+}
+
+} // namespace
+
+struct redis_client::impl : std::enable_shared_from_this<impl> {
+  impl(net::io_context& ioc, options o)
+    : ioc(ioc), strand(net::make_strand(ioc)), opts(std::move(o)), resolver(strand), retry(strand),
+      watchdog(strand), backoff(opts.backoff_min), rng(std::random_device{}()) {}
+
+  net::io_context& ioc;
+  net::strand<net::io_context::executor_type> strand;
+  options opts;
+  net::ip::tcp::resolver resolver;
+  net::steady_timer retry;
+  net::steady_timer watchdog;
+  std::chrono::milliseconds backoff;
+  std::mt19937_64 rng;
+
+  redisAsyncContext* ac = nullptr;
+  std::unique_ptr<net::posix::stream_descriptor> fd;
+  std::uint64_t gen = 0; // bumped per connection: stale handlers see a new value and stop
+  bool want_read = false, want_write = false, reading = false, writing = false;
+  bool connecting = false, stopped = false, was_up = false;
+  clock_type::time_point connect_started;
+  std::atomic<bool> is_up{false};
+  std::deque<clock_type::time_point> inflight; // issue time of each command awaiting its reply
+  std::set<std::string> channels;
+  message_handler on_msg;
+  state_handler on_st;
+
+  // A command's callback travels through hiredis as privdata.
+  struct pending {
+    std::shared_ptr<impl> self;
+    callback cb;
+    std::uint64_t gen;
+  };
+
+  // -- hiredis event hooks (idempotent; called on the strand) ----------------
+
+  static void add_read(void* d) {
+    auto* m = static_cast<impl*>(d);
+    m->want_read = true;
+    m->arm_read();
+  }
+  static void del_read(void* d) { static_cast<impl*>(d)->want_read = false; }
+  static void add_write(void* d) {
+    auto* m = static_cast<impl*>(d);
+    m->want_write = true;
+    m->arm_write();
+  }
+  static void del_write(void* d) { static_cast<impl*>(d)->want_write = false; }
+  static void cleanup(void* d) {
+    auto* m = static_cast<impl*>(d);
+    m->want_read = m->want_write = false;
+    m->release_fd();
+  }
+
+  void arm_read() {
+    if (reading || !fd)
+      return;
+    reading = true;
+    fd->async_wait(net::posix::descriptor_base::wait_read,
+                   net::bind_executor(strand, [self = shared_from_this(), g = gen](error_code ec) {
+                     if (g != self->gen)
+                       return;
+                     self->reading = false;
+                     if (ec || !self->ac)
+                       return;
+                     if (self->want_read)
+                       redisAsyncHandleRead(self->ac); // may free the context
+                     if (g == self->gen && self->ac && self->want_read)
+                       self->arm_read();
+                   }));
+  }
+
+  void arm_write() {
+    if (writing || !fd)
+      return;
+    writing = true;
+    fd->async_wait(net::posix::descriptor_base::wait_write,
+                   net::bind_executor(strand, [self = shared_from_this(), g = gen](error_code ec) {
+                     if (g != self->gen)
+                       return;
+                     self->writing = false;
+                     if (ec || !self->ac)
+                       return;
+                     if (self->want_write)
+                       redisAsyncHandleWrite(self->ac);
+                     if (g == self->gen && self->ac && self->want_write)
+                       self->arm_write();
+                   }));
+  }
+
+  // hiredis owns the descriptor and closes it: Asio must only let go.
+  void release_fd() {
+    if (fd) {
+      fd->release();
+      fd.reset();
+    }
+  }
+
+  // -- connection life -------------------------------------------------------
+
+  void start() {
+    arm_watchdog();
+    connect();
+  }
+
+  void connect() {
+    if (stopped)
+      return;
+    connecting = true;
+    connect_started = clock_type::now();
+    resolver.async_resolve(opts.endpoint.host, std::to_string(opts.endpoint.port),
+                           [self = shared_from_this()](error_code ec, net::ip::tcp::resolver::results_type res) {
+                             if (self->stopped)
+                               return;
+                             if (ec || res.empty())
+                               return self->retry_later("resolve failed: " + ec.message());
+                             self->open(res.begin()->endpoint());
+                           });
+  }
+
+  void open(const net::ip::tcp::endpoint& ep) {
+    auto* c = redisAsyncConnect(ep.address().to_string().c_str(), ep.port());
+    if (!c)
+      return retry_later("out of memory");
+    if (c->err) {
+      std::string why = c->errstr;
+      redisAsyncFree(c);
+      return retry_later(why);
+    }
+    ++gen;
+    ac = c;
+    ac->data = this;
+    fd = std::make_unique<net::posix::stream_descriptor>(strand, ac->c.fd);
+    ac->ev.data = this;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    redisAsyncSetConnectCallback(ac, on_connect); // arms the first write event
+  }
+
+  static void on_connect(const redisAsyncContext* c, int status) {
+    auto* m = static_cast<impl*>(c->data);
+    if (m->ac != c)
+      return;
+    if (status != REDIS_OK) {
+      std::string why = c->errstr ? c->errstr : "connect failed";
+      m->forget_context(); // hiredis frees it after this callback
+      return m->retry_later(why);
+    }
+    m->connecting = false;
+    m->start_session();
+  }
+
+  static void on_disconnect(const redisAsyncContext* c, int) {
+    auto* m = static_cast<impl*>(c->data);
+    if (m->ac != c)
+      return; // we dropped it ourselves
+    std::string why = c->errstr ? c->errstr : "disconnected";
+    m->forget_context();
+    m->retry_later(why.empty() ? "disconnected" : why);
+  }
+
+  // AUTH and SELECT, then SUBSCRIBE (subscriber) or PING (commands): the
+  // connection counts as up once Redis has answered that last step.
+  void start_session() {
+    if (!opts.endpoint.password.empty())
+      issue({"AUTH", opts.endpoint.password}, [self = shared_from_this()](redis_result r) {
+        if (r.ok && r.reply.kind == redis_reply::error)
+          self->reset("AUTH refused: " + r.reply.str);
+      });
+    if (opts.endpoint.db != 0)
+      issue({"SELECT", std::to_string(opts.endpoint.db)}, [self = shared_from_this()](redis_result r) {
+        if (r.ok && r.reply.kind == redis_reply::error)
+          self->reset("SELECT refused: " + r.reply.str);
+      });
+    if (on_msg) {
+      for (const auto& ch : channels)
+        send_subscribe(ch);
+      if (channels.empty())
+        mark_up();
+    } else {
+      issue({"PING"}, [self = shared_from_this()](redis_result r) {
+        if (r.ok && r.reply.kind != redis_reply::error)
+          self->mark_up();
+      });
+    }
+  }
+
+  void mark_up() {
+    if (is_up || !ac)
+      return;
+    is_up = true;
+    backoff = opts.backoff_min;
+    log::info("event=redis_up link={} host={}:{}{}", opts.name, opts.endpoint.host, opts.endpoint.port,
+              was_up ? " reconnected=true" : "");
+    was_up = true;
+    if (on_st)
+      on_st(true);
+  }
+
+  // The context is gone (or going) on hiredis's side: drop every reference.
+  void forget_context() {
+    ++gen;
+    ac = nullptr;
+    connecting = false;
+    want_read = want_write = reading = writing = false;
+    release_fd();
+    inflight.clear();
+    if (is_up) {
+      is_up = false;
+      if (on_st)
+        on_st(false);
+    }
+  }
+
+  void retry_later(const std::string& why) {
+    if (stopped)
+      return;
+    // Full jitter over [backoff/2, backoff]: nodes that lost Redis together do not return together.
+    auto lo = backoff.count() / 2, hi = backoff.count();
+    auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long long>(lo, hi)(rng));
+    log::warn("event=redis_down link={} reason=\"{}\" retry_ms={}", opts.name, why, wait.count());
+    backoff = std::min(opts.backoff_max, backoff * 2);
+    retry.expires_after(wait);
+    retry.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec)
+        self->connect();
+    });
+  }
+
+  void reset(const std::string& why) {
+    // Never free the context from inside one of its own callbacks.
+    net::post(strand, [self = shared_from_this(), why] {
+      if (!self->ac)
+        return;
+      auto* c = self->ac;
+      self->forget_context();
+      redisAsyncFree(c); // pending callbacks run now, with a failure
+      self->retry_later(why);
+    });
+  }
+
+  void stop() {
+    stopped = true;
+    retry.cancel();
+    watchdog.cancel();
+    resolver.cancel();
+    if (ac) {
+      auto* c = ac;
+      forget_context();
+      redisAsyncFree(c);
+    }
+  }
+
+  // Connect and command deadlines (hiredis 0.14 has no timers of its own).
+  void arm_watchdog() {
+    watchdog.expires_after(std::chrono::milliseconds(100));
+    watchdog.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->stopped)
+        return;
+      auto now = clock_type::now();
+      if (self->ac && self->connecting && now - self->connect_started > self->opts.connect_timeout)
+        self->reset("connect timeout");
+      else if (self->ac && !self->inflight.empty() && now - self->inflight.front() > self->opts.command_timeout)
+        self->reset("command timeout");
+      self->arm_watchdog();
+    });
+  }
+
+  // -- commands --------------------------------------------------------------
+
+  void issue(const std::vector<std::string>& args, callback cb) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* p = new pending{shared_from_this(), std::move(cb), gen};
+    inflight.push_back(clock_type::now());
+    if (redisAsyncCommandArgv(ac, on_reply, p, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      inflight.pop_back();
+      std::unique_ptr<pending> owned{p};
+      owned->cb(redis_result{false, "redis command rejected", {}});
+    }
+  }
+
+  static void on_reply(redisAsyncContext*, void* r, void* privdata) {
+    std::unique_ptr<pending> p{static_cast<pending*>(privdata)};
+    auto& m = *p->self;
+    redis_result res;
+    if (p->gen == m.gen && !m.inflight.empty())
+      m.inflight.pop_front();
+    if (r) {
+      res.ok = true;
+      res.reply = copy_reply(static_cast<redisReply*>(r));
+    } else {
+      res.error = "redis connection lost";
+    }
+    p->cb(std::move(res));
+  }
+
+  void send_subscribe(const std::string& channel) {
+    const char* argv[] = {"SUBSCRIBE", channel.data()};
+    std::size_t lens[] = {9, channel.size()};
+    redisAsyncCommandArgv(ac, on_subscription, nullptr, 2, argv, lens);
+  }
+
+  // Called for the SUBSCRIBE confirmation and for every message after it.
+  static void on_subscription(redisAsyncContext* c, void* r, void*) {
+    auto* m = static_cast<impl*>(c->data);
+    auto* reply = static_cast<redisReply*>(r);
+    if (!reply || m->ac != c || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+      return;
+    std::string_view kind{reply->element[0]->str, reply->element[0]->len};
+    if (kind == "subscribe") {
+      m->mark_up();
+    } else if (kind == "message" && m->on_msg) {
+      std::string channel{reply->element[1]->str, reply->element[1]->len};
+      m->on_msg(channel, std::string{reply->element[2]->str, reply->element[2]->len});
+    }
+  }
+};
+
+redis_client::redis_client(net::io_context& ioc, options opts) : impl_(std::make_shared<impl>(ioc, std::move(opts))) {}
+
+redis_client::~redis_client() {
+  stop();
+}
+
+void redis_client::on_message(message_handler h) {
+  impl_->on_msg = std::move(h);
+}
+
+void redis_client::on_state(state_handler h) {
+  impl_->on_st = std::move(h);
+}
+
+void redis_client::start() {
+  net::post(impl_->strand, [m = impl_] { m->start(); });
+}
+
+void redis_client::stop() {
+  net::post(impl_->strand, [m = impl_] { m->stop(); });
+}
+
+void redis_client::command(std::vector<std::string> args, callback cb) {
+  net::post(impl_->strand, [m = impl_, args = std::move(args), cb = std::move(cb)]() mutable {
+    if (!m->is_up || !m->ac)
+      return cb(redis_result{false, "redis unavailable", {}});
+    m->issue(args, std::move(cb));
+  });
+}
+
+void redis_client::subscribe(std::string channel) {
+  net::post(impl_->strand, [m = impl_, channel = std::move(channel)] {
+    if (m->channels.insert(channel).second && m->ac && !m->connecting)
+      m->send_subscribe(channel);
+  });
+}
+
+void redis_client::reset(std::string why) {
+  impl_->reset(why);
+}
+
+bool redis_client::up() const {
+  return impl_->is_up;
+}
+
+} // namespace signaling::cluster
