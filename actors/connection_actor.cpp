@@ -144,10 +144,14 @@ private:
         clear_room();
         write(protocol::peer_left(id));
       },
-      [this](deliver_atom, std::uint64_t room_tag, const frame_ptr& frame) {
+      [this](deliver_atom, const std::string& room_id, const frame_ptr& frame) {
         // Frames from a room we have since left are stale: drop them.
-        if (room_ && room_.id() == room_tag)
+        if (room_ && room_id == room_id_)
           link_->send(frame);
+      },
+      [this](relay_failed_atom, const std::string& room_id) {
+        if (room_ && room_id == room_id_)
+          send_error(error_code::unavailable, "relay to the peer's node failed");
       },
     };
   }
@@ -182,7 +186,7 @@ private:
       return send_error(error_code::not_a_member);
     if (!peer_)
       return send_error(error_code::no_peer);
-    self_->send(peer_, deliver_atom_v, room_.id(), std::move(frame));
+    self_->send(peer_, deliver_atom_v, room_id_, std::move(frame));
     ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
   }
 

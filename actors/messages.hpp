@@ -29,8 +29,26 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
   CAF_ADD_ATOM(signaling, signaling, leave_room_atom, "leave_room")
   // room -> remaining member: (peer_left_atom, room)
   CAF_ADD_ATOM(signaling, signaling, peer_left_atom, "peer_left")
-  // connection -> connection: (deliver_atom, room actor id, frame)
+  // connection|room -> connection, or connection -> room standing in for a
+  // member on another node: (deliver_atom, room id, frame)
   CAF_ADD_ATOM(signaling, signaling, deliver_atom, "deliver")
+  // room -> connection: (relay_failed_atom, room id): a frame could not be
+  // handed to the member on another node
+  CAF_ADD_ATOM(signaling, signaling, relay_failed_atom, "relay_fail")
+
+  // Cluster mode: what arrives from other nodes, forwarded to a room actor.
+  // (remote_frame_atom, from node, frame)  a frame from the member over there
+  CAF_ADD_ATOM(signaling, signaling, remote_frame_atom, "r_frame")
+  // (remote_joined_atom, node, conn)        a guest joined over there
+  CAF_ADD_ATOM(signaling, signaling, remote_joined_atom, "r_joined")
+  // (remote_left_atom, from node)           the member over there is gone
+  CAF_ADD_ATOM(signaling, signaling, remote_left_atom, "r_left")
+  // directory -> room: (restore_atom)      write yourself back into Redis
+  CAF_ADD_ATOM(signaling, signaling, restore_atom, "restore")
+  // cluster directory, to itself: answers from Redis
+  CAF_ADD_ATOM(signaling, signaling, create_done_atom, "create_ok")
+  CAF_ADD_ATOM(signaling, signaling, join_done_atom, "join_ok")
+  CAF_ADD_ATOM(signaling, signaling, registry_lost_atom, "reg_lost")
 
 CAF_END_TYPE_ID_BLOCK(signaling)
 

@@ -1,59 +1,186 @@
 #include "actors/room_actor.hpp"
 
+#include "actors/envelope.hpp"
 #include "actors/messages.hpp"
 #include "actors/protocol.hpp"
+#include "cluster/redis_bridge.hpp"
 #include "common/log.hpp"
+
+#include <caf/send.hpp>
 
 namespace signaling {
 
 namespace {
 
-// Ends the room: the member still present (if any) hears `peer-left`.
-void end_room(caf::stateful_actor<room_state>* self, const caf::actor& leaving, const char* why) {
+using room_ptr = caf::stateful_actor<room_state>*;
+
+std::string code(protocol::error_code c) {
+  return std::string(protocol::code_name(c));
+}
+
+caf::actor me(room_ptr self) {
+  return caf::actor_cast<caf::actor>(self);
+}
+
+// Ends the room once: local members still present hear `peer-left`, the
+// member on another node is told, and Redis forgets the room.
+void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const char* why) {
   auto& st = self->state;
-  const caf::actor& other = leaving == st.host ? st.guest : st.host;
-  if (other)
-    self->send(other, peer_left_atom_v, caf::actor_cast<caf::actor>(self));
+  if (st.ended)
+    return;
+  st.ended = true;
+  for (const auto& m : {st.host, st.guest})
+    if (m && m != leaving)
+      self->send(m, peer_left_atom_v, me(self));
+  if (auto* bridge = st.links->bridge) {
+    if (tell_remote && !st.remote_node.empty())
+      bridge->publish(st.remote_node, envelope::make(envelope::kind::left, st.id, st.links->node_id), nullptr);
+    bridge->end_room(st.id, st.host_node, st.host_conn);
+  }
   log::info("event=room_closed room={} reason={}", st.id, why);
   st.host = nullptr;
   st.guest = nullptr;
   self->quit();
 }
 
-} // namespace
+// The member on this node, when the other one is remote.
+const caf::actor& local_member(room_ptr self) {
+  auto& st = self->state;
+  return st.host ? st.host : st.guest;
+}
 
-caf::behavior room_actor(caf::stateful_actor<room_state>* self, std::string id, caf::actor host) {
-  self->state.id = std::move(id);
-  self->state.host = host;
-  self->monitor(host);
+caf::behavior room_behavior(room_ptr self) {
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.host)
-      end_room(self, st.host, "host_disconnected");
+      end_room(self, st.host, true, "host_disconnected");
     else if (dm.source == st.guest)
-      end_room(self, st.guest, "guest_disconnected");
+      end_room(self, st.guest, true, "guest_disconnected");
   });
   return {
+    // A guest on this node (the directory has seated it in Redis already).
     [self](join_room_atom, const caf::actor& who) -> bool {
       auto& st = self->state;
-      if (st.guest || !st.host || who == st.host) {
-        self->send(who, refused_atom_v, std::string(protocol::code_name(protocol::error_code::room_unavailable)));
+      if (st.ended || st.guest || !st.remote_node.empty() || !st.host || who == st.host) {
+        self->send(who, refused_atom_v, code(protocol::error_code::room_unavailable));
         return false;
       }
       st.guest = who;
       self->monitor(who);
-      auto me = caf::actor_cast<caf::actor>(self);
-      self->send(who, joined_atom_v, st.id, me, st.host);
-      self->send(st.host, peer_joined_atom_v, me, who);
+      self->send(who, joined_atom_v, st.id, me(self), st.host);
+      self->send(st.host, peer_joined_atom_v, me(self), who);
       log::info("event=room_joined room={}", st.id);
       return true;
     },
     [self](leave_room_atom, const caf::actor& who) {
       auto& st = self->state;
-      if (who && (who == st.host || who == st.guest))
-        end_room(self, who, "left");
+      if (!who) // our Redis record went to another room: we cannot go on
+        end_room(self, nullptr, true, "id_conflict");
+      else if (who == st.host || who == st.guest)
+        end_room(self, who, true, "left");
+    },
+    // From our member, for the member on another node: one PUBLISH.
+    [self](deliver_atom, const std::string&, const transport::frame_ptr& frame) {
+      auto& st = self->state;
+      if (st.ended || st.remote_node.empty() || !st.links->bridge)
+        return;
+      auto sender = local_member(self);
+      st.links->bridge->publish(st.remote_node, envelope::make(envelope::kind::frame, st.id, st.links->node_id, *frame),
+                                [sender, id = st.id](bool delivered) {
+                                  if (!delivered)
+                                    caf::anon_send(sender, relay_failed_atom_v, id);
+                                });
+    },
+    // Only from the node our remote member is on: a late envelope for an
+    // earlier room with the same id must not reach this one.
+    [self](remote_frame_atom, const std::string& from, const transport::frame_ptr& frame) {
+      auto& st = self->state;
+      if (!st.ended && from == st.remote_node && local_member(self))
+        self->send(local_member(self), deliver_atom_v, st.id, frame);
+    },
+    [self](remote_joined_atom, const std::string& node, const std::string& conn) {
+      auto& st = self->state;
+      if (st.ended || st.guest || !st.remote_node.empty() || !st.host)
+        return;
+      st.remote_node = node;
+      st.remote_conn = conn;
+      self->send(st.host, peer_joined_atom_v, me(self), me(self));
+      log::info("event=room_joined room={} guest_node={}", st.id, node);
+    },
+    // Our J envelope reached the host's node (or could not).
+    [self](join_done_atom, bool delivered) {
+      auto& st = self->state;
+      if (st.ended || !st.guest || st.host || st.remote_node.empty())
+        return;
+      if (delivered) {
+        self->send(st.guest, joined_atom_v, st.id, me(self), me(self));
+        log::info("event=room_joined room={} host_node={}", st.id, st.remote_node);
+        return;
+      }
+      // The host's node is unreachable right now: give the seat back (the
+      // host's room stays joinable) and let the guest retry.
+      st.links->bridge->unseat_guest(st.id, conn_name(st.guest));
+      self->send(st.guest, refused_atom_v, code(protocol::error_code::unavailable));
+      st.ended = true;
+      st.guest = nullptr;
+      self->quit();
+    },
+    [self](remote_left_atom, const std::string& from) {
+      if (from == self->state.remote_node)
+        end_room(self, nullptr, false, "remote_left");
+    },
+    // Redis lost our record (restart without data, or we were silent past
+    // our TTL): write it back, or end the room if the id went to another.
+    [self](restore_atom) {
+      auto& st = self->state;
+      if (st.ended || !st.host || !st.links->bridge)
+        return;
+      std::string guest_node = st.guest ? st.links->node_id : st.remote_node;
+      std::string guest_conn = st.guest ? conn_name(st.guest) : st.remote_conn;
+      auto room = me(self);
+      st.links->bridge->restore_room(st.id, st.host_conn, guest_node, guest_conn,
+                                     [room](cluster::redis_bridge::outcome o) {
+                                       if (o == cluster::redis_bridge::outcome::refused)
+                                         caf::anon_send(room, leave_room_atom_v, caf::actor{});
+                                     });
     },
   };
+}
+
+} // namespace
+
+std::string conn_name(const caf::actor& a) {
+  return std::to_string(a.id());
+}
+
+caf::behavior room_actor(room_ptr self, std::string id, caf::actor host, const room_links* links) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.links = links;
+  st.host = host;
+  st.host_node = links->node_id;
+  st.host_conn = conn_name(host);
+  self->monitor(host);
+  return room_behavior(self);
+}
+
+caf::behavior joined_room_actor(room_ptr self, std::string id, caf::actor guest, std::string host_node,
+                                std::string host_conn, const room_links* links) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.links = links;
+  st.guest = guest;
+  st.remote_node = host_node;
+  st.remote_conn = host_conn;
+  st.host_node = std::move(host_node);
+  st.host_conn = std::move(host_conn);
+  self->monitor(guest);
+  // Tell the host's node first; the guest hears `peer-joined` only once the
+  // host's node has the news, so the guest's first signal cannot overtake it.
+  auto room = me(self);
+  links->bridge->publish(st.remote_node, envelope::make(envelope::kind::joined, st.id, links->node_id, conn_name(guest)),
+                         [room](bool delivered) { caf::anon_send(room, join_done_atom_v, delivered); });
+  return room_behavior(self);
 }
 
 } // namespace signaling

@@ -1,8 +1,10 @@
-// One room: its id, its host and (once joined) its guest. It admits the guest,
-// introduces the two members to each other (after which they relay directly,
-// connection actor to connection actor), and ends the room when either member
-// leaves or its connection actor terminates (the seed's rule), telling the
-// remaining member. It never sees a relayed frame.
+// One room on one node: its id, its members here, and (cluster mode) the
+// member on another node. It admits the guest and introduces the members:
+// two members on this node then relay straight to each other; a member on
+// another node is stood in for by this actor, which publishes the frames it
+// gets to that node and hands over the frames that come back. It ends the
+// room when either member leaves or terminates (the seed's rule), telling
+// the other one, and removes the room from Redis.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -14,13 +16,40 @@
 
 namespace signaling {
 
+namespace cluster {
+class redis_bridge;
+}
+
+// How a room reaches other nodes; bridge is null in embedded mode.
+struct room_links {
+  cluster::redis_bridge* bridge = nullptr;
+  std::string node_id;
+};
+
 struct room_state {
   std::string id;
-  caf::actor host;
-  caf::actor guest;
+  const room_links* links = nullptr;
+  caf::actor host;  // on this node, or null
+  caf::actor guest; // on this node, or null
+  // The member on another node (cluster mode), as recorded in Redis.
+  std::string remote_node;
+  std::string remote_conn;
+  // The host as recorded in Redis: guards end_room against a reused id.
+  std::string host_node;
+  std::string host_conn;
+  bool ended = false;
   static inline const char* name = "room";
 };
 
-caf::behavior room_actor(caf::stateful_actor<room_state>* self, std::string id, caf::actor host);
+// A room created on this node: `host` is here.
+caf::behavior room_actor(caf::stateful_actor<room_state>* self, std::string id, caf::actor host,
+                         const room_links* links);
+
+// Cluster mode: `guest` here joined a room hosted on `host_node`.
+caf::behavior joined_room_actor(caf::stateful_actor<room_state>* self, std::string id, caf::actor guest,
+                                std::string host_node, std::string host_conn, const room_links* links);
+
+// The name a connection actor has in Redis records: its actor id.
+std::string conn_name(const caf::actor& a);
 
 } // namespace signaling

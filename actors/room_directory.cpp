@@ -22,6 +22,7 @@ struct directory_state {
   std::unordered_map<caf::actor_addr, std::string> ids;
   room_id_generator ids_gen{6};
   node_stats* stats = nullptr;
+  const room_links* links = nullptr;
   static inline const char* name = "room-directory";
 };
 
@@ -35,9 +36,11 @@ std::string code(protocol::error_code c) {
   return std::string(protocol::code_name(c));
 }
 
-room_directory::behavior_type local_directory(directory_ptr self, unsigned digits, node_stats* stats) {
+room_directory::behavior_type local_directory(directory_ptr self, unsigned digits, node_stats* stats,
+                                              const room_links* links) {
   self->state.ids_gen = room_id_generator{digits};
   self->state.stats = stats;
+  self->state.links = links;
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.ids.find(dm.source);
@@ -46,6 +49,7 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
     st.rooms.erase(i->second);
     st.ids.erase(i);
     st.stats->rooms.fetch_sub(1, std::memory_order_relaxed);
+    st.stats->room_actors.fetch_sub(1, std::memory_order_relaxed);
   });
   // On shutdown, take every room down with the directory.
   self->set_exit_handler([self](const caf::exit_msg& em) {
@@ -60,11 +64,12 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         auto id = st.ids_gen.next();
         if (st.rooms.count(id))
           continue;
-        auto room = self->spawn(room_actor, id, host);
+        auto room = self->spawn(room_actor, id, host, st.links);
         self->monitor(room);
         st.ids.emplace(room.address(), id);
         st.rooms.emplace(id, room);
         st.stats->rooms.fetch_add(1, std::memory_order_relaxed);
+        st.stats->room_actors.fetch_add(1, std::memory_order_relaxed);
         log::info("event=room_created room={}", id);
         caf::anon_send(host, created_atom_v, std::move(id), room);
         return;
@@ -93,8 +98,9 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
 
 } // namespace
 
-room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats) {
-  return sys.spawn(local_directory, room_id_digits, &stats);
+room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats,
+                                     const room_links* links) {
+  return sys.spawn(local_directory, room_id_digits, &stats, links);
 }
 
 } // namespace signaling

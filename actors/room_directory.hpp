@@ -22,8 +22,11 @@ using room_directory = caf::typed_actor<caf::reacts_to<create_atom, caf::actor>,
                                         caf::reacts_to<join_room_atom, std::string, caf::actor>>;
 
 struct node_stats;
+struct room_links;
 
 // Spawns the in-memory directory used when no REDIS_URL is configured.
-room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats);
+// `links` (no bridge in embedded mode) must outlive the directory's rooms.
+room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats,
+                                     const room_links* links);
 
 } // namespace signaling

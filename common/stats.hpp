@@ -12,7 +12,8 @@ namespace signaling {
 struct node_stats {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<std::int64_t> connections{0};     // open WebSocket sessions
-  std::atomic<std::int64_t> rooms{0};           // rooms in the directory
+  std::atomic<std::int64_t> rooms{0};           // rooms hosted here (the host is on this node)
+  std::atomic<std::int64_t> room_actors{0};     // room actors alive here (cluster: also joined rooms)
   std::atomic<std::uint64_t> messages_in{0};    // text frames received
   std::atomic<std::uint64_t> relayed{0};        // frames handed to a peer
   std::atomic<std::uint64_t> errors_sent{0};    // `error` frames sent

@@ -74,6 +74,16 @@ std::string join_list(const std::vector<std::string>& v) {
   return out;
 }
 
+std::function<void(config&, const std::string&)> top_ms_setter(const char* name, std::chrono::milliseconds config::*field) {
+  return [name, field](config& c, const std::string& v) {
+    c.*field = std::chrono::milliseconds(parse_uint(name, v, 10, 3600ull * 1000));
+  };
+}
+
+std::function<std::string(const config&)> top_ms_getter(std::chrono::milliseconds config::*field) {
+  return [field](const config& c) { return std::to_string((c.*field).count()); };
+}
+
 template <class Rep, class Period>
 std::function<void(config&, const std::string&)> ms_setter(const char* name,
                                                             std::chrono::duration<Rep, Period> limits::*field) {
@@ -101,7 +111,13 @@ const std::vector<setting>& settings() {
      [](const config& c) { return join_list(c.frontend_urls); }},
     {"REDIS_URL", "redis://[:password@]host:port[/db] joins a cluster; unset runs embedded",
      [](config& c, const std::string& v) { c.redis_url = v; }, [](const config& c) { return c.redis_url; }},
-    {"NODE_ID", "name of this node in logs and /api/ping (default: host name)",
+    {"NODE_TTL_MS", "cluster: a node that missed heartbeats this long is dead; its rooms end",
+     top_ms_setter("NODE_TTL_MS", &config::node_ttl), top_ms_getter(&config::node_ttl)},
+    {"HEARTBEAT_MS", "cluster: how often a node refreshes its liveness and looks for dead nodes",
+     top_ms_setter("HEARTBEAT_MS", &config::heartbeat), top_ms_getter(&config::heartbeat)},
+    {"REDIS_TIMEOUT_MS", "cluster: Redis connect and command deadline; past it the link is reset",
+     top_ms_setter("REDIS_TIMEOUT_MS", &config::redis_timeout), top_ms_getter(&config::redis_timeout)},
+    {"NODE_ID", "name of this node in logs, /api/ping and Redis (default: host name)",
      [](config& c, const std::string& v) { c.node_id = v; }, [](const config& c) { return c.node_id; }},
     {"IO_THREADS", "threads running sockets and connection actors (0: one per core)",
      [](config& c, const std::string& v) { c.io_threads = static_cast<unsigned>(parse_uint("IO_THREADS", v, 0, 256)); },
@@ -252,6 +268,12 @@ config_result load_config(int argc, const char* const* argv, const char* const* 
       s->set(res.cfg, v);
   if (res.cfg.node_id.empty())
     res.cfg.node_id = default_node_id();
+  if (res.cfg.node_id.size() > 64 ||
+      res.cfg.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+        std::string::npos)
+    throw config_error("NODE_ID: use at most 64 of A-Z a-z 0-9 . _ -, got \"" + res.cfg.node_id + "\"");
+  if (res.cfg.heartbeat * 2 > res.cfg.node_ttl)
+    throw config_error("HEARTBEAT_MS: must be at most half of NODE_TTL_MS, or live nodes would be reaped");
   if (res.cfg.lim.max_send_queue_bytes < res.cfg.lim.max_message_bytes)
     throw config_error("MAX_SEND_QUEUE_BYTES: must be at least MAX_MESSAGE_BYTES, or every large relay "
                        "would cut its receiver off");

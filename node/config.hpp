@@ -6,6 +6,7 @@
 
 #include "common/limits.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,9 @@ struct config {
   std::uint16_t ws_port = 4000;
   std::vector<std::string> frontend_urls; // allowed browser origins
   std::string redis_url;                  // empty: embedded (single node, in memory)
+  std::chrono::milliseconds node_ttl{5000};     // cluster: a node silent this long is dead
+  std::chrono::milliseconds heartbeat{1000};    // cluster: liveness refresh and reaping period
+  std::chrono::milliseconds redis_timeout{2000}; // cluster: connect and command deadline
   std::string node_id;                    // default: the host name
   unsigned io_threads = 0;                // 0: one per core
   unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)

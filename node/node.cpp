@@ -1,7 +1,9 @@
 #include "node/node.hpp"
 
 #include "actors/connection_actor.hpp"
+#include "actors/cluster_directory.hpp"
 #include "actors/node_context.hpp"
+#include "actors/room_actor.hpp"
 #include "actors/room_directory.hpp"
 #include "common/log.hpp"
 #include "common/stats.hpp"
@@ -31,6 +33,8 @@ struct node::impl {
   caf::actor_system_config caf_cfg;
   std::optional<caf::actor_system> system;
   std::optional<node_context> ctx;
+  room_links links;                       // embedded mode: no bridge
+  std::unique_ptr<cluster_runtime> cluster; // cluster mode
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<transport::server> server;
@@ -44,25 +48,62 @@ struct node::impl {
 
   explicit impl(config c) : cfg(std::move(c)) {}
 
+  void finish() {
+    if (finished.exchange(true))
+      return;
+    ioc.stop(); // the work guard goes with the io_context
+  }
+  std::atomic<bool> finished{false};
+
+  // The seed's fields in the seed's order; in cluster mode the counts are
+  // cluster-wide (as of the last heartbeat) and this node's follow.
   std::string ping() const {
-    nlohmann::ordered_json j = { // the seed's field order
+    std::int64_t rooms = stats.rooms.load(), conns = stats.connections.load();
+    if (cluster) {
+      auto t = cluster->totals();
+      rooms = t.rooms;
+      conns = t.connections;
+    }
+    nlohmann::ordered_json j = {
       {"status", "ok"},
       {"message", "WebSocket signaling server is running"},
-      {"roomsActive", stats.rooms.load()},
-      {"clientsConnected", stats.connections.load()},
+      {"roomsActive", rooms},
+      {"clientsConnected", conns},
       {"nodeId", cfg.node_id},
       {"uptimeSeconds", static_cast<std::int64_t>(stats.uptime_seconds())},
     };
+    if (cluster) {
+      j["mode"] = "cluster";
+      j["nodeRoomsActive"] = stats.rooms.load();
+      j["nodeClientsConnected"] = stats.connections.load();
+      j["clusterNodes"] = cluster->totals().nodes;
+      j["redis"] = cluster->up() ? "up" : "down";
+    } else {
+      j["mode"] = "embedded";
+    }
     return j.dump();
+  }
+
+  bool is_ready() const {
+    return ready.load() && (!cluster || cluster->up());
   }
 
   // Polls until every WebSocket has finished its close handshake or the
   // shutdown deadline passes, then lets the I/O threads return.
   void await_drained(std::chrono::steady_clock::time_point deadline) {
-    if (server->open_sessions() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      log::info("event=shutdown_done open_sessions={}", server->open_sessions());
-      work.reset();
-      ioc.stop();
+    bool drained = server->open_sessions() == 0 && stats.room_actors.load() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
+      log::info("event=shutdown_done open_sessions={} room_actors={}", server->open_sessions(),
+                stats.room_actors.load());
+      if (!cluster)
+        return finish();
+      // Leave Redis now rather than after our TTL; bounded by the deadline.
+      drain_timer.expires_at(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500)));
+      drain_timer.async_wait([this](boost::system::error_code ec) {
+        if (!ec)
+          finish();
+      });
+      cluster->leave([this] { finish(); });
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -84,12 +125,25 @@ node::~node() {
 
 void node::start() {
   auto& m = *impl_;
-  if (!m.cfg.redis_url.empty())
-    throw config_error("REDIS_URL is set, but cluster mode is not available in this build yet; "
-                       "unset it to run a single embedded node");
   m.caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(m.cfg.actor_threads));
   m.system.emplace(m.caf_cfg);
-  auto directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats);
+  room_directory directory;
+  if (m.cfg.redis_url.empty()) {
+    m.links.node_id = m.cfg.node_id;
+    directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.links);
+  } else {
+    cluster::redis_bridge::options ro;
+    std::string err;
+    if (!cluster::parse_redis_url(m.cfg.redis_url, ro.endpoint, err))
+      throw config_error(err);
+    ro.node_id = m.cfg.node_id;
+    ro.node_ttl = m.cfg.node_ttl;
+    ro.heartbeat = m.cfg.heartbeat;
+    ro.command_timeout = m.cfg.redis_timeout;
+    m.cluster = std::make_unique<cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
+    directory = m.cluster->directory();
+    m.cluster->start();
+  }
   m.ctx.emplace(node_context{*m.system, directory, m.cfg.lim, m.stats, m.cfg.node_id});
 
   transport::server_options opts;
@@ -97,7 +151,7 @@ void node::start() {
   opts.port = m.cfg.ws_port;
   opts.allowed_origins = m.cfg.frontend_urls;
   opts.lim = m.cfg.lim;
-  transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.ready.load(); }};
+  transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); }};
   m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
   m.server->start();
   m.work.emplace(m.ioc.get_executor());
@@ -107,8 +161,8 @@ void node::start() {
   if (m.want_signals)
     install_signals();
   m.ready = true;
-  log::info("event=listening node={} address={} port={} io_threads={} mode=embedded", m.cfg.node_id,
-            m.cfg.bind_address, m.server->port(), n);
+  log::info("event=listening node={} address={} port={} io_threads={} mode={}", m.cfg.node_id, m.cfg.bind_address,
+            m.server->port(), n, m.cluster ? "cluster" : "embedded");
 }
 
 std::uint16_t node::port() const {
@@ -171,6 +225,8 @@ void node::wait() {
   m.server.reset();
   m.ioc.restart();
   m.ioc.poll();
+  if (m.cluster)
+    m.cluster->stop();
   if (m.ctx)
     caf::anon_send_exit(m.ctx->directory, caf::exit_reason::user_shutdown);
 }

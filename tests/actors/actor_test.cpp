@@ -6,6 +6,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/room_directory.hpp"
+#include "actors/room_actor.hpp"
 #include "common/limits.hpp"
 #include "common/stats.hpp"
 #include "support/test_node.hpp"
@@ -99,6 +100,7 @@ private:
 // The actor system, directory and context of one node.
 struct actor_env {
   node_stats stats;
+  room_links links{nullptr, "test-node"};
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
   std::optional<node_context> ctx;
@@ -106,7 +108,7 @@ struct actor_env {
   explicit actor_env(limits lim = {}) {
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys.emplace(cfg);
-    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats);
+    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &links);
     ctx.emplace(node_context{*sys, dir, lim, stats, "test-node"});
   }
   ~actor_env() {

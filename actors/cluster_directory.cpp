@@ -1,0 +1,300 @@
+#include "actors/cluster_directory.hpp"
+
+#include "actors/envelope.hpp"
+#include "actors/protocol.hpp"
+#include "actors/room_actor.hpp"
+#include "actors/room_id.hpp"
+#include "common/log.hpp"
+#include "common/stats.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <mutex>
+#include <unordered_map>
+
+namespace signaling {
+
+namespace {
+
+using outcome = cluster::redis_bridge::outcome;
+
+// Room actors of this node by room id, read by the subscriber's callback
+// (an I/O thread) to route envelopes, written by the directory actor.
+class room_registry {
+public:
+  void put(const std::string& id, caf::actor room) {
+    std::lock_guard<std::mutex> g{mutex_};
+    rooms_[id] = std::move(room);
+  }
+  void erase(const std::string& id, const caf::actor_addr& room) {
+    std::lock_guard<std::mutex> g{mutex_};
+    auto i = rooms_.find(id);
+    if (i != rooms_.end() && i->second.address() == room)
+      rooms_.erase(i);
+  }
+  caf::actor find(std::string_view id) const {
+    std::lock_guard<std::mutex> g{mutex_};
+    auto i = rooms_.find(std::string(id));
+    return i == rooms_.end() ? caf::actor{} : i->second;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, caf::actor> rooms_;
+};
+
+using cluster_directory_actor = room_directory::extend<
+  caf::reacts_to<create_done_atom, std::string, caf::actor, int, int>,
+  caf::reacts_to<join_done_atom, std::string, caf::actor, int, std::string, std::string>,
+  caf::reacts_to<registry_lost_atom>>;
+
+struct shared_parts {
+  room_links links;
+  room_registry registry;
+  node_stats* stats = nullptr;
+};
+
+struct directory_state {
+  struct entry {
+    caf::actor room;
+    bool hosted; // the host is on this node: counted, restored by us
+  };
+  std::unordered_map<std::string, entry> rooms;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  room_id_generator ids_gen{6};
+  std::shared_ptr<shared_parts> parts;
+  static inline const char* name = "cluster-room-directory";
+};
+
+using directory_ptr = cluster_directory_actor::stateful_pointer<directory_state>;
+
+constexpr int max_draws = 64;
+
+std::string code(protocol::error_code c) {
+  return std::string(protocol::code_name(c));
+}
+
+void refuse(const caf::actor& who, protocol::error_code c) {
+  caf::anon_send(who, refused_atom_v, code(c));
+}
+
+// Draws an id that no room of this node has and asks Redis to claim it.
+void try_create(directory_ptr self, const caf::actor& host, int attempt) {
+  auto& st = self->state;
+  std::string id;
+  do
+    id = st.ids_gen.next();
+  while (st.rooms.count(id));
+  auto me = caf::actor_cast<cluster_directory_actor>(self);
+  st.parts->links.bridge->create_room(id, conn_name(host), [me, id, host, attempt](outcome o) {
+    caf::anon_send(me, create_done_atom_v, id, host, static_cast<int>(o), attempt);
+  });
+}
+
+void add_room(directory_ptr self, const std::string& id, const caf::actor& room, bool hosted) {
+  auto& st = self->state;
+  self->monitor(room);
+  st.ids.emplace(room.address(), id);
+  st.rooms[id] = directory_state::entry{room, hosted};
+  st.parts->registry.put(id, room);
+  st.parts->stats->room_actors.fetch_add(1, std::memory_order_relaxed);
+  if (hosted)
+    st.parts->stats->rooms.fetch_add(1, std::memory_order_relaxed);
+}
+
+cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std::shared_ptr<shared_parts> parts,
+                                                         unsigned digits) {
+  auto& st = self->state;
+  st.parts = std::move(parts);
+  st.ids_gen = room_id_generator{digits};
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.ids.find(dm.source);
+    if (i == st.ids.end())
+      return;
+    auto r = st.rooms.find(i->second);
+    if (r != st.rooms.end() && r->second.room.address() == dm.source) {
+      if (r->second.hosted)
+        st.parts->stats->rooms.fetch_sub(1, std::memory_order_relaxed);
+      st.rooms.erase(r);
+    }
+    st.parts->registry.erase(i->second, dm.source);
+    st.parts->stats->room_actors.fetch_sub(1, std::memory_order_relaxed);
+    st.ids.erase(i);
+  });
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    for (auto& kv : self->state.rooms)
+      self->send_exit(kv.second.room, em.reason);
+    self->quit(em.reason);
+  });
+  return {
+    [self](create_atom, const caf::actor& host) {
+      if (!self->state.parts->links.bridge->up())
+        return refuse(host, protocol::error_code::unavailable);
+      try_create(self, host, 0);
+    },
+    [self](create_done_atom, const std::string& id, const caf::actor& host, int result, int attempt) {
+      auto o = static_cast<outcome>(result);
+      if (o == outcome::refused) { // a room on another node has this id
+        if (attempt + 1 < max_draws)
+          return try_create(self, host, attempt + 1);
+        log::error("event=room_ids_exhausted");
+        return refuse(host, protocol::error_code::unavailable);
+      }
+      if (o == outcome::unavailable)
+        return refuse(host, protocol::error_code::unavailable);
+      auto room = self->spawn(room_actor, id, host, &self->state.parts->links);
+      add_room(self, id, room, true);
+      log::info("event=room_created room={}", id);
+      caf::anon_send(host, created_atom_v, id, room);
+    },
+    [self](join_room_atom, const std::string& id, const caf::actor& guest) {
+      auto* bridge = self->state.parts->links.bridge;
+      if (!bridge->up())
+        return refuse(guest, protocol::error_code::unavailable);
+      auto me = caf::actor_cast<cluster_directory_actor>(self);
+      bridge->join_room(id, conn_name(guest), [me, id, guest](cluster::redis_bridge::join_result r) {
+        caf::anon_send(me, join_done_atom_v, id, guest, static_cast<int>(r.result), r.host_node, r.host_conn);
+      });
+    },
+    [self](join_done_atom, const std::string& id, const caf::actor& guest, int result, const std::string& host_node,
+           const std::string& host_conn) {
+      auto& st = self->state;
+      auto o = static_cast<outcome>(result);
+      if (o == outcome::unavailable)
+        return refuse(guest, protocol::error_code::unavailable);
+      if (o == outcome::refused)
+        return refuse(guest, protocol::error_code::room_unavailable);
+      auto* bridge = st.parts->links.bridge;
+      if (host_node != st.parts->links.node_id) {
+        auto room = self->spawn(joined_room_actor, id, guest, host_node, host_conn, &st.parts->links);
+        add_room(self, id, room, false);
+        return;
+      }
+      // Host on this node: its room actor seats the guest. If that room
+      // ended a moment ago, the request bounces and the seat is given back.
+      auto i = st.rooms.find(id);
+      if (i == st.rooms.end()) {
+        bridge->unseat_guest(id, conn_name(guest));
+        return refuse(guest, protocol::error_code::room_unavailable);
+      }
+      self->request(i->second.room, caf::infinite, join_room_atom_v, guest)
+        .then([](bool) {},
+              [bridge, id, guest](const caf::error&) {
+                bridge->unseat_guest(id, conn_name(guest));
+                refuse(guest, protocol::error_code::room_unavailable);
+              });
+    },
+    [self](registry_lost_atom) {
+      std::size_t n = 0;
+      for (auto& kv : self->state.rooms)
+        if (kv.second.hosted) {
+          caf::anon_send(kv.second.room, restore_atom_v);
+          ++n;
+        }
+      log::warn("event=rooms_restore count={}", n);
+    },
+  };
+}
+
+} // namespace
+
+struct cluster_runtime::impl {
+  std::shared_ptr<shared_parts> parts = std::make_shared<shared_parts>();
+  std::unique_ptr<cluster::redis_bridge> bridge;
+  room_directory directory;
+};
+
+cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc,
+                                 cluster::redis_bridge::options opts, node_stats& stats, unsigned room_id_digits)
+  : impl_(std::make_shared<impl>()) {
+  auto parts = impl_->parts;
+  parts->stats = &stats;
+  parts->links.node_id = opts.node_id;
+  std::weak_ptr<shared_parts> weak = parts;
+  auto dir_cell = std::make_shared<caf::actor>(); // set once spawned below
+
+  cluster::redis_bridge::handlers h;
+  // Envelopes from other nodes, in the order that node published them.
+  h.on_message = [weak](std::string payload) {
+    auto p = weak.lock();
+    envelope::parsed e;
+    if (!p || !envelope::parse(payload, e))
+      return;
+    auto room = p->registry.find(e.room);
+    std::string from{e.from_node};
+    if (!room) {
+      // No such room here (it ended): say so, so the sender's side ends too
+      // instead of relaying into the void.
+      if (e.k != envelope::kind::left)
+        p->links.bridge->publish(from, envelope::make(envelope::kind::left, e.room, p->links.node_id), nullptr);
+      return;
+    }
+    switch (e.k) {
+      case envelope::kind::frame:
+        caf::anon_send(room, remote_frame_atom_v, from, std::make_shared<const std::string>(e.body));
+        break;
+      case envelope::kind::joined:
+        caf::anon_send(room, remote_joined_atom_v, from, std::string(e.body));
+        break;
+      case envelope::kind::left: caf::anon_send(room, remote_left_atom_v, from); break;
+    }
+  };
+  h.on_state = [](bool up) { log::info("event=cluster_link up={}", up); };
+  h.on_registry_lost = [dir_cell] {
+    if (*dir_cell)
+      caf::anon_send(*dir_cell, registry_lost_atom_v);
+  };
+  h.on_room_reaped = [weak](const std::string& room_id, const std::string& member_node, const std::string& dead) {
+    auto p = weak.lock();
+    if (!p)
+      return;
+    if (member_node == p->links.node_id) {
+      if (auto room = p->registry.find(room_id))
+        caf::anon_send(room, remote_left_atom_v, dead);
+    } else {
+      // The survivor is on a third node: tell it as if the dead node had.
+      p->links.bridge->publish(member_node, envelope::make(envelope::kind::left, room_id, dead), nullptr);
+    }
+  };
+  h.local_counts = [&stats] {
+    return std::pair<std::int64_t, std::int64_t>{stats.rooms.load(), stats.connections.load()};
+  };
+  impl_->bridge = std::make_unique<cluster::redis_bridge>(ioc, std::move(opts), std::move(h));
+  parts->links.bridge = impl_->bridge.get();
+  auto dir = sys.spawn(cluster_directory, parts, room_id_digits);
+  impl_->directory = dir;
+  *dir_cell = caf::actor_cast<caf::actor>(dir);
+}
+
+cluster_runtime::~cluster_runtime() {
+  stop();
+}
+
+room_directory cluster_runtime::directory() const {
+  return impl_->directory;
+}
+
+void cluster_runtime::start() {
+  impl_->bridge->start();
+}
+
+void cluster_runtime::leave(std::function<void()> done) {
+  impl_->bridge->leave(std::move(done));
+}
+
+void cluster_runtime::stop() {
+  impl_->bridge->stop();
+}
+
+bool cluster_runtime::up() const {
+  return impl_->bridge->up();
+}
+
+cluster::redis_bridge::totals cluster_runtime::totals() const {
+  return impl_->bridge->cluster_totals();
+}
+
+} // namespace signaling
