@@ -1,6 +1,8 @@
-// The seed protocol end to end: a node in this process, real sockets, Beast's
-// WebSocket client. One TEST_CASE per behaviour.
-#include "support/test_node.hpp"
+// The seed protocol end to end over real sockets with Beast's WebSocket
+// client. Every case runs twice: on one node in this process, and on two
+// signal-node processes sharing a real redis-server, with the host on one
+// node and the guest on the other. One TEST_CASE per behaviour.
+#include "support/cluster.hpp"
 #include "support/ws_client.hpp"
 
 #include <doctest/doctest.h>
@@ -42,9 +44,9 @@ std::string create_room(ws_client& host) {
 struct pair_in_room {
   ws_client host, guest;
   std::string room;
-  explicit pair_in_room(std::uint16_t port) {
-    host.connect(port);
-    guest.connect(port);
+  pair_in_room(std::uint16_t host_port, std::uint16_t guest_port) {
+    host.connect(host_port);
+    guest.connect(guest_port);
     room = create_room(host);
     guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
     auto g = read_json(guest);
@@ -54,23 +56,34 @@ struct pair_in_room {
   }
 };
 
+template <class T>
+pair_in_room make_pair_in(const T& net) {
+  return pair_in_room{net.host_port(), net.guest_port()};
+}
+
+json ping(std::uint16_t port) {
+  return json::parse(http_request(port, "GET", "/api/ping").body);
+}
+
 } // namespace
 
-TEST_CASE("create-room answers room-created with a six-digit id") {
-  running_node node;
+#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes)
+
+PROTOCOL_CASE("create-room answers room-created with a six-digit id") {
+  T net;
   ws_client c;
-  c.connect(node.port());
+  c.connect(net.host_port());
   auto id = create_room(c);
   CHECK(id.size() == 6);
   CHECK(id.find_first_not_of("0123456789") == std::string::npos);
   CHECK(id[0] != '0');
 }
 
-TEST_CASE("join-room sends peer-joined to both peers") {
-  running_node node;
+PROTOCOL_CASE("join-room sends peer-joined to both peers") {
+  T net;
   ws_client host, guest;
-  host.connect(node.port());
-  guest.connect(node.port());
+  host.connect(net.host_port());
+  guest.connect(net.guest_port());
   auto room = create_room(host);
   guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
   auto g = read_json(guest);
@@ -80,11 +93,11 @@ TEST_CASE("join-room sends peer-joined to both peers") {
   CHECK(g["roomId"] == room);
 }
 
-TEST_CASE("an unknown room, a full room and one's own room all get the same refusal") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("an unknown room, a full room and one's own room all get the same refusal") {
+  T net;
+  auto p = make_pair_in(net);
   ws_client third;
-  third.connect(node.port());
+  third.connect(net.guest_port());
 
   third.send(R"({"type":"join-room","roomId":"000000"})");
   auto unknown = expect_error(third, "room-unavailable");
@@ -95,7 +108,7 @@ TEST_CASE("an unknown room, a full room and one's own room all get the same refu
   CHECK(full == unknown);
 
   ws_client lone;
-  lone.connect(node.port());
+  lone.connect(net.guest_port());
   auto own = create_room(lone);
   lone.send(json{{"type", "join-room"}, {"roomId", own}}.dump());
   CHECK(expect_error(lone, "room-unavailable") == unknown);
@@ -103,9 +116,9 @@ TEST_CASE("an unknown room, a full room and one's own room all get the same refu
   expect_silence(p.guest);
 }
 
-TEST_CASE("signal is relayed byte for byte to the other member only") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("signal is relayed byte for byte to the other member only") {
+  T net;
+  auto p = make_pair_in(net);
   // Odd spacing and key order: the relay must forward the sender's bytes, not a re-serialization.
   std::string offer = R"({ "sdp" : {"type":"offer","sdp":"v=0\r\no=- 46 2 IN IP4 127.0.0.1\r\n"}, "type":"signal",  "roomId":")" +
                       p.room + R"(", "n": 1.50 })";
@@ -119,9 +132,9 @@ TEST_CASE("signal is relayed byte for byte to the other member only") {
   expect_silence(p.guest);
 }
 
-TEST_CASE("chat-message is relayed unchanged to the other member") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("chat-message is relayed unchanged to the other member") {
+  T net;
+  auto p = make_pair_in(net);
   std::string chat = R"({"type":"chat-message","roomId":")" + p.room +
                      R"(","message":"Hello, world! \u00e9 ✓","sender":"User","timestamp":"2024-01-01T12:00:00.000Z"})";
   p.guest.send(chat);
@@ -129,18 +142,18 @@ TEST_CASE("chat-message is relayed unchanged to the other member") {
   expect_silence(p.guest);
 }
 
-TEST_CASE("a stranger cannot signal or chat into a room it has not joined") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("a stranger cannot signal or chat into a room it has not joined") {
+  T net;
+  auto p = make_pair_in(net);
   ws_client stranger;
-  stranger.connect(node.port());
+  stranger.connect(net.guest_port());
   stranger.send(json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "evil"}}.dump());
   expect_error(stranger, "not-a-member");
   stranger.send(json{{"type", "chat-message"}, {"roomId", p.room}, {"message", "evil"}}.dump());
   expect_error(stranger, "not-a-member");
   // A member of another room cannot reach this one either.
   ws_client other;
-  other.connect(node.port());
+  other.connect(net.host_port());
   create_room(other);
   other.send(json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "evil"}}.dump());
   expect_error(other, "not-a-member");
@@ -148,24 +161,24 @@ TEST_CASE("a stranger cannot signal or chat into a room it has not joined") {
   expect_silence(p.guest);
 }
 
-TEST_CASE("a member alone in its room is told there is no peer yet") {
-  running_node node;
+PROTOCOL_CASE("a member alone in its room is told there is no peer yet") {
+  T net;
   ws_client host;
-  host.connect(node.port());
+  host.connect(net.host_port());
   auto room = create_room(host);
   host.send(json{{"type", "signal"}, {"roomId", room}, {"sdp", "x"}}.dump());
   expect_error(host, "no-peer");
 }
 
-TEST_CASE("when a member disconnects the other gets peer-left and the room is gone") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("when a member disconnects the other gets peer-left and the room is gone") {
+  T net;
+  auto p = make_pair_in(net);
   p.guest.kill(); // no close frame: a dead peer
   auto m = read_json(p.host);
   CHECK(m["type"] == "peer-left");
   CHECK(m["roomId"] == p.room);
   ws_client late;
-  late.connect(node.port());
+  late.connect(net.guest_port());
   late.send(json{{"type", "join-room"}, {"roomId", p.room}}.dump());
   expect_error(late, "room-unavailable");
   // The host is no longer a member either.
@@ -173,17 +186,17 @@ TEST_CASE("when a member disconnects the other gets peer-left and the room is go
   expect_error(p.host, "not-a-member");
 }
 
-TEST_CASE("the host closing cleanly also ends the room for the guest") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("the host closing cleanly also ends the room for the guest") {
+  T net;
+  auto p = make_pair_in(net);
   p.host.close(1000);
   auto m = read_json(p.guest);
   CHECK(m["type"] == "peer-left");
 }
 
-TEST_CASE("leave-room confirms to the leaver and tells the peer") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("leave-room confirms to the leaver and tells the peer") {
+  T net;
+  auto p = make_pair_in(net);
   p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
   auto g = read_json(p.guest);
   CHECK(g["type"] == "room-left");
@@ -198,19 +211,19 @@ TEST_CASE("leave-room confirms to the leaver and tells the peer") {
   CHECK(again.size() == 6);
 }
 
-TEST_CASE("creating a second room leaves the first") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("creating a second room leaves the first") {
+  T net;
+  auto p = make_pair_in(net);
   auto second = create_room(p.host);
   CHECK(second != p.room);
   auto g = read_json(p.guest);
   CHECK(g["type"] == "peer-left");
 }
 
-TEST_CASE("malformed input gets typed errors and the connection keeps working") {
-  running_node node;
+PROTOCOL_CASE("malformed input gets typed errors and the connection keeps working") {
+  T net;
   ws_client c;
-  c.connect(node.port());
+  c.connect(net.host_port());
   c.send("{not json");
   auto bad = expect_error(c, "bad-json");
   CHECK(bad["message"].get<std::string>().rfind("Invalid message format", 0) == 0);
@@ -235,12 +248,10 @@ TEST_CASE("malformed input gets typed errors and the connection keeps working") 
   CHECK(create_room(c).size() == 6);
 }
 
-TEST_CASE("documents nested deeper than the limit are refused while parsing") {
-  auto cfg = test_config();
-  cfg.lim.max_message_bytes = 256 * 1024; // room for 50,000 brackets
-  running_node node{cfg};
+PROTOCOL_CASE("documents nested deeper than the limit are refused while parsing") {
+  T net{{{"MAX_MESSAGE_BYTES", "262144"}}};
   ws_client c;
-  c.connect(node.port());
+  c.connect(net.host_port());
   auto nest = [](std::size_t depth) {
     return R"({"type":"chat-message","roomId":"1","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
   };
@@ -255,13 +266,11 @@ TEST_CASE("documents nested deeper than the limit are refused while parsing") {
   CHECK(create_room(c).size() == 6);
 }
 
-TEST_CASE("a frame over the size limit closes the connection with 1009") {
-  auto cfg = test_config();
-  cfg.lim.max_message_bytes = 4096;
-  running_node node{cfg};
+PROTOCOL_CASE("a frame over the size limit closes the connection with 1009") {
+  T net{{{"MAX_MESSAGE_BYTES", "4096"}}};
   ws_client ok, big;
-  ok.connect(node.port());
-  big.connect(node.port());
+  ok.connect(net.host_port());
+  big.connect(net.host_port());
   std::string padding(4096 - 40, 'x');
   std::string at_limit = R"({"type":"create-room","p":")" + padding + "\"}";
   at_limit.append(4096 - at_limit.size() - 2, ' ');
@@ -276,19 +285,19 @@ TEST_CASE("a frame over the size limit closes the connection with 1009") {
   CHECK(create_room(ok).size() == 6);
 }
 
-TEST_CASE("a binary frame closes the connection with 1003") {
-  running_node node;
+PROTOCOL_CASE("a binary frame closes the connection with 1003") {
+  T net;
   ws_client c;
-  c.connect(node.port());
+  c.connect(net.host_port());
   c.send_binary(std::string("\x00\x01\x02", 3));
   auto ev = c.read();
   CHECK(ev.kind == ws_event::closed);
   CHECK(ev.code == 1003);
 }
 
-TEST_CASE("200 signals arrive in order") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("200 signals arrive in order") {
+  T net;
+  auto p = make_pair_in(net);
   for (int i = 0; i < 200; ++i)
     p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"seq", i}}.dump());
   for (int i = 0; i < 200; ++i) {
@@ -297,16 +306,12 @@ TEST_CASE("200 signals arrive in order") {
   }
 }
 
-TEST_CASE("a client over its message rate is refused, then closed with 1008") {
-  auto cfg = test_config();
-  cfg.lim.rate_per_second = 1;
-  cfg.lim.rate_burst = 3;
-  cfg.lim.rate_strikes_before_close = 2;
-  running_node node{cfg};
+PROTOCOL_CASE("a client over its message rate is refused, then closed with 1008") {
+  T net{{{"RATE_LIMIT_PER_SEC", "1"}, {"RATE_LIMIT_BURST", "3"}, {"RATE_LIMIT_STRIKES", "2"}}};
   ws_client other;
-  other.connect(node.port());
+  other.connect(net.host_port());
   ws_client c;
-  c.connect(node.port());
+  c.connect(net.host_port());
   for (int i = 0; i < 3; ++i)
     c.send(R"({"type":"teleport"})");
   for (int i = 0; i < 3; ++i)
@@ -323,14 +328,10 @@ TEST_CASE("a client over its message rate is refused, then closed with 1008") {
   CHECK(create_room(other).size() == 6);
 }
 
-TEST_CASE("a reader that stops reading is cut off at its send-queue limit; others go on") {
-  auto cfg = test_config();
-  cfg.lim.max_send_queue_bytes = 256 * 1024;
-  cfg.lim.rate_per_second = 1e6;
-  cfg.lim.rate_burst = 1e6;
-  running_node node{cfg};
-  pair_in_room p{node.port()};
-  pair_in_room bystanders{node.port()};
+PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit; others go on") {
+  T net{{{"MAX_SEND_QUEUE_BYTES", "262144"}, {"RATE_LIMIT_PER_SEC", "1000000"}, {"RATE_LIMIT_BURST", "1000000"}}};
+  auto p = make_pair_in(net);
+  auto bystanders = make_pair_in(net);
   p.guest.receive_buffer_bytes(4096); // and never reads again
   std::string blob(32 * 1024, 'a');
   std::string frame = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", blob}}.dump();
@@ -350,64 +351,71 @@ TEST_CASE("a reader that stops reading is cut off at its send-queue limit; other
   CHECK(read_json(bystanders.guest)["message"] == "still here");
 }
 
-TEST_CASE("GET /api/ping reports the seed's fields plus node id and uptime") {
-  running_node node;
-  pair_in_room p{node.port()};
+PROTOCOL_CASE("GET /api/ping reports the seed's fields plus node id and uptime") {
+  T net;
+  auto p = make_pair_in(net);
   ws_client lone;
-  lone.connect(node.port());
+  lone.connect(net.host_port());
   create_room(lone);
-  auto r = http_request(node.port(), "GET", "/api/ping");
+  auto r = http_request(net.host_port(), "GET", "/api/ping");
   CHECK(r.status == 200);
   CHECK(r.header("content-type") == "application/json");
   auto j = json::parse(r.body);
   CHECK(j["status"] == "ok");
   CHECK(j["message"] == "WebSocket signaling server is running");
-  CHECK(j["roomsActive"] == 2);
-  CHECK(j["clientsConnected"] == 3);
-  CHECK(j["nodeId"] == "test-node");
+  CHECK(j["nodeId"] == (T::cluster ? "node-a" : "test-node"));
   CHECK(j["uptimeSeconds"].is_number_integer());
+  // In a cluster the counts are cluster-wide as of the last heartbeat, and
+  // this node's own follow: the host node has both rooms, one of three clients.
+  CHECK(eventually([&] {
+    auto k = ping(net.host_port());
+    return k["roomsActive"] == 2 && k["clientsConnected"] == 3;
+  }));
+  if constexpr (T::cluster) {
+    auto k = ping(net.host_port());
+    CHECK(k["nodeRoomsActive"] == 2);
+    CHECK(k["nodeClientsConnected"] == 2);
+    CHECK(k["clusterNodes"] == 2);
+    CHECK(k["redis"] == "up");
+  }
 }
 
-TEST_CASE("health endpoints answer, unknown paths get 404") {
-  running_node node;
-  CHECK(http_request(node.port(), "GET", "/healthz").status == 200);
-  CHECK(http_request(node.port(), "GET", "/readyz").status == 200);
-  CHECK(http_request(node.port(), "GET", "/nope").status == 404);
-  CHECK(http_request(node.port(), "POST", "/api/ping").status == 405);
-  auto head = http_request(node.port(), "HEAD", "/api/ping");
+PROTOCOL_CASE("health endpoints answer, unknown paths get 404") {
+  T net;
+  CHECK(http_request(net.host_port(), "GET", "/healthz").status == 200);
+  CHECK(http_request(net.host_port(), "GET", "/readyz").status == 200);
+  CHECK(http_request(net.host_port(), "GET", "/nope").status == 404);
+  CHECK(http_request(net.host_port(), "POST", "/api/ping").status == 405);
+  auto head = http_request(net.host_port(), "HEAD", "/api/ping");
   CHECK(head.status == 200);
   CHECK(head.body.empty());
 }
 
-TEST_CASE("CORS: listed origins get Access-Control-Allow-Origin, others do not") {
-  auto cfg = test_config();
-  cfg.frontend_urls = {"http://localhost:5173", "https://app.example"};
-  running_node node{cfg};
-  auto ok = http_request(node.port(), "GET", "/api/ping", {{"Origin", "https://app.example"}});
+PROTOCOL_CASE("CORS: listed origins get Access-Control-Allow-Origin, others do not") {
+  T net{{{"FRONTEND_URL", "http://localhost:5173,https://app.example"}}};
+  auto ok = http_request(net.host_port(), "GET", "/api/ping", {{"Origin", "https://app.example"}});
   CHECK(ok.status == 200);
   CHECK(ok.header("access-control-allow-origin") == "https://app.example");
-  auto bad = http_request(node.port(), "GET", "/api/ping", {{"Origin", "https://evil.example"}});
+  auto bad = http_request(net.host_port(), "GET", "/api/ping", {{"Origin", "https://evil.example"}});
   CHECK(bad.header("access-control-allow-origin").empty());
-  auto none = http_request(node.port(), "GET", "/api/ping");
+  auto none = http_request(net.host_port(), "GET", "/api/ping");
   CHECK(none.status == 200);
   CHECK(none.header("access-control-allow-origin").empty());
 
-  auto pre = http_request(node.port(), "OPTIONS", "/api/ping",
+  auto pre = http_request(net.host_port(), "OPTIONS", "/api/ping",
                           {{"Origin", "http://localhost:5173"}, {"Access-Control-Request-Method", "GET"}});
   CHECK(pre.status == 204);
   CHECK(pre.header("access-control-allow-origin") == "http://localhost:5173");
   CHECK(pre.header("access-control-allow-methods").find("GET") != std::string::npos);
-  auto pre_bad = http_request(node.port(), "OPTIONS", "/api/ping",
+  auto pre_bad = http_request(net.host_port(), "OPTIONS", "/api/ping",
                               {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
   CHECK(pre_bad.status == 403);
   CHECK(pre_bad.header("access-control-allow-origin").empty());
 }
 
-TEST_CASE("the WebSocket upgrade checks Origin: listed, same-origin and absent pass, others get 403") {
-  auto cfg = test_config();
-  cfg.frontend_urls = {"http://localhost:5173"};
-  running_node node{cfg};
-  auto port = node.port();
+PROTOCOL_CASE("the WebSocket upgrade checks Origin: listed, same-origin and absent pass, others get 403") {
+  T net{{{"FRONTEND_URL", "http://localhost:5173"}}};
+  auto port = net.host_port();
   CHECK(ws_client{}.try_connect(port, {{"Origin", "http://localhost:5173"}}) == 101);
   CHECK(ws_client{}.try_connect(port) == 101);
   CHECK(ws_client{}.try_connect(port, {{"Origin", "http://127.0.0.1:" + std::to_string(port)}}) == 101);
@@ -415,43 +423,39 @@ TEST_CASE("the WebSocket upgrade checks Origin: listed, same-origin and absent p
   CHECK(ws_client{}.try_connect(port, {{"Origin", "http://localhost:5173.evil.example"}}) == 403);
 }
 
-TEST_CASE("with FRONTEND_URL unset only same-origin and non-browser clients may connect") {
-  running_node node;
-  CHECK(ws_client{}.try_connect(node.port()) == 101);
-  CHECK(ws_client{}.try_connect(node.port(), {{"Origin", "http://localhost:5173"}}) == 403);
+PROTOCOL_CASE("with FRONTEND_URL unset only same-origin and non-browser clients may connect") {
+  T net;
+  CHECK(ws_client{}.try_connect(net.host_port()) == 101);
+  CHECK(ws_client{}.try_connect(net.host_port(), {{"Origin", "http://localhost:5173"}}) == 403);
 }
 
-TEST_CASE("FRONTEND_URL=* allows every origin") {
-  auto cfg = test_config();
-  cfg.frontend_urls = {"*"};
-  running_node node{cfg};
-  CHECK(ws_client{}.try_connect(node.port(), {{"Origin", "https://anything.example"}}) == 101);
+PROTOCOL_CASE("FRONTEND_URL=* allows every origin") {
+  T net{{{"FRONTEND_URL", "*"}}};
+  CHECK(ws_client{}.try_connect(net.host_port(), {{"Origin", "https://anything.example"}}) == 101);
 }
 
-TEST_CASE("upgrades past max connections get 503") {
-  auto cfg = test_config();
-  cfg.lim.max_connections = 2;
-  running_node node{cfg};
+PROTOCOL_CASE("upgrades past max connections get 503") {
+  T net{{{"MAX_CONNECTIONS", "2"}}};
   ws_client a, b;
-  a.connect(node.port());
-  b.connect(node.port());
-  REQUIRE(eventually([&] { return json::parse(http_request(node.port(), "GET", "/api/ping").body)["clientsConnected"] == 2; }));
-  CHECK(ws_client{}.try_connect(node.port()) == 503);
+  a.connect(net.host_port());
+  b.connect(net.host_port());
+  REQUIRE(eventually([&] { return ping(net.host_port())["clientsConnected"] == 2; }));
+  CHECK(ws_client{}.try_connect(net.host_port()) == 503);
   a.close();
-  REQUIRE(eventually([&] { return json::parse(http_request(node.port(), "GET", "/api/ping").body)["clientsConnected"] == 1; }));
-  CHECK(ws_client{}.try_connect(node.port()) == 101);
+  REQUIRE(eventually([&] { return ping(net.host_port())["clientsConnected"] == 1; }));
+  CHECK(ws_client{}.try_connect(net.host_port()) == 101);
 }
 
-TEST_CASE("rooms created over sockets all have distinct ids") {
-  running_node node;
+PROTOCOL_CASE("rooms created over sockets all have distinct ids") {
+  T net;
   std::vector<ws_client> hosts(300);
   std::set<std::string> ids;
-  for (auto& h : hosts) {
-    h.connect(node.port());
-    h.send(R"({"type":"create-room"})");
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    hosts[i].connect(i % 2 ? net.guest_port() : net.host_port()); // both nodes draw ids
+    hosts[i].send(R"({"type":"create-room"})");
   }
   for (auto& h : hosts)
     ids.insert(read_json(h)["roomId"].get<std::string>());
   CHECK(ids.size() == hosts.size());
-  CHECK(json::parse(http_request(node.port(), "GET", "/api/ping").body)["roomsActive"] == 300);
+  CHECK(eventually([&] { return ping(net.host_port())["roomsActive"] == 300; }));
 }

@@ -1,0 +1,131 @@
+#include "support/cluster.hpp"
+
+#include "support/ws_client.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <csignal>
+#include <netinet/in.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace testing {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("bind failed");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+namespace {
+
+void flatten(const redisReply* r, std::vector<std::string>& out) {
+  switch (r->type) {
+    case REDIS_REPLY_ARRAY:
+      for (std::size_t i = 0; i < r->elements; ++i)
+        flatten(r->element[i], out);
+      break;
+    case REDIS_REPLY_INTEGER: out.push_back(std::to_string(r->integer)); break;
+    case REDIS_REPLY_NIL: out.push_back("(nil)"); break;
+    case REDIS_REPLY_ERROR: out.push_back("ERR " + std::string(r->str, r->len)); break;
+    default: out.emplace_back(r->str, r->len);
+  }
+}
+
+} // namespace
+
+std::vector<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args) {
+  timeval tv{5, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
+  if (!c || c->err) {
+    if (c)
+      redisFree(c);
+    throw std::runtime_error("cannot connect to redis on port " + std::to_string(port));
+  }
+  redisSetTimeout(c, tv);
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  std::vector<std::string> out;
+  if (!r) {
+    redisFree(c);
+    throw std::runtime_error("redis command failed");
+  }
+  flatten(r, out);
+  freeReplyObject(r);
+  redisFree(c);
+  return out;
+}
+
+redis_process::redis_process() {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_port();
+    launch();
+    if (proc_->wait_for_line("Ready to accept connections", std::chrono::seconds(10)))
+      return;
+  }
+  throw std::runtime_error("redis-server did not start");
+}
+
+void redis_process::launch() {
+  proc_ = std::make_unique<child_process>(std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_),
+                                                                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"});
+}
+
+void redis_process::stop() {
+  proc_->signal(SIGTERM);
+  proc_->wait_exit(std::chrono::seconds(10));
+}
+
+void redis_process::restart() {
+  launch();
+  if (!proc_->wait_for_line("Ready to accept connections", std::chrono::seconds(10)))
+    throw std::runtime_error("redis-server did not restart");
+}
+
+node_process::node_process(const redis_process& redis, std::string node_id, env_map extra) : id_(std::move(node_id)) {
+  env_map env{{"WS_PORT", "0"},         {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"},
+              {"REDIS_URL", redis.url()}, {"NODE_ID", id_},            {"IO_THREADS", "2"},
+              {"NODE_TTL_MS", "2000"},  {"HEARTBEAT_MS", "250"},     {"LOG_LEVEL", "info"}};
+  for (auto& [k, v] : extra)
+    env[k] = v;
+  proc_ = std::make_unique<child_process>(std::vector<std::string>{SIGNAL_NODE_BIN}, env);
+  auto port = wait_for_port(*proc_, std::chrono::seconds(20));
+  if (!port)
+    throw std::runtime_error("signal-node " + id_ + " did not start:\n" + proc_->output());
+  port_ = *port;
+  // Ready means both Redis links are up.
+  if (!eventually([&] { return http_request(port_, "GET", "/readyz").status == 200; }, std::chrono::seconds(10)))
+    throw std::runtime_error("signal-node " + id_ + " never became ready:\n" + proc_->output());
+}
+
+signaling::config config_from_env(const env_map& env) {
+  env_map all{{"WS_PORT", "0"},     {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"},
+              {"IO_THREADS", "2"},  {"NODE_ID", "test-node"}};
+  for (auto& [k, v] : env)
+    all[k] = v;
+  std::vector<std::string> strings;
+  for (auto& [k, v] : all)
+    strings.push_back(k + "=" + v);
+  std::vector<const char*> envp;
+  for (auto& s : strings)
+    envp.push_back(s.c_str());
+  envp.push_back(nullptr);
+  const char* argv[] = {"test"};
+  return signaling::load_config(1, argv, envp.data()).cfg;
+}
+
+} // namespace testing
