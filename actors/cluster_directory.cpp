@@ -100,8 +100,10 @@ void add_room(directory_ptr self, const std::string& id, const caf::actor& room,
   st.rooms[id] = directory_state::entry{room, hosted};
   st.parts->registry.put(id, room);
   st.parts->stats->room_actors.fetch_add(1, std::memory_order_relaxed);
-  if (hosted)
+  if (hosted) {
     st.parts->stats->rooms.fetch_add(1, std::memory_order_relaxed);
+    st.parts->stats->rooms_created.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std::shared_ptr<shared_parts> parts,
@@ -213,6 +215,7 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
   auto parts = impl_->parts;
   parts->stats = &stats;
   parts->links.node_id = opts.node_id;
+  parts->links.stats = &stats;
   std::weak_ptr<shared_parts> weak = parts;
   auto dir_cell = std::make_shared<caf::actor>(); // set once spawned below
 
@@ -234,7 +237,7 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
     }
     switch (e.k) {
       case envelope::kind::frame:
-        caf::anon_send(room, remote_frame_atom_v, from, std::make_shared<const std::string>(e.body));
+        caf::anon_send(room, remote_frame_atom_v, from, std::make_shared<const std::string>(e.body), now_ns());
         break;
       case envelope::kind::joined:
         caf::anon_send(room, remote_joined_atom_v, from, std::string(e.body));
@@ -287,6 +290,10 @@ void cluster_runtime::leave(std::function<void()> done) {
 
 void cluster_runtime::stop() {
   impl_->bridge->stop();
+}
+
+std::uint64_t cluster_runtime::reconnects() const {
+  return impl_->bridge->reconnects();
 }
 
 bool cluster_runtime::up() const {

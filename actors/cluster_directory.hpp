@@ -24,6 +24,7 @@ public:
   void leave(std::function<void()> done);
   void stop();
   bool up() const;
+  std::uint64_t reconnects() const;
   cluster::redis_bridge::totals totals() const;
 
 private:

@@ -71,6 +71,7 @@ public:
   void on_text(frame_ptr frame) override {
     if (closing_)
       return;
+    auto received = now_ns();
     if (!bucket_.take()) {
       if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
         log::warn("event=rate_limit_close actor={}", handle_.id());
@@ -90,7 +91,7 @@ public:
       case protocol::msg_type::join_room: return join_room(cmd.room_id);
       case protocol::msg_type::leave_room: return leave_room(cmd.room_id);
       case protocol::msg_type::signal:
-      case protocol::msg_type::chat_message: return relay(cmd.room_id, std::move(frame));
+      case protocol::msg_type::chat_message: return relay(cmd.room_id, std::move(frame), received);
     }
   }
 
@@ -144,10 +145,13 @@ private:
         clear_room();
         write(protocol::peer_left(id));
       },
-      [this](deliver_atom, const std::string& room_id, const frame_ptr& frame) {
+      [this](deliver_atom, const std::string& room_id, const frame_ptr& frame, std::int64_t received) {
         // Frames from a room we have since left are stale: drop them.
-        if (room_ && room_id == room_id_)
-          link_->send(frame);
+        if (!room_ || room_id != room_id_)
+          return;
+        link_->send(frame);
+        ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+        ctx_.stats.relay_latency.observe(std::chrono::nanoseconds(now_ns() - received));
       },
       [this](relay_failed_atom, const std::string& room_id) {
         if (room_ && room_id == room_id_)
@@ -181,13 +185,12 @@ private:
     write(protocol::room_left(id));
   }
 
-  void relay(const std::string& id, frame_ptr frame) {
+  void relay(const std::string& id, frame_ptr frame, std::int64_t received) {
     if (!room_ || id != room_id_)
       return send_error(error_code::not_a_member);
     if (!peer_)
       return send_error(error_code::no_peer);
-    self_->send(peer_, deliver_atom_v, room_id_, std::move(frame));
-    ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+    self_->send(peer_, deliver_atom_v, room_id_, std::move(frame), received);
   }
 
   void leave_current() {
@@ -208,7 +211,7 @@ private:
   }
 
   void send_error(error_code c, const std::string& detail = {}) {
-    ctx_.stats.errors_sent.fetch_add(1, std::memory_order_relaxed);
+    ctx_.stats.errors[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
     write(protocol::error(c, detail));
   }
 

@@ -30,14 +30,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
   // room -> remaining member: (peer_left_atom, room)
   CAF_ADD_ATOM(signaling, signaling, peer_left_atom, "peer_left")
   // connection|room -> connection, or connection -> room standing in for a
-  // member on another node: (deliver_atom, room id, frame)
+  // member on another node: (deliver_atom, room id, frame, t0) where t0
+  // (now_ns) is when the frame reached this node, for the relay histogram
   CAF_ADD_ATOM(signaling, signaling, deliver_atom, "deliver")
   // room -> connection: (relay_failed_atom, room id): a frame could not be
   // handed to the member on another node
   CAF_ADD_ATOM(signaling, signaling, relay_failed_atom, "relay_fail")
 
   // Cluster mode: what arrives from other nodes, forwarded to a room actor.
-  // (remote_frame_atom, from node, frame)  a frame from the member over there
+  // (remote_frame_atom, from node, frame, t0)  a frame from the member over there
   CAF_ADD_ATOM(signaling, signaling, remote_frame_atom, "r_frame")
   // (remote_joined_atom, node, conn)        a guest joined over there
   CAF_ADD_ATOM(signaling, signaling, remote_joined_atom, "r_joined")

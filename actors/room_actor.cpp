@@ -5,6 +5,7 @@
 #include "actors/protocol.hpp"
 #include "cluster/redis_bridge.hpp"
 #include "common/log.hpp"
+#include "common/stats.hpp"
 
 #include <caf/send.hpp>
 
@@ -80,23 +81,29 @@ caf::behavior room_behavior(room_ptr self) {
         end_room(self, who, true, "left");
     },
     // From our member, for the member on another node: one PUBLISH.
-    [self](deliver_atom, const std::string&, const transport::frame_ptr& frame) {
+    [self](deliver_atom, const std::string&, const transport::frame_ptr& frame, std::int64_t) {
       auto& st = self->state;
       if (st.ended || st.remote_node.empty() || !st.links->bridge)
         return;
       auto sender = local_member(self);
+      auto* stats = st.links->stats;
+      stats->relayed_out.fetch_add(1, std::memory_order_relaxed);
       st.links->bridge->publish(st.remote_node, envelope::make(envelope::kind::frame, st.id, st.links->node_id, *frame),
-                                [sender, id = st.id](bool delivered) {
-                                  if (!delivered)
-                                    caf::anon_send(sender, relay_failed_atom_v, id);
+                                [sender, stats, id = st.id](bool delivered) {
+                                  if (delivered)
+                                    return;
+                                  stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
+                                  caf::anon_send(sender, relay_failed_atom_v, id);
                                 });
     },
     // Only from the node our remote member is on: a late envelope for an
     // earlier room with the same id must not reach this one.
-    [self](remote_frame_atom, const std::string& from, const transport::frame_ptr& frame) {
+    [self](remote_frame_atom, const std::string& from, const transport::frame_ptr& frame, std::int64_t received) {
       auto& st = self->state;
-      if (!st.ended && from == st.remote_node && local_member(self))
-        self->send(local_member(self), deliver_atom_v, st.id, frame);
+      if (st.ended || from != st.remote_node || !local_member(self))
+        return;
+      st.links->stats->relayed_in.fetch_add(1, std::memory_order_relaxed);
+      self->send(local_member(self), deliver_atom_v, st.id, frame, received);
     },
     [self](remote_joined_atom, const std::string& node, const std::string& conn) {
       auto& st = self->state;

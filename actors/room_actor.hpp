@@ -19,11 +19,13 @@ namespace signaling {
 namespace cluster {
 class redis_bridge;
 }
+struct node_stats;
 
 // How a room reaches other nodes; bridge is null in embedded mode.
 struct room_links {
   cluster::redis_bridge* bridge = nullptr;
   std::string node_id;
+  node_stats* stats = nullptr;
 };
 
 struct room_state {

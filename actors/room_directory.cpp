@@ -70,6 +70,7 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         st.rooms.emplace(id, room);
         st.stats->rooms.fetch_add(1, std::memory_order_relaxed);
         st.stats->room_actors.fetch_add(1, std::memory_order_relaxed);
+        st.stats->rooms_created.fetch_add(1, std::memory_order_relaxed);
         log::info("event=room_created room={}", id);
         caf::anon_send(host, created_atom_v, std::move(id), room);
         return;

@@ -274,6 +274,10 @@ bool redis_bridge::up() const {
   return impl_->reported_up;
 }
 
+std::uint64_t redis_bridge::reconnects() const {
+  return impl_->commands.reconnects() + impl_->subscriber.reconnects();
+}
+
 const std::string& redis_bridge::node_id() const {
   return impl_->opts.node_id;
 }

@@ -61,6 +61,7 @@ public:
   void leave(std::function<void()> done);
   void stop();
   bool up() const;
+  std::uint64_t reconnects() const; // both links together
   const std::string& node_id() const;
 
   // Records a new room hosted by `conn` on this node, if `id` is free.

@@ -112,6 +112,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   bool connecting = false, stopped = false, was_up = false;
   clock_type::time_point connect_started;
   std::atomic<bool> is_up{false};
+  std::atomic<std::uint64_t> reconnect_count{0};
   std::deque<clock_type::time_point> inflight; // issue time of each command awaiting its reply
   std::set<std::string> channels;
   message_handler on_msg;
@@ -288,6 +289,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     backoff = opts.backoff_min;
     log::info("event=redis_up link={} host={}:{}{}", opts.name, opts.endpoint.host, opts.endpoint.port,
               was_up ? " reconnected=true" : "");
+    if (was_up)
+      reconnect_count.fetch_add(1, std::memory_order_relaxed);
     was_up = true;
     if (on_st)
       on_st(true);
@@ -460,6 +463,10 @@ void redis_client::reset(std::string why) {
 
 bool redis_client::up() const {
   return impl_->is_up;
+}
+
+std::uint64_t redis_client::reconnects() const {
+  return impl_->reconnect_count.load(std::memory_order_relaxed);
 }
 
 } // namespace signaling::cluster

@@ -74,6 +74,8 @@ public:
   // Drops the connection now (as after a timeout) and reconnects.
   void reset(std::string why);
   bool up() const;
+  // Times the link came back after having been up.
+  std::uint64_t reconnects() const;
 
 private:
   struct impl;

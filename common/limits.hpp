@@ -30,8 +30,14 @@ struct limits {
   std::chrono::milliseconds handshake_timeout{10000};
   // No traffic for this long closes the connection; a ping is sent at half.
   std::chrono::milliseconds idle_timeout{60000};
-  // SIGTERM: how long open connections get to finish their close handshake.
+  // SIGTERM: how long /readyz fails while the node still serves and accepts,
+  // so load balancers stop sending new clients before the node stops accepting.
+  std::chrono::milliseconds drain_delay{3000};
+  // Then: how long open connections get to finish their close handshake.
   std::chrono::milliseconds shutdown_timeout{10000};
+  // The close code sent to every client on shutdown: 1012 (service restart:
+  // reconnect, through the load balancer, to another node) or 1001.
+  std::uint16_t shutdown_close_code = 1012;
   // Digits of a room id (6 as in the seed; more makes guessing harder).
   unsigned room_id_digits = 6;
 };

@@ -158,7 +158,20 @@ const std::vector<setting>& settings() {
      ms_setter("HANDSHAKE_TIMEOUT_MS", &limits::handshake_timeout), ms_getter(&limits::handshake_timeout)},
     {"IDLE_TIMEOUT_MS", "silent connection is closed after this; a ping goes out at half",
      ms_setter("IDLE_TIMEOUT_MS", &limits::idle_timeout), ms_getter(&limits::idle_timeout)},
-    {"SHUTDOWN_TIMEOUT_MS", "on SIGTERM, time given to close handshakes before exit",
+    {"DRAIN_DELAY_MS", "on SIGTERM, /readyz fails this long while the node still serves, before it stops accepting",
+     [](config& c, const std::string& v) {
+       c.lim.drain_delay = std::chrono::milliseconds(parse_uint("DRAIN_DELAY_MS", v, 0, 3600ull * 1000));
+     },
+     ms_getter(&limits::drain_delay)},
+    {"SHUTDOWN_CLOSE_CODE", "close code sent to clients on shutdown: 1012 (service restart) or 1001 (going away)",
+     [](config& c, const std::string& v) {
+       auto code = parse_uint("SHUTDOWN_CLOSE_CODE", v, 1001, 1012);
+       if (code != 1001 && code != 1012)
+         throw config_error("SHUTDOWN_CLOSE_CODE: must be 1001 or 1012, got " + v);
+       c.lim.shutdown_close_code = static_cast<std::uint16_t>(code);
+     },
+     [](const config& c) { return std::to_string(c.lim.shutdown_close_code); }},
+    {"SHUTDOWN_TIMEOUT_MS", "on SIGTERM, after the drain delay: time given to close handshakes before exit",
      ms_setter("SHUTDOWN_TIMEOUT_MS", &limits::shutdown_timeout), ms_getter(&limits::shutdown_timeout)},
     {"ROOM_ID_DIGITS", "digits of a room id (6 as in the seed)",
      [](config& c, const std::string& v) {

@@ -7,6 +7,7 @@
 #include "actors/room_directory.hpp"
 #include "common/log.hpp"
 #include "common/stats.hpp"
+#include "node/metrics.hpp"
 #include "transport/server.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -118,7 +119,7 @@ node::node(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
 
 node::~node() {
   if (!impl_->threads.empty() && !impl_->joined) {
-    shutdown();
+    shutdown(std::chrono::milliseconds(0));
     wait();
   }
 }
@@ -130,6 +131,7 @@ void node::start() {
   room_directory directory;
   if (m.cfg.redis_url.empty()) {
     m.links.node_id = m.cfg.node_id;
+    m.links.stats = &m.stats;
     directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.links);
   } else {
     cluster::redis_bridge::options ro;
@@ -151,7 +153,13 @@ void node::start() {
   opts.port = m.cfg.ws_port;
   opts.allowed_origins = m.cfg.frontend_urls;
   opts.lim = m.cfg.lim;
-  transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); }};
+  transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); },
+                                [&m] {
+                                  std::optional<redis_view> redis;
+                                  if (m.cluster)
+                                    redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
+                                  return render_metrics(m.stats, m.is_ready(), redis);
+                                }};
   m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
   m.server->start();
   m.work.emplace(m.ioc.get_executor());
@@ -184,7 +192,9 @@ void node::install_signals() {
     if (ec)
       return;
     log::info("event=signal signal={}", sig);
-    shutdown();
+    // SIGTERM is the orchestrator's stop (rolling update, scale-in): drain.
+    // SIGINT is an operator at a terminal: skip the readiness delay.
+    shutdown(sig == SIGTERM ? impl_->cfg.lim.drain_delay : std::chrono::milliseconds(0));
     // A second signal during the drain means "now": stop without waiting.
     impl_->signals->async_wait([this](boost::system::error_code ec2, int) {
       if (ec2)
@@ -196,16 +206,26 @@ void node::install_signals() {
   });
 }
 
-void node::shutdown() {
+void node::shutdown(std::chrono::milliseconds drain_delay) {
   auto& m = *impl_;
   if (m.stopping.exchange(true) || !m.server)
     return;
+  // First fail /readyz while still serving, so load balancers move new
+  // clients elsewhere; then stop accepting and close everyone.
   m.ready = false;
-  net::post(m.ioc, [&m] {
-    log::info("event=shutdown_start open_sessions={}", m.server->open_sessions());
-    m.server->stop_accepting();
-    m.server->close_all(transport::close_code::going_away, "server shutting down");
-    m.await_drained(std::chrono::steady_clock::now() + m.cfg.lim.shutdown_timeout);
+  net::post(m.ioc, [&m, drain_delay] {
+    log::info("event=drain_start open_sessions={} delay_ms={}", m.server->open_sessions(), drain_delay.count());
+    m.drain_timer.expires_after(drain_delay);
+    m.drain_timer.async_wait([&m](boost::system::error_code ec) {
+      if (ec)
+        return;
+      auto code = static_cast<transport::close_code>(m.cfg.lim.shutdown_close_code);
+      log::info("event=shutdown_start open_sessions={} close_code={}", m.server->open_sessions(),
+                m.cfg.lim.shutdown_close_code);
+      m.server->stop_accepting();
+      m.server->close_all(code, code == transport::close_code::service_restart ? "service restart" : "server shutting down");
+      m.await_drained(std::chrono::steady_clock::now() + m.cfg.lim.shutdown_timeout);
+    });
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include "node/config.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -26,8 +27,10 @@ public:
   // Makes SIGTERM and SIGINT start a shutdown; call before start() so the
   // handlers are in place before the node announces its port.
   void handle_signals();
-  // Starts the shutdown (thread-safe, idempotent).
-  void shutdown();
+  // Starts the shutdown (thread-safe, idempotent): /readyz fails at once,
+  // after `drain_delay` the node stops accepting and closes every WebSocket
+  // with SHUTDOWN_CLOSE_CODE, waits for them (bounded), leaves the cluster.
+  void shutdown(std::chrono::milliseconds drain_delay);
   // Blocks until the shutdown has finished and every thread is joined.
   void wait();
 

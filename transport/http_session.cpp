@@ -118,7 +118,7 @@ http::response<http::string_body> http_session::route(const http::request<http::
   auto target = req.target();
   if (auto q = target.find('?'); q != beast::string_view::npos)
     target = target.substr(0, q);
-  bool known = target == "/api/ping" || target == "/healthz" || target == "/readyz";
+  bool known = target == "/api/ping" || target == "/healthz" || target == "/readyz" || target == "/metrics";
 
   if (req.method() == http::verb::options) {
     if (!origin.empty() && !cors) {
@@ -143,6 +143,9 @@ http::response<http::string_body> http_session::route(const http::request<http::
     res.body() = R"({"error":"method not allowed"})";
   } else if (target == "/api/ping") {
     res.body() = state_->routes.ping();
+  } else if (target == "/metrics") {
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = state_->routes.metrics();
   } else if (target == "/healthz") {
     res.body() = R"({"status":"ok"})";
   } else if (state_->routes.ready()) {

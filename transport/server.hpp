@@ -36,6 +36,7 @@ struct server_options {
 struct http_routes {
   std::function<std::string()> ping; // JSON body of GET /api/ping
   std::function<bool()> ready;       // GET /readyz: 200 or 503
+  std::function<std::string()> metrics; // GET /metrics: Prometheus text format
 };
 
 class server {

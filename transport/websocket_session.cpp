@@ -37,6 +37,7 @@ void websocket_session::on_accept(beast::error_code ec) {
     return finish(ec, "accept");
   accepted_ = true;
   state_->stats.connections.fetch_add(1, std::memory_order_relaxed);
+  state_->stats.connections_total.fetch_add(1, std::memory_order_relaxed);
   log::info("event=conn_open remote={}", remote_);
   handler_ = state_->make_handler(shared_from_this());
   if (closing_) // close_all() reached us during the handshake
@@ -131,12 +132,36 @@ void websocket_session::on_close(beast::error_code ec) {
 }
 
 void websocket_session::cut_off(const char* why) {
+  cut_off_ = true;
   log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", remote_, why, queued_bytes_);
   closing_ = true;
   beast::error_code ignored;
   auto& sock = beast::get_lowest_layer(ws_).socket();
   sock.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   sock.close(ignored); // pending operations complete with operation_aborted
+}
+
+close_kind websocket_session::classify(beast::error_code ec) const {
+  if (cut_off_)
+    return close_kind::slow_reader;
+  if (close_sent_) {
+    switch (close_reason_.code) {
+      case websocket::close_code::going_away: return close_kind::going_away;
+      case websocket::close_code::service_restart: return close_kind::service_restart;
+      case websocket::close_code::unknown_data: return close_kind::unsupported;
+      case websocket::close_code::policy_error: return close_kind::policy;
+      default: break;
+    }
+  }
+  if (ec == websocket::error::closed)
+    return close_kind::client;
+  if (ec == websocket::error::message_too_big)
+    return close_kind::too_big;
+  if (ec == beast::error::timeout)
+    return close_kind::timeout;
+  if (ec.category() == beast::error_code(websocket::error::closed).category())
+    return close_kind::protocol_error; // framing, UTF-8, control frames: Beast failed the connection
+  return close_kind::dropped;
 }
 
 void websocket_session::finish(beast::error_code ec, const char* where) {
@@ -152,6 +177,7 @@ void websocket_session::finish(beast::error_code ec, const char* where) {
     return;
   }
   state_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
+  state_->stats.count_close(classify(ec));
   const auto& theirs = ws_.reason();
   log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", remote_, where,
             ec ? ec.message() : "", close_sent_ ? close_reason_.code : 0, theirs.code);

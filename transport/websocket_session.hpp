@@ -47,6 +47,7 @@ private:
   void do_close();
   void on_close(beast::error_code ec);
   void cut_off(const char* why);
+  close_kind classify(beast::error_code ec) const;
   void finish(beast::error_code ec, const char* where);
 
   websocket::stream<beast::tcp_stream> ws_;
@@ -58,6 +59,7 @@ private:
   std::size_t queued_bytes_ = 0;
   std::unique_ptr<net::steady_timer> close_timer_; // only while a close waits on a write
   bool accepted_ = false;     // handshake done; handler_ exists
+  bool cut_off_ = false;      // closed at TCP level (slow reader)
   bool writing_ = false;
   bool closing_ = false;      // close requested: no more sends accepted
   bool close_sent_ = false;   // async_close started

@@ -100,7 +100,7 @@ private:
 // The actor system, directory and context of one node.
 struct actor_env {
   node_stats stats;
-  room_links links{nullptr, "test-node"};
+  room_links links{nullptr, "test-node", &stats};
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
   std::optional<node_context> ctx;

@@ -263,3 +263,51 @@ TEST_CASE("churn of 10,000 rooms across nodes leaves Redis clean and node memory
   CHECK(after_a < base_a + 8 * 1024);
   CHECK(after_b < base_b + 8 * 1024);
 }
+
+TEST_CASE("drain: SIGTERM fails /readyz first, then its clients get 1012, other nodes keep relaying, exit 0") {
+  redis_process redis;
+  node_process a{redis, "node-a", {{"DRAIN_DELAY_MS", "1500"}, {"SHUTDOWN_TIMEOUT_MS", "5000"}}};
+  node_process b{redis, "node-b"};
+  node_process c{redis, "node-c"};
+  // A room across a and b (a is drained), and one across b and c.
+  ws_client ha, gb, hb, gc;
+  ha.connect(a.port());
+  gb.connect(b.port());
+  hb.connect(b.port());
+  gc.connect(c.port());
+  auto drained_room = create_room(ha);
+  join(gb, drained_room);
+  REQUIRE(read_json(gb)["type"] == "peer-joined");
+  REQUIRE(read_json(ha)["type"] == "peer-joined");
+  auto other_room = create_room(hb);
+  join(gc, other_room);
+  REQUIRE(read_json(gc)["type"] == "peer-joined");
+  REQUIRE(read_json(hb)["type"] == "peer-joined");
+
+  auto started = std::chrono::steady_clock::now();
+  a.proc().signal(SIGTERM);
+  // Not ready any more, yet still serving: the load balancer's cue to move on.
+  REQUIRE(eventually([&] { return http_request(a.port(), "GET", "/readyz").status == 503; }, 1s));
+  std::string during = json{{"type", "signal"}, {"roomId", drained_room}, {"sdp", "during drain delay"}}.dump();
+  ha.send(during);
+  CHECK(gb.read_text() == during);
+  CHECK(ws_client{}.try_connect(a.port()) == 101); // still accepting during the delay
+
+  auto ev = ha.read(10s);
+  CHECK(ev.kind == ws_event::closed);
+  CHECK(ev.code == 1012);
+  CHECK(read_json(gb)["type"] == "peer-left"); // seed rule: the room ends with its host's connection
+  auto status = a.proc().wait_exit(15s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  MESSAGE("node-a drained and exited " << took.count() << " ms after SIGTERM (DRAIN_DELAY_MS=1500)");
+  CHECK(took < 1500ms + 5000ms + 2000ms); // drain delay + shutdown timeout + slack: the grace period holds
+
+  // The rest of the cluster is unaffected, and node-a left Redis at once.
+  std::string s = json{{"type", "signal"}, {"roomId", other_room}, {"sdp", "after drain"}}.dump();
+  hb.send(s);
+  CHECK(gc.read_text() == s);
+  CHECK(redis.command({"SISMEMBER", "sig:nodes", "node-a"}) == std::vector<std::string>{"0"});
+  CHECK(redis.command({"EXISTS", "sig:room:" + drained_room}) == std::vector<std::string>{"0"});
+}

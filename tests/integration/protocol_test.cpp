@@ -8,7 +8,11 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+#include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
 using namespace testing;
 using json = nlohmann::json;
@@ -458,4 +462,78 @@ PROTOCOL_CASE("rooms created over sockets all have distinct ids") {
     ids.insert(read_json(h)["roomId"].get<std::string>());
   CHECK(ids.size() == hosts.size());
   CHECK(eventually([&] { return ping(net.host_port())["roomsActive"] == 300; }));
+}
+
+namespace {
+
+// Checks the exposition format 0.0.4 line by line and returns the samples
+// (name with labels -> value). Fails the test on any malformed line.
+std::map<std::string, double> parse_prometheus(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::map<std::string, std::string> types;
+  std::istringstream in(text);
+  std::string line;
+  const std::regex help(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .*$)");
+  const std::regex type(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  const std::regex sample(
+    R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*\})? (-?[0-9.eE+-]+|\+Inf|-Inf|NaN)$)");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (std::regex_match(line, m, type)) {
+      CHECK_MESSAGE(!types.count(m[1]), "TYPE twice: " << line);
+      types[m[1]] = m[2];
+    } else if (std::regex_match(line, m, help)) {
+    } else if (std::regex_match(line, m, sample)) {
+      std::string name = m[1];
+      std::string family = name;
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        if (family.size() > std::strlen(suffix) && family.compare(family.size() - std::strlen(suffix), std::string::npos, suffix) == 0 &&
+            types.count(family.substr(0, family.size() - std::strlen(suffix))))
+          family = family.substr(0, family.size() - std::strlen(suffix));
+      CHECK_MESSAGE(types.count(family), "sample without TYPE: " << line);
+      samples[name + std::string(m[2])] = std::stod(m[7]);
+    } else {
+      FAIL_CHECK("not Prometheus text: " << line);
+    }
+  }
+  return samples;
+}
+
+} // namespace
+
+PROTOCOL_CASE("/metrics is valid Prometheus text and its counters move with traffic") {
+  T net;
+  auto before = parse_prometheus(http_request(net.host_port(), "GET", "/metrics").body);
+  auto guest_before = parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body);
+  auto p = make_pair_in(net);
+  for (int i = 0; i < 10; ++i) {
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"seq", i}}.dump());
+    p.guest.read_text();
+  }
+  p.host.send("{bad");
+  read_json(p.host);
+  auto r = http_request(net.host_port(), "GET", "/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
+  auto after = parse_prometheus(r.body);
+  auto moved = [&](const std::string& k) { return after[k] - before[k]; };
+  CHECK(moved("signal_rooms_created_total") == 1);
+  CHECK(moved("signal_messages_received_total") >= 12); // create, 10 signals, bad json (+join on one node)
+  CHECK(moved("signal_errors_total{code=\"bad-json\"}") == 1);
+  CHECK(after["signal_connections"] >= 1);
+  if constexpr (T::cluster) {
+    CHECK(moved("signal_relayed_total{path=\"cross_node_out\"}") == 10);
+    CHECK(after["signal_redis_up"] == 1);
+  } else {
+    CHECK(moved("signal_relayed_total{path=\"local\"}") == 10);
+    CHECK(moved("signal_relay_latency_seconds_count") == 10);
+    CHECK(after["signal_relay_latency_seconds_bucket{le=\"+Inf\"}"] == after["signal_relay_latency_seconds_count"]);
+  }
+  p.guest.close();
+  read_json(p.host); // peer-left
+  // Counted where the guest was connected.
+  CHECK(eventually([&] {
+    auto m = parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body);
+    return m["signal_closes_total{reason=\"client\"}"] - guest_before["signal_closes_total{reason=\"client\"}"] == 1;
+  }));
 }

@@ -18,7 +18,8 @@ namespace {
 
 std::map<std::string, std::string> node_env(std::map<std::string, std::string> extra = {}) {
   std::map<std::string, std::string> env{
-    {"WS_PORT", "0"}, {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"}, {"LOG_LEVEL", "info"}};
+    {"WS_PORT", "0"}, {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"}, {"LOG_LEVEL", "info"},
+    {"DRAIN_DELAY_MS", "0"}};
   for (auto& [k, v] : extra)
     env[k] = v;
   return env;
@@ -32,8 +33,14 @@ std::string temp_dir() {
 
 } // namespace
 
-TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1001 and exits 0") {
-  child_process node{{SIGNAL_NODE_BIN}, node_env()};
+namespace {
+
+// 1,000 clients (500 rooms) open, then SIGTERM: every client gets `code`.
+void sigterm_closes_all(const std::string& code_setting, std::uint16_t expected) {
+  auto env = node_env();
+  if (!code_setting.empty())
+    env["SHUTDOWN_CLOSE_CODE"] = code_setting;
+  child_process node{{SIGNAL_NODE_BIN}, env};
   auto port = wait_for_port(node, 20s);
   REQUIRE(port);
   std::vector<ws_client> clients(1000);
@@ -52,23 +59,33 @@ TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1001 and ex
   REQUIRE(ping["roomsActive"] == 500);
 
   node.signal(SIGTERM);
-  int closed_1001 = 0;
+  int closed_with_code = 0;
   for (auto& c : clients) {
     // Rooms may say peer-left first if a peer's close raced ahead: skip those.
     for (;;) {
       auto ev = c.read(10s);
       if (ev.kind == ws_event::text)
         continue;
-      if (ev.kind == ws_event::closed && ev.code == 1001)
-        ++closed_1001;
+      if (ev.kind == ws_event::closed && ev.code == expected)
+        ++closed_with_code;
       break;
     }
   }
-  CHECK(closed_1001 == 1000);
+  CHECK(closed_with_code == 1000);
   auto status = node.wait_exit(15s);
   REQUIRE(status);
   CHECK(*status == 0);
   CHECK(node.output().find("event=exit code=0") != std::string::npos);
+}
+
+} // namespace
+
+TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1001 (SHUTDOWN_CLOSE_CODE=1001) and exits 0") {
+  sigterm_closes_all("1001", 1001);
+}
+
+TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1012 by default and exits 0") {
+  sigterm_closes_all("", 1012);
 }
 
 TEST_CASE("SIGINT stops an idle node with exit status 0") {

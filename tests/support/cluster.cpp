@@ -99,7 +99,8 @@ void redis_process::restart() {
 node_process::node_process(const redis_process& redis, std::string node_id, env_map extra) : id_(std::move(node_id)) {
   env_map env{{"WS_PORT", "0"},         {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"},
               {"REDIS_URL", redis.url()}, {"NODE_ID", id_},            {"IO_THREADS", "2"},
-              {"NODE_TTL_MS", "2000"},  {"HEARTBEAT_MS", "250"},     {"LOG_LEVEL", "info"}};
+              {"NODE_TTL_MS", "2000"},  {"HEARTBEAT_MS", "250"},     {"LOG_LEVEL", "info"},
+              {"DRAIN_DELAY_MS", "0"}};
   for (auto& [k, v] : extra)
     env[k] = v;
   proc_ = std::make_unique<child_process>(std::vector<std::string>{SIGNAL_NODE_BIN}, env);

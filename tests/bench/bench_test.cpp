@@ -1,0 +1,266 @@
+// signal-bench's measuring parts: the log-linear histogram its latency
+// percentiles come from, and the /proc accounting its CPU and RSS figures
+// come from. No timings are asserted here; the bench has its own script.
+#include "bench/histogram.hpp"
+#include "bench/proc_stats.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <unistd.h>
+#include <vector>
+
+using bench::histogram;
+
+namespace {
+
+// The exact nearest-rank percentile of a sorted vector, to compare against.
+std::uint64_t exact_percentile(std::vector<std::uint64_t> v, double p) {
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  rank = std::max<std::size_t>(1, std::min(rank, v.size()));
+  return v[rank - 1];
+}
+
+} // namespace
+
+TEST_CASE("an empty histogram reports zero everywhere") {
+  histogram h;
+  CHECK(h.count() == 0);
+  CHECK(h.min() == 0);
+  CHECK(h.max() == 0);
+  CHECK(h.mean() == 0);
+  CHECK(h.percentile(50) == 0);
+  CHECK(h.percentile(99.9) == 0);
+}
+
+TEST_CASE("values below 2^sub_bits are recorded exactly") {
+  histogram h{8};
+  for (std::uint64_t v = 0; v < 256; ++v)
+    h.record(v);
+  CHECK(h.count() == 256);
+  CHECK(h.min() == 0);
+  CHECK(h.max() == 255);
+  CHECK(h.percentile(50) == 127);
+  CHECK(h.percentile(100) == 255);
+  for (std::uint64_t v = 0; v < 256; ++v) {
+    CHECK(h.index_of(v) == v);
+    CHECK(h.lowest_in(v) == v);
+    CHECK(h.highest_in(v) == v);
+  }
+}
+
+TEST_CASE("every value lands in a bucket that contains it and is at most 2^-sub_bits wide") {
+  for (unsigned bits : {3u, 7u, 8u, 12u}) {
+    histogram h{bits};
+    std::mt19937_64 rng(bits);
+    std::vector<std::uint64_t> probes{0, 1, 255, 256, 257, 1000, 65535, 65536, 1ull << 40, (1ull << 40) + 12345,
+                                      std::numeric_limits<std::uint64_t>::max(),
+                                      std::numeric_limits<std::uint64_t>::max() - 1};
+    for (int i = 0; i < 20000; ++i)
+      probes.push_back(rng() >> (rng() % 64));
+    for (auto v : probes) {
+      auto i = h.index_of(v);
+      REQUIRE(i < h.bucket_count());
+      auto lo = h.lowest_in(i), hi = h.highest_in(i);
+      CHECK(lo <= v);
+      CHECK(v <= hi);
+      if (v >= (1ull << bits))
+        CHECK(static_cast<double>(hi - lo) <= static_cast<double>(lo) / static_cast<double>(1ull << bits));
+    }
+  }
+}
+
+TEST_CASE("bucket indices are monotonic and contiguous across powers of two") {
+  histogram h{4};
+  for (std::size_t i = 0; i + 1 < h.bucket_count(); ++i) {
+    CHECK(h.highest_in(i) + 1 == h.lowest_in(i + 1));
+    CHECK(h.index_of(h.lowest_in(i)) == i);
+    CHECK(h.index_of(h.highest_in(i)) == i);
+  }
+  CHECK(h.highest_in(h.bucket_count() - 1) == std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST_CASE("percentiles match a sorted vector to within the bucket resolution") {
+  std::mt19937_64 rng(42);
+  // A latency-like shape: a log-normal body around 50 µs with a long tail.
+  std::lognormal_distribution<double> body(std::log(50000.0), 0.6);
+  std::vector<std::uint64_t> samples;
+  histogram h{8};
+  for (int i = 0; i < 200000; ++i) {
+    auto v = static_cast<std::uint64_t>(body(rng));
+    if (i % 1000 == 0)
+      v *= 40; // rare stalls
+    samples.push_back(v);
+    h.record(v);
+  }
+  for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 99.99}) {
+    auto want = exact_percentile(samples, p);
+    auto got = h.percentile(p);
+    CAPTURE(p);
+    CHECK(got >= want); // the bucket's highest value, never below the truth
+    CHECK(static_cast<double>(got - want) <= static_cast<double>(want) / 256.0 + 1.0);
+  }
+  CHECK(h.min() == *std::min_element(samples.begin(), samples.end()));
+  CHECK(h.max() == *std::max_element(samples.begin(), samples.end()));
+  double sum = 0;
+  for (auto v : samples)
+    sum += static_cast<double>(v);
+  CHECK(h.mean() == doctest::Approx(sum / static_cast<double>(samples.size())));
+}
+
+TEST_CASE("a percentile never reports more than the largest sample") {
+  histogram h{8};
+  h.record(1000001); // its bucket reaches higher than the value itself
+  CHECK(h.percentile(50) == 1000001);
+  CHECK(h.percentile(99.9) == 1000001);
+}
+
+TEST_CASE("record_n counts a value n times") {
+  histogram h;
+  h.record_n(10, 99);
+  h.record_n(5000, 1);
+  h.record_n(7, 0); // nothing
+  CHECK(h.count() == 100);
+  CHECK(h.min() == 10);
+  CHECK(h.percentile(99) == 10);
+  CHECK(h.percentile(99.5) >= 5000);
+}
+
+TEST_CASE("merged per-thread histograms equal one histogram of all samples") {
+  histogram a, b, all;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 50000; ++i) {
+    auto v = rng() % 10000000;
+    (i % 3 ? a : b).record(v);
+    all.record(v);
+  }
+  histogram merged;
+  merged.merge(a);
+  merged.merge(b);
+  merged.merge(histogram{}); // an empty one changes nothing
+  CHECK(merged.count() == all.count());
+  CHECK(merged.min() == all.min());
+  CHECK(merged.max() == all.max());
+  CHECK(merged.mean() == doctest::Approx(all.mean()));
+  for (double p : {50.0, 90.0, 99.0, 99.9})
+    CHECK(merged.percentile(p) == all.percentile(p));
+  histogram coarse{4};
+  CHECK_THROWS_AS(merged.merge(coarse), std::invalid_argument);
+}
+
+TEST_CASE("reset empties a histogram") {
+  histogram h;
+  h.record(123);
+  h.reset();
+  CHECK(h.count() == 0);
+  CHECK(h.percentile(50) == 0);
+  h.record(9);
+  CHECK(h.min() == 9);
+}
+
+// -- /proc ------------------------------------------------------------------------
+
+TEST_CASE("utime and stime are fields 14 and 15 of /proc/PID/stat") {
+  const char* line = "4242 (signal-node) S 1 4242 4242 0 -1 4194560 2263 0 0 0 731 296 0 0 20 0 3 0 "
+                     "12345 123456789 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
+  auto t = bench::parse_stat(line);
+  REQUIRE(t);
+  CHECK(t->utime == 731);
+  CHECK(t->stime == 296);
+}
+
+TEST_CASE("a command name with spaces and parentheses does not shift the stat fields") {
+  const char* line = "77 (node ) (x) y) R 1 77 77 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 0 0 0\n";
+  auto t = bench::parse_stat(line);
+  REQUIRE(t);
+  CHECK(t->utime == 5);
+  CHECK(t->stime == 6);
+}
+
+TEST_CASE("a truncated or foreign stat text is rejected") {
+  CHECK_FALSE(bench::parse_stat(""));
+  CHECK_FALSE(bench::parse_stat("4242 signal-node S 1 2 3"));
+  CHECK_FALSE(bench::parse_stat("4242 (signal-node) S 1 4242 4242 0 -1 0 0 0 0 0"));
+  CHECK_FALSE(bench::parse_stat("4242 (signal-node) S 1 4242 4242 0 -1 0 0 0 0 0 x 296 0"));
+}
+
+TEST_CASE("VmRSS is read in kB from /proc/PID/status") {
+  const char* status = "Name:\tsignal-node\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t  900000 kB\n"
+                       "VmHWM:\t   60000 kB\nVmRSS:\t   51234 kB\nRssAnon:\t   40000 kB\nThreads:\t5\n";
+  auto rss = bench::parse_vm_rss_kb(status);
+  REQUIRE(rss);
+  CHECK(*rss == 51234);
+  CHECK_FALSE(bench::parse_vm_rss_kb("Name:\tkthreadd\nState:\tS (sleeping)\n"));
+  CHECK_FALSE(bench::parse_vm_rss_kb("VmRSS:\t  12 MB\n"));
+}
+
+TEST_CASE("this process's /proc entries read back, and CPU spent shows up in the delta") {
+  auto before = bench::read_procs({static_cast<int>(::getpid())});
+  REQUIRE(before.ok());
+  CHECK(before.rss_kb_total() > 0);
+  // Burn ~200 ms of CPU and touch 64 MiB: both must be seen.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  volatile std::uint64_t x = 0;
+  while (std::chrono::steady_clock::now() < until)
+    x = x + 1;
+  const std::size_t bytes = 64u << 20;
+  std::unique_ptr<char[]> block(new char[bytes]);
+  std::memset(block.get(), 1, bytes);
+  auto after = bench::read_procs({static_cast<int>(::getpid())});
+  REQUIRE(after.ok());
+  auto d = bench::diff(before, after, bench::clock_ticks_per_second());
+  REQUIRE(d.ok);
+  CHECK(d.cpu_us >= 100000); // at least 100 ms of the 200 ms burnt (tick resolution)
+  CHECK(d.cpu_us == doctest::Approx(d.user_us + d.sys_us));
+  CHECK(d.rss_delta_kb() >= 60 * 1024);
+  CHECK(d.cpu_us_per(1000) == doctest::Approx(d.cpu_us / 1000));
+  CHECK(block[bytes - 1] == 1);
+}
+
+TEST_CASE("CPU and RSS of several processes are summed and divided by the work done") {
+  bench::proc_set_sample a, b;
+  a.procs = {{1, true, {100, 50}, 1000}, {2, true, {10, 5}, 3000}};
+  b.procs = {{1, true, {300, 70}, 1500}, {2, true, {30, 15}, 3500}};
+  auto d = bench::diff(a, b, 100); // 100 ticks per second: 1 tick = 10 ms
+  REQUIRE(d.ok);
+  CHECK(d.user_us == doctest::Approx((200 + 20) * 10000.0));
+  CHECK(d.sys_us == doctest::Approx((20 + 10) * 10000.0));
+  CHECK(d.cpu_us == doctest::Approx(250 * 10000.0));
+  CHECK(d.cpu_us_per(1000) == doctest::Approx(2500.0));
+  CHECK(d.rss_before_kb == 4000);
+  CHECK(d.rss_after_kb == 5000);
+  CHECK(d.rss_delta_bytes_per(1000) == doctest::Approx(1024.0));
+  CHECK(d.cpu_us_per(0) == 0);
+}
+
+TEST_CASE("a sample with a missing process, a different pid or time running backwards gives no delta") {
+  bench::proc_set_sample a, b;
+  a.procs = {{1, true, {100, 50}, 1000}};
+  b.procs = {{1, false, {}, 0}};
+  CHECK_FALSE(bench::diff(a, b, 100).ok);
+  b.procs = {{2, true, {200, 60}, 1000}};
+  CHECK_FALSE(bench::diff(a, b, 100).ok);
+  b.procs = {{1, true, {90, 60}, 1000}}; // pid reused by a younger process
+  CHECK_FALSE(bench::diff(a, b, 100).ok);
+  CHECK_FALSE(bench::diff({}, {}, 100).ok);
+  CHECK_FALSE(bench::read_proc(0x7ffffff0).ok);
+}
+
+TEST_CASE("--server-pid takes a comma-separated list of pids") {
+  CHECK(bench::parse_pid_list("123") == std::vector<int>{123});
+  CHECK(bench::parse_pid_list("123,456,7") == std::vector<int>{123, 456, 7});
+  CHECK_THROWS_AS(bench::parse_pid_list(""), std::invalid_argument);
+  CHECK_THROWS_AS(bench::parse_pid_list("12,,3"), std::invalid_argument);
+  CHECK_THROWS_AS(bench::parse_pid_list("12,abc"), std::invalid_argument);
+  CHECK_THROWS_AS(bench::parse_pid_list("0"), std::invalid_argument);
+  CHECK_THROWS_AS(bench::parse_pid_list("99999999999"), std::invalid_argument);
+}
