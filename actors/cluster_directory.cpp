@@ -20,35 +20,11 @@ namespace {
 
 using outcome = cluster::redis_bridge::outcome;
 
-// Room actors of this node by room id, read by the subscriber's callback
-// (an I/O thread) to route envelopes, written by the directory actor.
-class room_registry {
-public:
-  void put(const std::string& id, caf::actor room) {
-    std::lock_guard<std::mutex> g{mutex_};
-    rooms_[id] = std::move(room);
-  }
-  void erase(const std::string& id, const caf::actor_addr& room) {
-    std::lock_guard<std::mutex> g{mutex_};
-    auto i = rooms_.find(id);
-    if (i != rooms_.end() && i->second.address() == room)
-      rooms_.erase(i);
-  }
-  caf::actor find(std::string_view id) const {
-    std::lock_guard<std::mutex> g{mutex_};
-    auto i = rooms_.find(std::string(id));
-    return i == rooms_.end() ? caf::actor{} : i->second;
-  }
-
-private:
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, caf::actor> rooms_;
-};
-
 using cluster_directory_actor = room_directory::extend<
   caf::reacts_to<create_done_atom, std::string, caf::actor, int, int>,
   caf::reacts_to<join_done_atom, std::string, caf::actor, int, std::string, std::string>,
-  caf::reacts_to<registry_lost_atom>>;
+  caf::reacts_to<registry_lost_atom>,
+  caf::reacts_to<registry_lost_atom, bool>>;
 
 struct shared_parts {
   room_links links;
@@ -189,6 +165,7 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
                 refuse(guest, protocol::error_code::room_unavailable);
               });
     },
+    // Redis lost our records (restart without data, FLUSHALL): write back the rooms we host.
     [self](registry_lost_atom) {
       std::size_t n = 0;
       for (auto& kv : self->state.rooms)
@@ -196,7 +173,15 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
           caf::anon_send(kv.second.room, restore_atom_v);
           ++n;
         }
-      log::warn("event=rooms_restore count={}", n);
+      if (n > 0)
+        log::warn("event=rooms_restore count={}", n);
+    },
+    // Other nodes reaped us (we were cut off past our TTL): every room we had
+    // is gone cluster-wide and its other member was told; end ours too.
+    [self](registry_lost_atom, bool) {
+      for (auto& kv : self->state.rooms)
+        caf::anon_send(kv.second.room, leave_room_atom_v, caf::actor{});
+      log::warn("event=rooms_ended_after_reap count={}", self->state.rooms.size());
     },
   };
 }
@@ -216,6 +201,7 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
   parts->stats = &stats;
   parts->links.node_id = opts.node_id;
   parts->links.stats = &stats;
+  parts->links.registry = &parts->registry;
   std::weak_ptr<shared_parts> weak = parts;
   auto dir_cell = std::make_shared<caf::actor>(); // set once spawned below
 
@@ -249,6 +235,10 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
   h.on_registry_lost = [dir_cell] {
     if (*dir_cell)
       caf::anon_send(*dir_cell, registry_lost_atom_v);
+  };
+  h.on_reaped_self = [dir_cell] {
+    if (*dir_cell)
+      caf::anon_send(*dir_cell, registry_lost_atom_v, true);
   };
   h.on_room_reaped = [weak](const std::string& room_id, const std::string& member_node, const std::string& dead) {
     auto p = weak.lock();

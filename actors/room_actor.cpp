@@ -9,6 +9,9 @@
 
 #include <caf/send.hpp>
 
+#include <cstdio>
+#include <random>
+
 namespace signaling {
 
 namespace {
@@ -30,6 +33,13 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
   if (st.ended)
     return;
   st.ended = true;
+  if (st.links->registry) // no envelope may reach us once we stop
+    st.links->registry->erase(st.id, self->address());
+  if (!st.confirmed && st.guest) {
+    // The guest is still waiting for its join: that is a refusal, not a leave.
+    self->send(st.guest, refused_atom_v, code(protocol::error_code::room_unavailable));
+    st.guest = nullptr;
+  }
   for (const auto& m : {st.host, st.guest})
     if (m && m != leaving)
       self->send(m, peer_left_atom_v, me(self));
@@ -75,8 +85,8 @@ caf::behavior room_behavior(room_ptr self) {
     },
     [self](leave_room_atom, const caf::actor& who) {
       auto& st = self->state;
-      if (!who) // our Redis record went to another room: we cannot go on
-        end_room(self, nullptr, true, "id_conflict");
+      if (!who) // our Redis record is gone or went to another room: we cannot go on
+        end_room(self, nullptr, true, "record_lost");
       else if (who == st.host || who == st.guest)
         end_room(self, who, true, "left");
     },
@@ -120,6 +130,7 @@ caf::behavior room_behavior(room_ptr self) {
       if (st.ended || !st.guest || st.host || st.remote_node.empty())
         return;
       if (delivered) {
+        st.confirmed = true;
         self->send(st.guest, joined_atom_v, st.id, me(self), me(self));
         log::info("event=room_joined room={} host_node={}", st.id, st.remote_node);
         return;
@@ -157,7 +168,33 @@ caf::behavior room_behavior(room_ptr self) {
 } // namespace
 
 std::string conn_name(const caf::actor& a) {
-  return std::to_string(a.id());
+  // Actor ids restart at 1 in every process: the incarnation keeps a
+  // restarted node's connections distinct from its crashed predecessor's.
+  static const std::string incarnation = [] {
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    return std::string(buf);
+  }();
+  return incarnation + "-" + std::to_string(a.id());
+}
+
+void room_registry::put(const std::string& id, caf::actor room) {
+  std::lock_guard<std::mutex> g{mutex_};
+  rooms_[id] = std::move(room);
+}
+
+void room_registry::erase(const std::string& id, const caf::actor_addr& room) {
+  std::lock_guard<std::mutex> g{mutex_};
+  auto i = rooms_.find(id);
+  if (i != rooms_.end() && i->second.address() == room)
+    rooms_.erase(i);
+}
+
+caf::actor room_registry::find(std::string_view id) const {
+  std::lock_guard<std::mutex> g{mutex_};
+  auto i = rooms_.find(std::string(id));
+  return i == rooms_.end() ? caf::actor{} : i->second;
 }
 
 caf::behavior room_actor(room_ptr self, std::string id, caf::actor host, const room_links* links) {
@@ -181,6 +218,7 @@ caf::behavior joined_room_actor(room_ptr self, std::string id, caf::actor guest,
   st.remote_conn = host_conn;
   st.host_node = std::move(host_node);
   st.host_conn = std::move(host_conn);
+  st.confirmed = false;
   self->monitor(guest);
   // Tell the host's node first; the guest hears `peer-joined` only once the
   // host's node has the news, so the guest's first signal cannot overtake it.

@@ -12,7 +12,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace signaling {
 
@@ -21,11 +24,26 @@ class redis_bridge;
 }
 struct node_stats;
 
-// How a room reaches other nodes; bridge is null in embedded mode.
+// Cluster mode: this node's room actors by room id, read by the Redis
+// subscriber's callback (an I/O thread) to route envelopes, written by the
+// directory when a room starts and by the room itself when it ends.
+class room_registry {
+public:
+  void put(const std::string& id, caf::actor room);
+  void erase(const std::string& id, const caf::actor_addr& room);
+  caf::actor find(std::string_view id) const;
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, caf::actor> rooms_;
+};
+
+// How a room reaches other nodes; bridge and registry are null in embedded mode.
 struct room_links {
   cluster::redis_bridge* bridge = nullptr;
   std::string node_id;
   node_stats* stats = nullptr;
+  room_registry* registry = nullptr;
 };
 
 struct room_state {
@@ -40,6 +58,7 @@ struct room_state {
   std::string host_node;
   std::string host_conn;
   bool ended = false;
+  bool confirmed = true; // false until a guest joining from here has been told `peer-joined`
   static inline const char* name = "room";
 };
 

@@ -80,11 +80,12 @@ return 1
 )lua";
 
 // Heartbeat: refresh this node, sum the live nodes' numbers, name the dead.
-// Returns {had_alive_key, rooms, conns, live_nodes, dead...}.
+// Returns {had_alive_key, was_reaped, rooms, conns, live_nodes, dead...}.
 constexpr const char* tick_script = R"lua(
 local p, node = ARGV[1], ARGV[2]
 local alive = p .. 'node:' .. node .. ':alive'
 local had = redis.call('EXISTS', alive)
+local reaped = redis.call('DEL', p .. 'node:' .. node .. ':reaped')
 redis.call('SET', alive, ARGV[4] .. ' ' .. ARGV[5], 'PX', ARGV[3])
 redis.call('SADD', p .. 'nodes', node)
 local rooms, conns, live, dead = 0, 0, 0, {}
@@ -99,7 +100,7 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
     table.insert(dead, n)
   end
 end
-local out = {had, rooms, conns, live}
+local out = {had, reaped, rooms, conns, live}
 for _, n in ipairs(dead) do table.insert(out, n) end
 return out
 )lua";
@@ -131,6 +132,9 @@ for _, id in ipairs(redis.call('SMEMBERS', set)) do
 end
 redis.call('DEL', set)
 redis.call('SREM', p .. 'nodes', dead)
+-- If the node was only cut off, it learns at its next heartbeat that its
+-- rooms are gone (and ends them) instead of writing them back.
+if ARGV[3] ~= 'leaving' then redis.call('SET', p .. 'node:' .. dead .. ':reaped', '1', 'PX', 600000) end
 return out
 )lua";
 
@@ -157,7 +161,10 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   net::steady_timer timer;
   std::atomic<bool> stopped{false};
   std::atomic<bool> leaving{false};
+  std::chrono::steady_clock::time_point link_up_since; // on the commands strand
+  bool took_over = false;
   std::atomic<bool> reported_up{false};
+  std::mutex state_mutex;
   std::atomic<std::int64_t> local_rooms{0}, local_conns{0};
   mutable std::mutex totals_mutex;
   totals last_totals;
@@ -169,7 +176,11 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     return cmd;
   }
 
+  // Called from both links' strands: read both states and publish the result
+  // under one lock, or a stale "down" computed on one strand could land after
+  // a fresh "up" from the other and leave the node unready for good.
   void link_state_changed() {
+    std::lock_guard<std::mutex> g{state_mutex};
     bool now = commands.up() && subscriber.up();
     if (now != reported_up.exchange(now) && on.on_state)
       on.on_state(now);
@@ -182,8 +193,17 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       if (!up)
         self->subscriber.reset("command link down");
       self->link_state_changed();
-      if (up)
+      if (!up)
+        return;
+      self->link_up_since = std::chrono::steady_clock::now();
+      if (!self->took_over) {
+        // Rooms an earlier process with our NODE_ID left behind (it crashed
+        // and we restarted within its TTL) are gone: release them now.
+        self->took_over = true;
+        self->reap(self->opts.node_id, [self] { self->tick(); });
+      } else {
         self->tick();
+      }
     });
     subscriber.on_state([self](bool) { self->link_state_changed(); });
     subscriber.on_message([self](const std::string&, std::string payload) {
@@ -215,32 +235,46 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     auto cmd = eval(tick_script, {opts.node_id, std::to_string(opts.node_ttl.count()),
                                   std::to_string(local_rooms.load()), std::to_string(local_conns.load())});
     commands.command(std::move(cmd), [self = shared_from_this()](redis_result r) {
-      if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.size() < 4)
+      if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.size() < 5)
         return;
       auto& e = r.reply.elements;
       {
         std::lock_guard<std::mutex> g{self->totals_mutex};
-        self->last_totals = totals{e[1].value, e[2].value, e[3].value};
+        self->last_totals = totals{e[2].value, e[3].value, e[4].value};
         self->have_totals = true;
       }
-      if (e[0].value == 0 && self->on.on_registry_lost)
+      if (e[1].value == 1) {
+        log::warn("event=node_was_reaped node={}", self->opts.node_id);
+        if (self->on.on_reaped_self)
+          self->on.on_reaped_self();
+      } else if (e[0].value == 0 && self->on.on_registry_lost) {
         self->on.on_registry_lost();
-      for (std::size_t i = 4; i < e.size(); ++i)
+      }
+      // Right after (re)connecting, every node's key may have lapsed while
+      // Redis was away: give live nodes one TTL to tick before reaping any.
+      if (std::chrono::steady_clock::now() - self->link_up_since < self->opts.node_ttl)
+        return;
+      for (std::size_t i = 5; i < e.size(); ++i)
         self->reap(e[i].str);
     });
   }
 
+  // Removes `dead`'s rooms and tells their survivors. With `done` this is
+  // our own graceful exit (or the takeover of a crashed earlier process of
+  // ours): `done` runs once the survivors' envelopes have been answered by
+  // Redis (one connection, FIFO: a PING after them proves it).
   void reap(const std::string& dead, std::function<void()> done = nullptr) {
     commands.command(eval(reap_script, {dead, done ? "leaving" : ""}), [self = shared_from_this(), dead, done](redis_result r) {
+      if (r.ok && r.reply.kind == redis_reply::array) {
+        auto& e = r.reply.elements;
+        if (!e.empty() || !done)
+          log::warn("event=node_reaped node={} rooms_with_survivors={}", dead, e.size() / 2);
+        for (std::size_t i = 0; i + 1 < e.size(); i += 2)
+          if (self->on.on_room_reaped)
+            self->on.on_room_reaped(e[i].str, e[i + 1].str, dead);
+      }
       if (done)
-        done();
-      if (!r.ok || r.reply.kind != redis_reply::array)
-        return;
-      auto& e = r.reply.elements;
-      log::warn("event=node_reaped node={} rooms_with_survivors={}", dead, e.size() / 2);
-      for (std::size_t i = 0; i + 1 < e.size(); i += 2)
-        if (self->on.on_room_reaped)
-          self->on.on_room_reaped(e[i].str, e[i + 1].str, dead);
+        self->commands.command({"PING"}, [done](redis_result) { done(); });
     });
   }
 };

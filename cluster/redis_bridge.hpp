@@ -34,6 +34,9 @@ public:
     // This node's liveness key had vanished (Redis lost its data, or this node
     // was silent past its TTL): re-register the rooms it hosts.
     std::function<void()> on_registry_lost;
+    // Other nodes took this node for dead (it was cut off past its TTL) and
+    // removed its rooms, telling their other members: end them here too.
+    std::function<void()> on_reaped_self;
     // A dead node's room was removed; `member_node` still has a member in it.
     std::function<void(const std::string& room, const std::string& member_node, const std::string& dead_node)>
       on_room_reaped;

@@ -203,7 +203,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     connect_started = clock_type::now();
     resolver.async_resolve(opts.endpoint.host, std::to_string(opts.endpoint.port),
                            [self = shared_from_this()](error_code ec, net::ip::tcp::resolver::results_type res) {
-                             if (self->stopped)
+                             if (self->stopped || self->ac)
                                return;
                              if (ec || res.empty())
                                return self->retry_later("resolve failed: " + ec.message());
@@ -314,7 +314,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   void retry_later(const std::string& why) {
     if (stopped)
       return;
-    // Full jitter over [backoff/2, backoff]: nodes that lost Redis together do not return together.
+    // Jitter over [backoff/2, backoff]: nodes that lost Redis together do not return together.
     auto lo = backoff.count() / 2, hi = backoff.count();
     auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long long>(lo, hi)(rng));
     log::warn("event=redis_down link={} reason=\"{}\" retry_ms={}", opts.name, why, wait.count());
@@ -357,8 +357,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (ec || self->stopped)
         return;
       auto now = clock_type::now();
-      if (self->ac && self->connecting && now - self->connect_started > self->opts.connect_timeout)
-        self->reset("connect timeout");
+      if (self->connecting && now - self->connect_started > self->opts.connect_timeout) {
+        if (self->ac) {
+          self->reset("connect timeout");
+        } else { // still resolving: getaddrinfo has no deadline of its own
+          self->connecting = false;
+          self->resolver.cancel();
+        }
+      }
       else if (self->ac && !self->inflight.empty() && now - self->inflight.front() > self->opts.command_timeout)
         self->reset("command timeout");
       self->arm_watchdog();

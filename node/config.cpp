@@ -1,5 +1,7 @@
 #include "node/config.hpp"
 
+#include "cluster/redis_client.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -110,7 +112,14 @@ const std::vector<setting>& settings() {
      [](config& c, const std::string& v) { c.frontend_urls = split_list(v); },
      [](const config& c) { return join_list(c.frontend_urls); }},
     {"REDIS_URL", "redis://[:password@]host:port[/db] joins a cluster; unset runs embedded",
-     [](config& c, const std::string& v) { c.redis_url = v; }, [](const config& c) { return c.redis_url; }},
+     [](config& c, const std::string& v) {
+       cluster::redis_endpoint ep;
+       std::string err;
+       if (!v.empty() && !cluster::parse_redis_url(v, ep, err))
+         throw config_error(err);
+       c.redis_url = v;
+     },
+     [](const config& c) { return c.redis_url; }},
     {"NODE_TTL_MS", "cluster: a node that missed heartbeats this long is dead; its rooms end",
      top_ms_setter("NODE_TTL_MS", &config::node_ttl), top_ms_getter(&config::node_ttl)},
     {"HEARTBEAT_MS", "cluster: how often a node refreshes its liveness and looks for dead nodes",

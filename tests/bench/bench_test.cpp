@@ -264,3 +264,15 @@ TEST_CASE("--server-pid takes a comma-separated list of pids") {
   CHECK_THROWS_AS(bench::parse_pid_list("0"), std::invalid_argument);
   CHECK_THROWS_AS(bench::parse_pid_list("99999999999"), std::invalid_argument);
 }
+
+TEST_CASE("machine CPU from /proc/stat counts all but idle and iowait as busy") {
+  auto m = bench::parse_machine_stat("cpu  100 5 50 1000 20 3 7 2 9 1\ncpu0 50 2 25 500 10 1 3 1 0 0\n");
+  REQUIRE(m);
+  CHECK(m->busy == 100 + 5 + 50 + 3 + 7 + 2);
+  CHECK(m->total == 100 + 5 + 50 + 1000 + 20 + 3 + 7 + 2);
+  CHECK_FALSE(bench::parse_machine_stat("cpu0 1 2 3 4\n"));
+  CHECK_FALSE(bench::parse_machine_stat("cpu  1 x 3 4\n"));
+  auto live = bench::read_machine();
+  REQUIRE(live);
+  CHECK(live->total >= live->busy);
+}

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -71,7 +72,11 @@ json ping(std::uint16_t port) {
 
 } // namespace
 
-#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes)
+// Protocol behaviour: one node, two nodes, and three nodes behind HAProxy
+// (deploy/local-cluster.sh) where clients only know the balancer's port.
+#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes, load_balanced)
+// Per-node behaviour (limits, counters), checked on the node itself.
+#define NODE_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes)
 
 PROTOCOL_CASE("create-room answers room-created with a six-digit id") {
   T net;
@@ -355,7 +360,7 @@ PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit; o
   CHECK(read_json(bystanders.guest)["message"] == "still here");
 }
 
-PROTOCOL_CASE("GET /api/ping reports the seed's fields plus node id and uptime") {
+NODE_CASE("GET /api/ping reports the seed's fields plus node id and uptime") {
   T net;
   auto p = make_pair_in(net);
   ws_client lone;
@@ -438,7 +443,7 @@ PROTOCOL_CASE("FRONTEND_URL=* allows every origin") {
   CHECK(ws_client{}.try_connect(net.host_port(), {{"Origin", "https://anything.example"}}) == 101);
 }
 
-PROTOCOL_CASE("upgrades past max connections get 503") {
+NODE_CASE("upgrades past max connections get 503") {
   T net{{{"MAX_CONNECTIONS", "2"}}};
   ws_client a, b;
   a.connect(net.host_port());
@@ -501,7 +506,7 @@ std::map<std::string, double> parse_prometheus(const std::string& text) {
 
 } // namespace
 
-PROTOCOL_CASE("/metrics is valid Prometheus text and its counters move with traffic") {
+NODE_CASE("/metrics is valid Prometheus text and its counters move with traffic") {
   T net;
   auto before = parse_prometheus(http_request(net.host_port(), "GET", "/metrics").body);
   auto guest_before = parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body);
@@ -536,4 +541,33 @@ PROTOCOL_CASE("/metrics is valid Prometheus text and its counters move with traf
     auto m = parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body);
     return m["signal_closes_total{reason=\"client\"}"] - guest_before["signal_closes_total{reason=\"client\"}"] == 1;
   }));
+}
+
+TEST_CASE("through the load balancer, host and guest land on different nodes and still share a room") {
+  local_cluster lc;
+  auto p = pair_in_room{lc.lb_port(), lc.lb_port()};
+  // Which node holds which connection: ask each node directly.
+  std::vector<std::string> holders;
+  REQUIRE(eventually([&] {
+    holders.clear();
+    for (auto& [name, node] : lc.nodes())
+      if (ping(node.second)["nodeClientsConnected"] == 1)
+        holders.push_back(name);
+    return holders.size() == 2;
+  }));
+  MESSAGE("host and guest are on " << holders[0] << " and " << holders[1]);
+  std::string s = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "via haproxy"}}.dump();
+  p.host.send(s);
+  CHECK(p.guest.read_text() == s);
+  auto pids = lc.pids();
+  p.host.close();
+  p.guest.close();
+  auto out = lc.down();
+  CHECK(out.find("local cluster: down") != std::string::npos);
+  for (int pid : pids) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_s, comm, state;
+    bool running = static_cast<bool>(stat >> pid_s >> comm >> state) && state != "Z";
+    CHECK_MESSAGE(!running, "process " << pid << " (" << comm << ") is still running after down");
+  }
 }

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <csignal>
+#include <fstream>
 #include <netinet/in.h>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -111,6 +112,66 @@ node_process::node_process(const redis_process& redis, std::string node_id, env_
   // Ready means both Redis links are up.
   if (!eventually([&] { return http_request(port_, "GET", "/readyz").status == 200; }, std::chrono::seconds(10)))
     throw std::runtime_error("signal-node " + id_ + " never became ready:\n" + proc_->output());
+}
+
+namespace {
+
+// Runs a command to completion; returns its output (throws on failure).
+std::string run_script(std::vector<std::string> argv, const env_map& env) {
+  child_process p{std::move(argv), env};
+  auto status = p.wait_exit(std::chrono::seconds(120));
+  if (!status || *status != 0)
+    throw std::runtime_error("script failed:\n" + p.output());
+  return p.output();
+}
+
+} // namespace
+
+local_cluster::local_cluster(const env_map& env, int nodes) {
+  char tmpl[] = "/tmp/signal-lc-XXXXXX";
+  if (!mkdtemp(tmpl))
+    throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  env_ = env_map{{"CLUSTER_DIR", dir_},
+                 {"LB_PORT", std::to_string(free_port())},
+                 {"REDIS_PORT", std::to_string(free_port())},
+                 {"SIGNAL_NODE_BIN", SIGNAL_NODE_BIN},
+                 {"DRAIN_DELAY_MS", "0"},
+                 {"NODE_TTL_MS", "2000"},
+                 {"HEARTBEAT_MS", "250"},
+                 {"FRONTEND_URL", ""}};
+  for (auto& [k, v] : env)
+    env_[k] = v;
+  run_script({"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "up", std::to_string(nodes)}, env_);
+  up_ = true;
+  std::ifstream state(dir_ + "/state");
+  std::string name;
+  int pid = 0, port = 0;
+  while (state >> name >> pid >> port) {
+    pids_.push_back(pid);
+    if (name == "haproxy")
+      lb_port_ = static_cast<std::uint16_t>(port);
+    else if (name.rfind("node", 0) == 0)
+      nodes_[name] = {pid, static_cast<std::uint16_t>(port)};
+  }
+}
+
+std::vector<int> local_cluster::pids() const {
+  return pids_;
+}
+
+std::string local_cluster::down() {
+  if (!up_)
+    return {};
+  up_ = false;
+  return run_script({"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "down"}, env_);
+}
+
+local_cluster::~local_cluster() {
+  try {
+    down();
+  } catch (...) {
+  }
 }
 
 signaling::config config_from_env(const env_map& env) {

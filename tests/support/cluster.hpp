@@ -56,14 +56,46 @@ signaling::config config_from_env(const env_map& env);
 
 struct single_node {
   static constexpr bool cluster = false;
+  static constexpr bool balanced = false;
   explicit single_node(const env_map& env = {}) : node(config_from_env(env)) {}
   std::uint16_t host_port() const { return node.port(); }
   std::uint16_t guest_port() const { return node.port(); }
   running_node node;
 };
 
+// deploy/local-cluster.sh: redis-server, three nodes and HAProxy, started
+// and stopped by the operators' script; clients see one port.
+class local_cluster {
+public:
+  explicit local_cluster(const env_map& env = {}, int nodes = 3);
+  ~local_cluster(); // `down`; checks nothing is left running
+  std::uint16_t lb_port() const { return lb_port_; }
+  // node name -> (pid, port), from the script's state file
+  const std::map<std::string, std::pair<int, std::uint16_t>>& nodes() const { return nodes_; }
+  std::vector<int> pids() const; // every process the script started
+  std::string down();            // runs `down`, returns its output
+
+private:
+  std::string dir_;
+  env_map env_;
+  std::uint16_t lb_port_ = 0;
+  std::map<std::string, std::pair<int, std::uint16_t>> nodes_;
+  std::vector<int> pids_;
+  bool up_ = false;
+};
+
+struct load_balanced {
+  static constexpr bool cluster = true;
+  static constexpr bool balanced = true;
+  explicit load_balanced(const env_map& env = {}) : lc(env) {}
+  std::uint16_t host_port() const { return lc.lb_port(); }
+  std::uint16_t guest_port() const { return lc.lb_port(); }
+  local_cluster lc;
+};
+
 struct two_nodes {
   static constexpr bool cluster = true;
+  static constexpr bool balanced = false;
   explicit two_nodes(const env_map& env = {}) : a(redis, "node-a", env), b(redis, "node-b", env) {}
   std::uint16_t host_port() const { return a.port(); }
   std::uint16_t guest_port() const { return b.port(); }

@@ -107,6 +107,8 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"MAX_CONNECTIONS", "--max-connections"},
   {"HANDSHAKE_TIMEOUT_MS", "--handshake-timeout-ms"},
   {"IDLE_TIMEOUT_MS", "--idle-timeout-ms"},
+  {"DRAIN_DELAY_MS", "--drain-delay-ms"},
+  {"SHUTDOWN_CLOSE_CODE", "--shutdown-close-code"},
   {"SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms"},
   {"ROOM_ID_DIGITS", "--room-id-digits"},
   {"ENV_FILE", "--env-file"},
@@ -190,12 +192,12 @@ TEST_CASE("load_config accepts a flag with its value as the next argument") {
 }
 
 TEST_CASE("load_config accepts a flag with its value after an equals sign") {
-  auto c = load({"--ws-port=4100", "--node-id=n1", "--max-json-depth=12", "--redis-url=redis://h:1/0?a=b"}).cfg;
+  auto c = load({"--ws-port=4100", "--node-id=n1", "--max-json-depth=12", "--redis-url=redis://:p=w@h:1/0"}).cfg;
   CHECK(c.ws_port == 4100);
   CHECK(c.node_id == "n1");
   CHECK(c.lim.max_json_depth == 12);
   // Only the first '=' separates flag and value.
-  CHECK(c.redis_url == "redis://h:1/0?a=b");
+  CHECK(c.redis_url == "redis://:p=w@h:1/0");
 }
 
 TEST_CASE("load_config accepts both flag forms mixed, and an empty value after an equals sign") {

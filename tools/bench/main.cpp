@@ -232,6 +232,8 @@ void print_table(const json& r) {
     latency_row(r, "one_way_us", "one way us");
     server_rows(r, "relay", "relay");
     row("bench CPU per relay", num(get(r, "bench_cpu_us_per_relay"), 2) + " us");
+    if (r.contains("other_load_cores"))
+      row("other load on machine", num(get(r, "other_load_cores"), 2) + " cores (not server, not bench)");
   } else if (sc == "idle") {
     row("connections", num(get(r, "connections_open"), 0) + " open of " + r["connections_requested"].dump() +
                          " requested, over " + r["source_addresses"].dump() + " source addresses");

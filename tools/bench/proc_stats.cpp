@@ -89,6 +89,45 @@ std::optional<std::uint64_t> parse_vm_rss_kb(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<machine_ticks> parse_machine_stat(std::string_view text) {
+  if (text.substr(0, 4) != "cpu ")
+    return std::nullopt;
+  auto eol = text.find('\n');
+  auto line = text.substr(4, eol == std::string_view::npos ? std::string_view::npos : eol - 4);
+  machine_ticks m;
+  std::size_t i = 0, n = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ')
+      ++i;
+    if (i >= line.size())
+      break;
+    auto j = line.find(' ', i);
+    if (j == std::string_view::npos)
+      j = line.size();
+    std::uint64_t v = 0;
+    if (!to_u64(line.substr(i, j - i), v))
+      return std::nullopt;
+    // Fields 9 and 10 (guest, guest_nice) are already counted in user/nice.
+    if (n < 8) {
+      m.total += v;
+      if (n != 3 && n != 4) // idle, iowait
+        m.busy += v;
+    }
+    ++n;
+    i = j;
+  }
+  if (n < 4)
+    return std::nullopt;
+  return m;
+}
+
+std::optional<machine_ticks> read_machine() {
+  auto text = slurp("/proc/stat");
+  if (!text)
+    return std::nullopt;
+  return parse_machine_stat(*text);
+}
+
 proc_sample read_proc(int pid) {
   proc_sample s;
   s.pid = pid;

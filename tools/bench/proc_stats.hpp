@@ -27,6 +27,16 @@ std::optional<cpu_ticks> parse_stat(std::string_view text);
 // thread, or a zombie).
 std::optional<std::uint64_t> parse_vm_rss_kb(std::string_view text);
 
+// The machine's CPU time from the first line of /proc/stat ("cpu  user nice
+// system idle iowait irq softirq steal ..."), in clock ticks: busy is all
+// but idle and iowait. Lets a run say how much CPU other work took meanwhile.
+struct machine_ticks {
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+};
+std::optional<machine_ticks> parse_machine_stat(std::string_view text);
+std::optional<machine_ticks> read_machine();
+
 // One process at one instant.
 struct proc_sample {
   int pid = 0;

@@ -148,6 +148,7 @@ struct accounting {
   struct mark {
     proc_set_sample procs;
     double self_us = 0;
+    std::optional<machine_ticks> machine;
     std::uint64_t at_ns = 0;
   };
   mark sample() const {
@@ -155,6 +156,7 @@ struct accounting {
     if (!pids_.empty())
       m.procs = read_procs(pids_);
     m.self_us = self_cpu_us();
+    m.machine = read_machine();
     m.at_ns = now_ns();
     return m;
   }
@@ -163,9 +165,18 @@ struct accounting {
     json j;
     j["bench_cpu_us"] = b.self_us - a.self_us;
     j[std::string("bench_cpu_us_per_") + per] = units > 0 ? (b.self_us - a.self_us) / units : 0.0;
+    auto d = diff(a.procs, b.procs, tck_);
+    // The machine is shared: how many cores everything else (not the
+    // server, not the bench) kept busy while this was measured.
+    double secs = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
+    if (a.machine && b.machine && secs > 0) {
+      double busy_us = static_cast<double>(b.machine->busy - a.machine->busy) * 1e6 / static_cast<double>(tck_);
+      j["machine_busy_cores"] = busy_us / 1e6 / secs;
+      if (d.ok)
+        j["other_load_cores"] = std::max(0.0, busy_us - d.cpu_us - (b.self_us - a.self_us)) / 1e6 / secs;
+    }
     if (pids_.empty())
       return j;
-    auto d = diff(a.procs, b.procs, tck_);
     json s;
     s["pids"] = pids_;
     s["ok"] = d.ok;
@@ -759,7 +770,7 @@ json run_relay(const options& o) {
   d.set_recording(false);
   d.stop();
   double secs = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
-  out["ok"] = drained;
+  out["ok"] = drained && d.failed_pairs() == 0;
   out["drained"] = drained;
   out["measured_s"] = secs;
   out["relays"] = relays;

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A signaling cluster on this machine, without containers: redis-server,
+# N signal-node processes and HAProxy in front, all on loopback.
+#
+#   deploy/local-cluster.sh up [N]    start (N nodes, default 3) and print where everything is
+#   deploy/local-cluster.sh status    what runs, with each node's /api/ping
+#   deploy/local-cluster.sh down      drain and stop everything it started
+#
+# Settings: deploy/signal.env (shared with docker-compose and k8s), overridden
+# by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380), node ports are
+# picked free. State and logs: CLUSTER_DIR (default .local-cluster/).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CLUSTER_DIR:-$root/.local-cluster}
+lb_port=${LB_PORT:-8080}
+redis_port=${REDIS_PORT:-6380}
+node_bin=${SIGNAL_NODE_BIN:-$root/build/signal-node}
+
+die() { echo "local-cluster: $*" >&2; exit 1; }
+
+# Waits up to $2 seconds for command $1 to succeed.
+wait_for() {
+  local deadline=$((SECONDS + $2))
+  until eval "$1" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+# Running (a zombie whose parent has not reaped it yet counts as gone).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+up() {
+  local n=${1:-3}
+  [ -f "$dir/state" ] && die "already up (see $dir/state); run down first"
+  command -v redis-server >/dev/null && command -v haproxy >/dev/null || bash "$root/deploy/setup.sh" haproxy
+  if [ ! -x "$node_bin" ]; then
+    [ -f "$root/build/build.ninja" ] || cmake --preset release -S "$root" >/dev/null
+    cmake --build "$root/build" --target signal-node
+  fi
+  mkdir -p "$dir"
+  : > "$dir/state"
+
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$dir/redis.log" 2>&1 &
+  echo "redis $! $redis_port" >> "$dir/state"
+  wait_for "redis-cli -p $redis_port ping | grep -q PONG" 10 || die "redis-server did not start (see $dir/redis.log)"
+
+  # Shared settings, unless the environment already says otherwise.
+  while IFS='=' read -r key value; do
+    case "$key" in ''|\#*) continue ;; esac
+    [ -n "${!key+x}" ] || export "$key=$value"
+  done < "$root/deploy/signal.env"
+
+  local servers=() i port
+  for i in $(seq 1 "$n"); do
+    NODE_ID=node$i WS_PORT=0 BIND_ADDRESS=127.0.0.1 REDIS_URL=redis://127.0.0.1:$redis_port ENV_FILE=/nonexistent \
+      "$node_bin" >"$dir/node$i.log" 2>&1 &
+    local pid=$!
+    # The whole line, with the mode at its end: the log may be read mid-write.
+    wait_for "grep -q 'event=listening.* mode=' '$dir/node$i.log'" 20 || die "node$i did not start (see $dir/node$i.log)"
+    port=$(sed -n 's/.*event=listening.* port=\([0-9]*\).*/\1/p' "$dir/node$i.log" | head -1)
+    echo "node$i $pid $port" >> "$dir/state"
+    servers+=("127.0.0.1:$port")
+  done
+
+  sh "$root/deploy/haproxy/render.sh" "127.0.0.1:$lb_port" "${servers[@]}" > "$dir/haproxy.cfg"
+  haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+  echo "haproxy $! $lb_port" >> "$dir/state"
+  # Ready when HAProxy's health checks have found every node ready.
+  for i in $(seq 1 "$n"); do
+    port=$(awk -v n="node$i" '$1 == n {print $3}' "$dir/state")
+    wait_for "curl -sf http://127.0.0.1:$port/readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
+  done
+  wait_for "curl -sf --max-time 2 http://127.0.0.1:$lb_port/readyz" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
+  status
+}
+
+status() {
+  [ -f "$dir/state" ] || { echo "local cluster: down"; return 0; }
+  echo "local cluster (state in $dir):"
+  while read -r name pid port; do
+    local state=dead
+    alive "$pid" && state=running
+    case "$name" in
+      redis) echo "  redis    pid $pid  redis://127.0.0.1:$port  $state" ;;
+      haproxy) echo "  haproxy  pid $pid  ws://127.0.0.1:$port  (clients connect here)  $state" ;;
+      *) echo "  $name    pid $pid  http://127.0.0.1:$port  $state  $(curl -s --max-time 2 "http://127.0.0.1:$port/api/ping" || true)" ;;
+    esac
+  done < "$dir/state"
+}
+
+down() {
+  [ -f "$dir/state" ] || { echo "local cluster: already down"; return 0; }
+  # Nodes first (SIGTERM: they drain and leave Redis), then the balancer, then Redis.
+  local order=() name pid port
+  while read -r name pid port; do
+    case "$name" in node*) order+=("$pid") ;; esac
+  done < "$dir/state"
+  order+=("$(awk '$1 == "haproxy" {print $2}' "$dir/state")" "$(awk '$1 == "redis" {print $2}' "$dir/state")")
+  for pid in "${order[@]}"; do
+    [ -n "$pid" ] && alive "$pid" || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_for "! alive $pid" 30 || kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -f "$dir/state"
+  echo "local cluster: down"
+}
+
+case "${1:-}" in
+  up) up "${2:-3}" ;;
+  status) status ;;
+  down) down ;;
+  *) echo "usage: $0 up [N] | status | down" >&2; exit 2 ;;
+esac

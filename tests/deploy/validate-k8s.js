@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+// Offline validation of the rendered Kubernetes manifests (k8s/).
+//
+//   node validate-k8s.js RENDERED.yaml K8S_DIR
+//
+// RENDERED.yaml is `kubectl kustomize K8S_DIR` (or "-" for stdin). Three layers:
+//  1. schema: every document against the Kubernetes JSON schemas of its
+//     apiVersion/kind (npm kubernetes-models, @kubernetes-models/validate):
+//     types, required fields, enums, formats;
+//  2. fields: no unknown field anywhere (the API server rejects them under
+//     strict field validation, the JSON schemas alone let them through), by
+//     walking each object along the models' TypeScript declarations;
+//  3. consistency: what no schema knows — selectors that select, ports and
+//     references that resolve, the drain fitting the grace period, the
+//     security settings — and every manifest file listed in kustomization.yaml.
+// Prints one line per problem and a summary; exits 1 if there is any problem.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const YAML = require("yaml");
+
+const MODELS_VERSION = require("kubernetes-models/package.json").version;
+const NODE_MODULES = path.join(__dirname, "node_modules");
+
+const problems = [];
+let checks = 0;
+function check(cond, what) {
+  checks++;
+  if (!cond) problems.push(what);
+  return !!cond;
+}
+
+// ---------------------------------------------------------------- inputs ----
+
+const [renderedArg, k8sDir] = process.argv.slice(2);
+if (!renderedArg || !k8sDir) {
+  console.error("usage: validate-k8s.js RENDERED.yaml|- K8S_DIR");
+  process.exit(2);
+}
+const renderedText = fs.readFileSync(renderedArg === "-" ? 0 : renderedArg, "utf8");
+
+function parseDocs(text, where) {
+  const docs = [];
+  for (const d of YAML.parseAllDocuments(text)) {
+    if (d.errors.length) {
+      problems.push(`${where}: YAML: ${d.errors.map((e) => e.message).join("; ")}`);
+      continue;
+    }
+    const v = d.toJS();
+    if (v !== null && v !== undefined) docs.push(v);
+  }
+  return docs;
+}
+
+const docs = parseDocs(renderedText, renderedArg);
+check(docs.length > 0, `${renderedArg}: no documents rendered`);
+const id = (d) => `${d && d.kind}/${d && d.metadata && d.metadata.name}`;
+
+// ------------------------------------------------------------ 1. schema ----
+
+function modelClass(doc) {
+  if (!doc || typeof doc.apiVersion !== "string" || typeof doc.kind !== "string") return null;
+  let mod;
+  try {
+    mod = require(`kubernetes-models/${doc.apiVersion}`);
+  } catch {
+    return null;
+  }
+  return typeof mod[doc.kind] === "function" ? mod[doc.kind] : null;
+}
+
+for (const doc of docs) {
+  const Cls = modelClass(doc);
+  if (!check(Cls, `${id(doc)}: no Kubernetes schema for apiVersion "${doc.apiVersion}" kind "${doc.kind}"`))
+    continue;
+  try {
+    new Cls(JSON.parse(JSON.stringify(doc))).validate();
+    checks++;
+  } catch (e) {
+    check(false, `${id(doc)}: schema: ${e.message}`);
+  }
+}
+
+// ------------------------------------------------------- 2. unknown fields ----
+// The models' .d.ts files declare every object as
+//   export interface IName { "field"?: TYPE; ... }
+// with TYPE a primitive or literal union, Array<T>, { [key: string]: T }, or
+// an imported interface name. Parse those once and walk the documents.
+
+const dtsCache = new Map();
+
+function splitTopLevel(body) {
+  const parts = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of body) {
+    if ("{<([".includes(ch)) depth++;
+    if ("}>)]".includes(ch)) depth--;
+    if (ch === ";" && depth === 0) {
+      parts.push(cur.trim());
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur.trim()) parts.push(cur.trim());
+  return parts;
+}
+
+function parseDts(file) {
+  if (dtsCache.has(file)) return dtsCache.get(file);
+  const info = { file, imports: new Map(), interfaces: new Map(), aliases: new Map() };
+  dtsCache.set(file, info);
+  if (!fs.existsSync(file)) return info;
+  const src = fs.readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  for (const m of src.matchAll(/import \{([^}]*)\} from "([^"]+)";/g)) {
+    const spec = m[2];
+    let target = null;
+    if (spec.startsWith(".")) target = path.resolve(path.dirname(file), spec + ".d.ts");
+    else if (spec.startsWith("@kubernetes-models/") || spec.startsWith("kubernetes-models/"))
+      target = path.join(NODE_MODULES, spec + ".d.ts");
+    for (const name of m[1].split(",").map((s) => s.trim()).filter(Boolean)) {
+      const [orig, local] = name.split(/\s+as\s+/);
+      info.imports.set(local || orig, { file: target, name: orig });
+    }
+  }
+  for (const m of src.matchAll(/export interface (\w+)(?: extends [^{]+)? \{/g)) {
+    let i = m.index + m[0].length;
+    let depth = 1;
+    const start = i;
+    while (depth > 0 && i < src.length) {
+      if (src[i] === "{") depth++;
+      else if (src[i] === "}") depth--;
+      i++;
+    }
+    const props = new Map();
+    for (const member of splitTopLevel(src.slice(start, i - 1))) {
+      const pm = member.match(/^"([^"]+)"\??:\s*([\s\S]+)$/);
+      if (pm) props.set(pm[1], pm[2].trim());
+    }
+    info.interfaces.set(m[1], props);
+  }
+  for (const m of src.matchAll(/export \{([^}]*)\};/g))
+    for (const pair of m[1].split(",").map((s) => s.trim()).filter(Boolean)) {
+      const [orig, alias] = pair.split(/\s+as\s+/);
+      if (alias) info.aliases.set(alias, orig);
+    }
+  return info;
+}
+
+// -> {object: props, file} | {array: T} | {map: T} | null (a leaf: not walked)
+function resolveType(type, file) {
+  type = type.trim();
+  let m;
+  if ((m = type.match(/^Array<([\s\S]+)>$/))) return { array: m[1] };
+  if ((m = type.match(/^\{\s*\[key: string\]:\s*([\s\S]+?);?\s*\}$/))) return { map: m[1] };
+  if (!/^I\w+$/.test(type)) return null;
+  const info = parseDts(file);
+  if (info.interfaces.has(type)) return { object: info.interfaces.get(type), file };
+  const imp = info.imports.get(type);
+  if (!imp || !imp.file) return null;
+  const target = parseDts(imp.file);
+  const local = target.aliases.get(imp.name) || imp.name;
+  if (target.interfaces.has(local)) return { object: target.interfaces.get(local), file: imp.file };
+  return null; // a type alias such as IntOrString or Quantity
+}
+
+function walk(value, desc, file, where, out) {
+  if (!desc || value === null || value === undefined) return;
+  if (desc.array) {
+    if (Array.isArray(value)) value.forEach((v, i) => walk(v, resolveType(desc.array, file), file, `${where}[${i}]`, out));
+  } else if (desc.map) {
+    if (typeof value === "object" && !Array.isArray(value))
+      for (const [k, v] of Object.entries(value)) walk(v, resolveType(desc.map, file), file, `${where}.${k}`, out);
+  } else if (desc.object) {
+    if (typeof value !== "object" || Array.isArray(value)) return; // the schema reports types
+    for (const [k, v] of Object.entries(value)) {
+      const key = where ? `${where}.${k}` : k;
+      if (!desc.object.has(k)) out.push(`${key}: unknown field`);
+      else walk(v, resolveType(desc.object.get(k), desc.file), desc.file, key, out);
+    }
+  }
+}
+
+for (const doc of docs) {
+  if (!modelClass(doc)) continue;
+  const file = path.join(NODE_MODULES, "kubernetes-models", doc.apiVersion, `${doc.kind}.d.ts`);
+  const root = parseDts(file).interfaces.get(`I${doc.kind}`);
+  if (!check(root && root.size > 0, `${id(doc)}: no type declarations in ${file}`)) continue;
+  const out = [];
+  walk(doc, { object: root, file }, file, "", out);
+  check(out.length === 0, `${id(doc)}: ${out.join("; ")}`);
+}
+
+// -------------------------------------------------------- 3. consistency ----
+
+const byKind = (kind) => docs.filter((d) => d && d.kind === kind);
+const find = (kind, name) => byKind(kind).find((d) => d.metadata && d.metadata.name === name);
+const selects = (selector, labels) =>
+  !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels && labels[k] === v);
+const podLabels = (dep) => (dep.spec.template.metadata || {}).labels || {};
+const containersOf = (dep) => dep.spec.template.spec.containers || [];
+const portOk = (c, p) => (c.ports || []).some((cp) => cp.name === p || cp.containerPort === p);
+
+// Every manifest file is part of the kustomization (so it is rendered and checked above).
+const kustomization = YAML.parse(fs.readFileSync(path.join(k8sDir, "kustomization.yaml"), "utf8"));
+const listed = new Set(kustomization.resources || []);
+for (const f of fs.readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml"))
+  check(listed.has(f), `k8s/${f}: not listed in kustomization.yaml resources, so never applied nor validated`);
+for (const f of listed) check(fs.existsSync(path.join(k8sDir, f)), `kustomization.yaml: resource ${f} does not exist`);
+
+const deployments = byKind("Deployment");
+for (const dep of deployments) {
+  const name = id(dep);
+  const spec = dep.spec.template.spec;
+  check(selects(dep.spec.selector.matchLabels, podLabels(dep)), `${name}: selector does not match the pod labels`);
+  const podSc = spec.securityContext || {};
+  check(podSc.runAsNonRoot === true, `${name}: securityContext.runAsNonRoot is not true`);
+  for (const c of containersOf(dep)) {
+    const cn = `${name} container ${c.name}`;
+    const sc = c.securityContext || {};
+    check(sc.allowPrivilegeEscalation === false, `${cn}: allowPrivilegeEscalation is not false`);
+    check(sc.readOnlyRootFilesystem === true, `${cn}: readOnlyRootFilesystem is not true`);
+    check(((sc.capabilities || {}).drop || []).includes("ALL"), `${cn}: capabilities do not drop ALL`);
+    const seccomp = (sc.seccompProfile || podSc.seccompProfile || {}).type;
+    check(seccomp === "RuntimeDefault" || seccomp === "Localhost", `${cn}: no seccompProfile`);
+    const res = c.resources || {};
+    check(res.requests && res.requests.cpu && res.requests.memory, `${cn}: no cpu/memory requests`);
+    check(res.limits && res.limits.memory, `${cn}: no memory limit`);
+    check(c.readinessProbe && c.livenessProbe, `${cn}: readiness and liveness probes are required`);
+    for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+      const p = c[probe] && (c[probe].httpGet || c[probe].tcpSocket);
+      if (p) check(portOk(c, p.port), `${cn}: ${probe} port ${p.port} is not a container port`);
+    }
+    for (const ef of c.envFrom || []) {
+      if (ef.configMapRef) check(find("ConfigMap", ef.configMapRef.name), `${cn}: ConfigMap ${ef.configMapRef.name} is not rendered`);
+      if (ef.secretRef) check(find("Secret", ef.secretRef.name), `${cn}: Secret ${ef.secretRef.name} is not rendered`);
+    }
+    const seen = new Set();
+    for (const e of c.env || []) {
+      const ref = e.valueFrom && e.valueFrom.secretKeyRef;
+      if (ref) {
+        const s = find("Secret", ref.name);
+        check(s && ({ ...s.data, ...s.stringData })[ref.key] !== undefined, `${cn}: env ${e.name}: Secret ${ref.name} has no key ${ref.key}`);
+      }
+      for (const m of String(e.value || "").matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+        check(seen.has(m[1]), `${cn}: env ${e.name} uses $(${m[1]}), which is not defined before it`);
+      seen.add(e.name);
+    }
+    for (const a of [...(c.args || []), ...(c.command || [])])
+      for (const m of String(a).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+        check(seen.has(m[1]), `${cn}: args use $(${m[1]}), which is not in env`);
+  }
+}
+
+// The signal-node Deployment itself.
+const signal = find("Deployment", "signal");
+if (check(signal, "Deployment/signal is not rendered")) {
+  const spec = signal.spec.template.spec;
+  const c = containersOf(signal)[0];
+  const ru = (signal.spec.strategy || {}).rollingUpdate || {};
+  check(signal.spec.strategy.type === "RollingUpdate" && ru.maxUnavailable === 0 && ru.maxSurge >= 1,
+    "Deployment/signal: rolling update must have maxUnavailable 0 and maxSurge >= 1");
+  check(signal.spec.replicas >= 3, "Deployment/signal: fewer than 3 replicas");
+  check(((c.readinessProbe || {}).httpGet || {}).path === "/readyz", "Deployment/signal: readinessProbe is not GET /readyz");
+  check(((c.livenessProbe || {}).httpGet || {}).path === "/healthz", "Deployment/signal: livenessProbe is not GET /healthz");
+  const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+  check(env.NODE_ID && env.NODE_ID.valueFrom && env.NODE_ID.valueFrom.fieldRef &&
+    env.NODE_ID.valueFrom.fieldRef.fieldPath === "metadata.name", "Deployment/signal: NODE_ID is not the pod name");
+  check(env.REDIS_URL && /^redis:\/\//.test(env.REDIS_URL.value || ""), "Deployment/signal: REDIS_URL is not a redis:// URL");
+
+  // Settings as the node sees them: the ConfigMap, then env (which wins).
+  const settings = {};
+  for (const ef of c.envFrom || [])
+    if (ef.configMapRef) Object.assign(settings, (find("ConfigMap", ef.configMapRef.name) || {}).data);
+  for (const e of c.env || []) if (e.value !== undefined) settings[e.name] = e.value;
+  const ms = (k, dflt) => Number(settings[k] !== undefined ? settings[k] : dflt);
+  const port = c.ports.find((p) => p.name === "http") || c.ports[0];
+  check(port && String(port.containerPort) === String(settings.WS_PORT || 4000),
+    "Deployment/signal: containerPort differs from WS_PORT");
+
+  // Drain: preStop + DRAIN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS (leave) + margin <= grace.
+  const pre = (((c.lifecycle || {}).preStop || {}).exec || {}).command || [];
+  const preStop = /sleep$/.test(pre[0] || "") ? Number(pre[1]) : NaN;
+  check(pre.length === 0 || !Number.isNaN(preStop), `Deployment/signal: preStop is not "sleep N": ${JSON.stringify(pre)}`);
+  const margin = 5;
+  const drain = (Number.isNaN(preStop) ? 0 : preStop) +
+    (ms("DRAIN_DELAY_MS", 3000) + ms("SHUTDOWN_TIMEOUT_MS", 10000) + ms("REDIS_TIMEOUT_MS", 2000)) / 1000;
+  const grace = spec.terminationGracePeriodSeconds === undefined ? 30 : spec.terminationGracePeriodSeconds;
+  check(drain + margin <= grace,
+    `Deployment/signal: terminationGracePeriodSeconds ${grace} < preStop ${preStop} + DRAIN_DELAY_MS ` +
+    `${ms("DRAIN_DELAY_MS", 3000)} + SHUTDOWN_TIMEOUT_MS ${ms("SHUTDOWN_TIMEOUT_MS", 10000)} + REDIS_TIMEOUT_MS ` +
+    `${ms("REDIS_TIMEOUT_MS", 2000)} + ${margin} s margin = ${drain + margin} s`);
+  console.log(`drain: preStop ${preStop} s + DRAIN_DELAY_MS, SHUTDOWN_TIMEOUT_MS, REDIS_TIMEOUT_MS ` +
+    `${drain - preStop} s = ${drain} s, + ${margin} s margin ${drain + margin <= grace ? "<=" : "> (TOO LONG)"} ` +
+    `terminationGracePeriodSeconds ${grace}`);
+
+  const ann = (signal.spec.template.metadata || {}).annotations || {};
+  check(ann["prometheus.io/scrape"] === "true" && ann["prometheus.io/path"] === "/metrics" &&
+    String(ann["prometheus.io/port"]) === String(port && port.containerPort),
+    "Deployment/signal: prometheus.io/scrape, /path, /port annotations missing or not the node's port");
+  check((spec.topologySpreadConstraints || []).length > 0 || (spec.affinity || {}).podAntiAffinity,
+    "Deployment/signal: pods are not spread (topologySpreadConstraints or podAntiAffinity)");
+}
+
+// Services select pods and their target ports exist.
+for (const svc of byKind("Service")) {
+  const dep = deployments.find((d) => selects(svc.spec.selector, podLabels(d)));
+  if (!check(dep, `${id(svc)}: selects no Deployment's pods`)) continue;
+  for (const p of svc.spec.ports || [])
+    check(containersOf(dep).some((c) => portOk(c, p.targetPort === undefined ? p.port : p.targetPort)),
+      `${id(svc)}: targetPort ${p.targetPort} is not a port of ${id(dep)}`);
+}
+
+// Ingress backends exist; WebSocket timeouts are long.
+for (const ing of byKind("Ingress")) {
+  const a = ing.metadata.annotations || {};
+  for (const k of ["proxy-read-timeout", "proxy-send-timeout"])
+    check(Number(a[`nginx.ingress.kubernetes.io/${k}`]) >= 3600, `${id(ing)}: nginx.ingress.kubernetes.io/${k} below 3600 s`);
+  for (const rule of ing.spec.rules || [])
+    for (const p of (rule.http || {}).paths || []) {
+      const b = p.backend.service;
+      const svc = b && find("Service", b.name);
+      check(svc && (svc.spec.ports || []).some((sp) => (b.port.name ? sp.name === b.port.name : sp.port === b.port.number)),
+        `${id(ing)}: backend ${b && b.name}:${b && JSON.stringify(b.port)} is not a Service port`);
+    }
+}
+
+// Autoscaler and disruption budget aim at the Deployment.
+for (const hpa of byKind("HorizontalPodAutoscaler")) {
+  const t = hpa.spec.scaleTargetRef;
+  const dep = find(t.kind, t.name);
+  check(dep, `${id(hpa)}: scaleTargetRef ${t.kind}/${t.name} is not rendered`);
+  if (dep) check(hpa.spec.minReplicas <= dep.spec.replicas && dep.spec.replicas <= hpa.spec.maxReplicas,
+    `${id(hpa)}: Deployment replicas ${dep.spec.replicas} outside minReplicas..maxReplicas`);
+}
+for (const pdb of byKind("PodDisruptionBudget")) {
+  const dep = deployments.find((d) => selects(pdb.spec.selector.matchLabels, podLabels(d)));
+  if (check(dep, `${id(pdb)}: selects no Deployment's pods`) && pdb.spec.minAvailable !== undefined)
+    check(pdb.spec.minAvailable < dep.spec.replicas, `${id(pdb)}: minAvailable leaves no disruption possible`);
+}
+
+// ------------------------------------------------------------------ result ----
+
+for (const d of docs) console.log(`document ${d.apiVersion} ${id(d)}`);
+for (const p of problems) console.log(`PROBLEM ${p}`);
+console.log(`k8s: ${docs.length} documents against kubernetes-models ${MODELS_VERSION} schemas, ` +
+  `${checks} checks, ${problems.length} problems`);
+process.exit(problems.length ? 1 : 0);

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Offline validation of the deployment files (ctest: deploy_manifests_validate).
+# Nothing here needs a Docker engine or a Kubernetes cluster:
+#   - deploy/docker-compose.yml: `docker-compose config -q`, and that it uses the
+#     shared signal.env and HAProxy template with a stop_grace_period that
+#     covers the drain;
+#   - k8s/: rendered with `kubectl kustomize`, every document validated against
+#     the Kubernetes schemas plus consistency rules (tests/deploy/validate-k8s.js);
+#   - k8s/signal.env byte-identical to deploy/signal.env;
+#   - deploy/haproxy: the template rendered as the local cluster and compose
+#     render it, checked with `haproxy -c`;
+#   - deploy/Dockerfile: by rule (it cannot be built here), including a runtime
+#     package for every library that build/signal-node links.
+# Installs what it lacks: Debian packages through deploy/setup.sh, npm packages
+# (pinned in package-lock.json) into tests/deploy/node_modules.
+# Ends with "N passed, N failed"; exits 1 if anything failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root" || exit 1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS  $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL  $1"; failed=$((failed + 1)); }
+skip() { echo "SKIP  $1"; skipped=$((skipped + 1)); }
+# check NAME CMD...: PASS if CMD exits 0; otherwise FAIL and show its output.
+check() {
+  local name=$1
+  shift
+  if "$@" > "$tmp/out" 2>&1; then
+    pass "$name"
+  else
+    fail "$name"
+    sed 's/^/      /' "$tmp/out"
+  fi
+}
+
+# ------------------------------------------------------------------ tools ----
+
+# deploy/setup.sh, retried: another test may hold the dpkg lock.
+install_pkgs() {
+  local _
+  for _ in 1 2 3 4 5 6; do
+    bash deploy/setup.sh "$@" > "$tmp/setup.log" 2>&1 && return 0
+    sleep 10
+  done
+  echo "bash deploy/setup.sh $* failed:" >&2
+  cat "$tmp/setup.log" >&2
+  return 1
+}
+
+want=()
+command -v docker-compose > /dev/null || want+=(docker-compose)
+command -v haproxy > /dev/null || want+=(haproxy)
+command -v node > /dev/null && command -v npm > /dev/null || want+=(nodejs npm)
+# Any kubectl with the built-in kustomize (it renders offline); Debian's is kubernetes-client.
+kubectl kustomize --help > /dev/null 2>&1 || want+=(kubernetes-client)
+[ ${#want[@]} -eq 0 ] || install_pkgs "${want[@]}" || true
+
+npm_ready=false
+lock_sum=$(sha256sum tests/deploy/package-lock.json | cut -d' ' -f1)
+stamp=tests/deploy/node_modules/.package-lock.sha256
+if [ "$(cat "$stamp" 2> /dev/null)" = "$lock_sum" ]; then
+  npm_ready=true
+elif (cd tests/deploy && npm ci --no-audit --no-fund --loglevel=error) > "$tmp/npm.log" 2>&1; then
+  echo "$lock_sum" > "$stamp"
+  npm_ready=true
+else
+  echo "npm ci in tests/deploy failed:"
+  sed 's/^/      /' "$tmp/npm.log"
+fi
+export NODE_PATH="$root/tests/deploy/node_modules"
+
+# ---------------------------------------------------------- docker-compose ----
+
+check "docker-compose config -q accepts deploy/docker-compose.yml" \
+  docker-compose -f deploy/docker-compose.yml config -q
+
+# What no compose schema knows: the nodes use the shared signal.env, HAProxy
+# renders the shared template with every node, and stop_grace_period covers
+# the drain. Writes the render.sh arguments for the HAProxy check below.
+compose_rules() {
+  node - deploy/docker-compose.yml deploy/signal.env "$tmp/compose-render-args" << 'JS'
+const fs = require("fs");
+const YAML = require("yaml");
+const [file, envFile, argsOut] = process.argv.slice(2);
+const compose = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true });
+const env = Object.fromEntries(fs.readFileSync(envFile, "utf8").split("\n")
+  .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const bad = [];
+const seconds = (s) => { const m = String(s).match(/^(\d+)(s|m)?$/); return m ? Number(m[1]) * (m[2] === "m" ? 60 : 1) : NaN; };
+const services = compose.services || {};
+const nodes = Object.entries(services).filter(([, s]) => s.build && /deploy\/Dockerfile$/.test(s.build.dockerfile || ""));
+if (nodes.length !== 3) bad.push(`expected 3 signal-node services, found ${nodes.length}`);
+const ids = new Set();
+for (const [name, s] of nodes) {
+  const files = [].concat(s.env_file || []);
+  if (!files.includes("signal.env")) bad.push(`${name}: env_file does not include signal.env`);
+  const e = s.environment || {};
+  if (!e.NODE_ID || ids.has(e.NODE_ID)) bad.push(`${name}: NODE_ID missing or not unique`);
+  ids.add(e.NODE_ID);
+  if (!/^redis:\/\//.test(e.REDIS_URL || "")) bad.push(`${name}: REDIS_URL is not a redis:// URL`);
+  for (const k of Object.keys(e)) if (k in env) bad.push(`${name}: ${k} repeats signal.env`);
+  const need = (Number(env.DRAIN_DELAY_MS || 3000) + Number(env.SHUTDOWN_TIMEOUT_MS || 10000) +
+    Number(env.REDIS_TIMEOUT_MS || 2000)) / 1000 + 3;
+  const grace = seconds(s.stop_grace_period || "10s");
+  if (!(grace >= need)) bad.push(`${name}: stop_grace_period ${s.stop_grace_period} < DRAIN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS + 3 s = ${need} s`);
+  if (s.stop_signal && s.stop_signal !== "SIGTERM") bad.push(`${name}: stop_signal is not SIGTERM`);
+}
+const lb = services.haproxy || {};
+if (!(lb.volumes || []).some((v) => /^\.\/haproxy:[^:]+(:ro)?$/.test(v)))
+  bad.push("haproxy: does not mount ./haproxy (the shared template)");
+const cmd = [].concat(lb.command || []).join(" ");
+const m = cmd.match(/render\.sh\s+(.*?)\s*>/);
+if (!m) bad.push("haproxy: command does not run render.sh");
+else {
+  const args = m[1].split(/\s+/);
+  for (const [name, s] of nodes) {
+    const port = (s.environment || {}).WS_PORT || 4000;
+    if (!args.includes(`${name}:${port}`)) bad.push(`haproxy: render.sh arguments lack ${name}:${port}`);
+  }
+  fs.writeFileSync(argsOut, args.join("\n") + "\n");
+}
+for (const b of bad) console.log(b);
+process.exit(bad.length ? 1 : 0);
+JS
+}
+if $npm_ready; then
+  check "compose: nodes use signal.env, HAProxy renders deploy/haproxy, stop_grace_period covers the drain" compose_rules
+else
+  fail "compose rules (npm packages missing)"
+fi
+
+# -------------------------------------------------------------- kubernetes ----
+
+# shellcheck disable=SC2016 # $1 is expanded by the inner sh
+check "kubectl kustomize k8s/ renders (offline)" sh -c 'kubectl kustomize k8s/ > "$1"' sh "$tmp/k8s.yaml"
+if [ ! -s "$tmp/k8s.yaml" ]; then
+  fail "k8s documents against the Kubernetes schemas (nothing rendered)"
+elif ! $npm_ready; then
+  fail "k8s documents against the Kubernetes schemas (npm packages missing)"
+else
+  # The drain line and the document list are worth seeing in every run.
+  if node tests/deploy/validate-k8s.js "$tmp/k8s.yaml" k8s > "$tmp/k8s.out" 2>&1; then
+    pass "k8s: every rendered document valid against the Kubernetes schemas, no unknown field, references and drain consistent"
+  else
+    fail "k8s: rendered documents against the Kubernetes schemas and consistency rules"
+  fi
+  sed 's/^/      /' "$tmp/k8s.out"
+fi
+
+check "k8s/signal.env is byte-identical to deploy/signal.env" cmp deploy/signal.env k8s/signal.env
+
+# ----------------------------------------------------------------- haproxy ----
+
+haproxy_local() {
+  sh deploy/haproxy/render.sh 127.0.0.1:18080 127.0.0.1:14001 127.0.0.1:14002 127.0.0.1:14003 > "$tmp/local.cfg" &&
+    grep -q '^  server node3 127.0.0.1:14003$' "$tmp/local.cfg" &&
+    haproxy -c -f "$tmp/local.cfg"
+}
+check "haproxy -c on the template rendered for loopback nodes (local cluster)" haproxy_local
+
+haproxy_compose() {
+  [ -s "$tmp/compose-render-args" ] || { echo "no render.sh arguments from the compose file"; return 1; }
+  # shellcheck disable=SC2046
+  sh deploy/haproxy/render.sh $(cat "$tmp/compose-render-args") > "$tmp/compose.cfg" &&
+    haproxy -c -dr -f "$tmp/compose.cfg" # -dr: node1.. resolve only inside compose's network
+}
+check "haproxy -c on the template rendered with the compose file's arguments" haproxy_compose
+
+# -------------------------------------------------------------- Dockerfile ----
+
+# Instructions of deploy/Dockerfile, continuation lines joined, comments dropped.
+instructions() {
+  sed -e '/^[[:space:]]*#/d' deploy/Dockerfile | sed -e ':a' -e '/\\$/{N;s/\\\n/ /;ba' -e '}' | sed -e '/^[[:space:]]*$/d'
+}
+dockerfile_rules() {
+  instructions > "$tmp/df"
+  awk '/^FROM /{n++} n>=2' "$tmp/df" > "$tmp/df.final" # the runtime stage
+  local ok=0
+  rule() { grep -Eq "$2" "$3" || { echo "$1"; ok=1; }; }
+  rule "build stage is not FROM debian:bookworm AS build" '^FROM debian:bookworm AS build$' "$tmp/df"
+  rule "build stage does not install through deploy/setup.sh" '^RUN bash deploy/setup.sh' "$tmp/df"
+  rule "build stage does not run cmake --preset release / --target signal-node" \
+    'cmake --preset release .*cmake --build build --target signal-node' "$tmp/df"
+  rule "runtime stage is not FROM debian:bookworm-slim" '^FROM debian:bookworm-slim$' "$tmp/df.final"
+  rule "runtime stage runs as no numeric non-root USER" '^USER [1-9][0-9]*(:[1-9][0-9]*)?$' "$tmp/df.final"
+  rule "no STOPSIGNAL SIGTERM" '^STOPSIGNAL SIGTERM$' "$tmp/df.final"
+  rule "ENTRYPOINT is not signal-node" '^ENTRYPOINT \["/usr/local/bin/signal-node"\]$' "$tmp/df.final"
+  rule "EXPOSE is not the nodes' port 4000" '^EXPOSE 4000$' "$tmp/df.final"
+  rule "runtime stage does not copy the binary from the build stage" '^COPY --from=build ' "$tmp/df.final"
+  if grep -q '^HEALTHCHECK' "$tmp/df"; then echo "HEALTHCHECK present: orchestrators probe"; ok=1; fi
+  if grep -Eq '(^|[[:space:]])(g\+\+|cmake|[a-z0-9.+-]+-dev)([[:space:]]|$)' "$tmp/df.final"; then
+    echo "runtime stage installs build packages"; ok=1
+  fi
+  for p in .git build; do
+    grep -qx "$p" .dockerignore || { echo ".dockerignore does not exclude $p"; ok=1; }
+  done
+  return $ok
+}
+check "Dockerfile: multi-stage bookworm, non-root, STOPSIGNAL, ENTRYPOINT, no HEALTHCHECK (by rule)" dockerfile_rules
+
+# Every shared library the binary needs comes from a package the runtime stage
+# installs (or from bookworm-slim itself).
+bin=${SIGNAL_NODE_BIN:-build/signal-node}
+runtime_libs() {
+  local installed pkgs lib pkg ok=0
+  installed=$(instructions | awk '/^FROM /{n++} n>=2' | grep -o 'apt-get install .*' | tr ' ' '\n' |
+    grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vx 'apt-get\|install\|rm')
+  # shellcheck disable=SC2086 # one package a word
+  pkgs=$(printf '%s\n' libc6 libgcc-s1 libstdc++6 $installed)
+  for lib in $(ldd "$bin" | awk '/=> \//{print $3}'); do
+    pkg=$(dpkg -S "$(readlink -f "$lib")" 2> /dev/null || dpkg -S "$lib" 2> /dev/null)
+    pkg=${pkg%%:*}
+    if [ -z "$pkg" ]; then
+      echo "$lib: no Debian package owns it"
+      ok=1
+    elif grep -qx "$pkg" <<< "$pkgs"; then
+      echo "$lib <- $pkg"
+    else
+      echo "$lib <- $pkg: NOT installed by the Dockerfile's runtime stage"
+      ok=1
+    fi
+  done
+  return $ok
+}
+if [ -x "$bin" ]; then
+  check "Dockerfile: runtime stage has a package for every library in ldd $bin" runtime_libs
+else
+  skip "Dockerfile runtime libraries ($bin not built)"
+fi
+
+# ----------------------------------------------------------------- summary ----
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]
