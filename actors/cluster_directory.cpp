@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -183,6 +184,22 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
         caf::anon_send(kv.second.room, leave_room_atom_v, caf::actor{});
       log::warn("event=rooms_ended_after_reap count={}", self->state.rooms.size());
     },
+    // Rooms hosted here and rooms joined from here (the guest's stand-in).
+    [self](list_rooms_atom) {
+      std::map<std::string, caf::actor> sorted;
+      std::uint64_t hosted = 0;
+      for (auto& kv : self->state.rooms) {
+        sorted.emplace(kv.first, kv.second.room);
+        hosted += kv.second.hosted ? 1 : 0;
+      }
+      std::vector<std::string> ids;
+      std::vector<caf::actor> rooms;
+      for (auto& kv : sorted) {
+        ids.push_back(kv.first);
+        rooms.push_back(kv.second);
+      }
+      return caf::make_result(std::move(ids), std::move(rooms), hosted);
+    },
   };
 }
 
@@ -292,6 +309,10 @@ bool cluster_runtime::up() const {
 
 cluster::redis_bridge::totals cluster_runtime::totals() const {
   return impl_->bridge->cluster_totals();
+}
+
+void cluster_runtime::list_nodes(std::function<void(bool, std::vector<cluster::redis_bridge::node_entry>)> cb) const {
+  impl_->bridge->list_nodes(std::move(cb));
 }
 
 } // namespace signaling

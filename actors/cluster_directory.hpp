@@ -26,6 +26,8 @@ public:
   bool up() const;
   std::uint64_t reconnects() const;
   cluster::redis_bridge::totals totals() const;
+  // Every node in the Redis registry (see redis_bridge::list_nodes).
+  void list_nodes(std::function<void(bool ok, std::vector<cluster::redis_bridge::node_entry>)> cb) const;
 
 private:
   struct impl;

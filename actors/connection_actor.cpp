@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/detail/disposer.hpp>
 #include <caf/scoped_execution_unit.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 
@@ -19,6 +20,11 @@ namespace {
 using transport::close_code;
 using transport::frame_ptr;
 using protocol::error_code;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 // Token bucket: `rate` tokens per second, at most `burst` saved up.
 class token_bucket {
@@ -61,6 +67,7 @@ public:
       }
     });
     self_->become(behavior());
+    ctx.conns->add(handle_);
   }
 
   ~connection_actor() override {
@@ -69,6 +76,8 @@ public:
   }
 
   void on_text(frame_ptr frame) override {
+    ++messages_in_;
+    last_activity_ms_ = unix_ms();
     if (closing_)
       return;
     auto received = now_ns();
@@ -106,6 +115,7 @@ public:
     // is its body, as in CAF's own actor_widget mixin.)
     self_->on_enqueue(nullptr);
     self_->cleanup(caf::error{}, &unit_);
+    ctx_.conns->remove(handle_.id());
     handle_ = nullptr;
     self_ = nullptr;
   }
@@ -117,6 +127,7 @@ private:
         pending_ = false;
         room_id_ = std::move(id);
         room_ = std::move(room);
+        role_ = "host";
         write(protocol::room_created(room_id_));
       },
       [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host) {
@@ -124,6 +135,7 @@ private:
         room_id_ = std::move(id);
         room_ = std::move(room);
         peer_ = std::move(host);
+        role_ = "guest";
         write(protocol::peer_joined(room_id_));
       },
       [this](peer_joined_atom, const caf::actor& room, caf::actor& guest) {
@@ -150,6 +162,7 @@ private:
         if (!room_ || room_id != room_id_)
           return;
         link_->send(frame);
+        count_out();
         ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
         ctx_.stats.relay_latency.observe(std::chrono::nanoseconds(now_ns() - received));
       },
@@ -157,7 +170,48 @@ private:
         if (room_ && room_id == room_id_)
           send_error(error_code::unavailable, "relay to the peer's node failed");
       },
+      // The operator console (through the inspector): state, kick, room closed.
+      [this](conn_atom) { return describe(); },
+      [this](kick_atom) {
+        if (!closing_) {
+          log::warn("event=conn_kicked actor={} remote={}", handle_.id(), link_->remote_address());
+          closing_ = true;
+          link_->close(close_code::policy_violation, "kicked by operator");
+        }
+        return nlohmann::ordered_json{{"kicked", handle_.id()}, {"remote", link_->remote_address()}}.dump();
+      },
+      [this](room_closed_atom, const caf::actor& room) {
+        if (room != room_)
+          return;
+        auto id = room_id_;
+        clear_room();
+        write(protocol::peer_left(id));
+        closing_ = true;
+        link_->close(close_code::normal, "room closed by operator");
+      },
     };
+  }
+
+  // This actor's state as JSON for the operator console.
+  std::string describe() const {
+    auto now = unix_ms();
+    nlohmann::ordered_json j;
+    j["actor"] = handle_.id();
+    j["node"] = ctx_.node_id;
+    j["remote"] = link_->remote_address();
+    j["room"] = room_ ? nlohmann::ordered_json(room_id_) : nlohmann::ordered_json(nullptr);
+    j["role"] = room_ ? nlohmann::ordered_json(role_) : nlohmann::ordered_json(nullptr);
+    j["paired"] = static_cast<bool>(peer_);
+    j["pending"] = pending_;
+    j["closing"] = closing_;
+    j["queued_bytes"] = link_->queued_bytes();
+    j["messages_in"] = messages_in_;
+    j["messages_out"] = messages_out_;
+    j["relayed"] = relayed_;
+    j["connected_at_ms"] = connected_at_ms_;
+    j["last_activity_ms"] = last_activity_ms_;
+    j["idle_ms"] = now - last_activity_ms_;
+    return j.dump();
   }
 
   void create_room() {
@@ -190,6 +244,7 @@ private:
       return send_error(error_code::not_a_member);
     if (!peer_)
       return send_error(error_code::no_peer);
+    ++relayed_;
     self_->send(peer_, deliver_atom_v, room_id_, std::move(frame), received);
   }
 
@@ -204,10 +259,18 @@ private:
     room_ = nullptr;
     peer_ = nullptr;
     room_id_.clear();
+    relayed_ = 0;
   }
 
   void write(std::string text) {
     link_->send(std::make_shared<const std::string>(std::move(text)));
+    count_out();
+  }
+
+  void count_out() {
+    ++messages_out_;
+    last_activity_ms_ = unix_ms();
+    ctx_.stats.messages_out.fetch_add(1, std::memory_order_relaxed);
   }
 
   void send_error(error_code c, const std::string& detail = {}) {
@@ -227,6 +290,13 @@ private:
   std::string room_id_;
   caf::actor room_;
   caf::actor peer_;
+  // What the operator console shows (see describe()).
+  const char* role_ = "host"; // in room_id_: "host" or "guest"
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+  std::uint64_t relayed_ = 0; // frames this member relayed into its current room
+  std::int64_t connected_at_ms_ = unix_ms();
+  std::int64_t last_activity_ms_ = connected_at_ms_;
 };
 
 } // namespace

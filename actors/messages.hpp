@@ -51,6 +51,27 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
   CAF_ADD_ATOM(signaling, signaling, join_done_atom, "join_ok")
   CAF_ADD_ATOM(signaling, signaling, registry_lost_atom, "reg_lost")
 
+  // Operator console (actors/inspector.hpp). Console -> inspector, over the
+  // middleman: builtin types only, every answer one JSON string.
+  CAF_ADD_ATOM(signaling, signaling, stats_atom, "a_stats")         // (stats_atom)
+  CAF_ADD_ATOM(signaling, signaling, nodes_atom, "a_nodes")         // (nodes_atom)
+  CAF_ADD_ATOM(signaling, signaling, rooms_atom, "a_rooms")         // (rooms_atom, limit)
+  CAF_ADD_ATOM(signaling, signaling, conns_atom, "a_conns")         // (conns_atom, limit)
+  CAF_ADD_ATOM(signaling, signaling, drain_atom, "a_drain")         // (drain_atom)
+  CAF_ADD_ATOM(signaling, signaling, log_level_atom, "a_loglevel")  // (log_level_atom, level)
+  // (room_atom, id) to the inspector; (room_atom) to a room actor: its state as JSON
+  CAF_ADD_ATOM(signaling, signaling, room_atom, "a_room")
+  // (conn_atom, actor id) to the inspector; (conn_atom) to a connection actor: its state as JSON
+  CAF_ADD_ATOM(signaling, signaling, conn_atom, "a_conn")
+  // (kick_atom, actor id) to the inspector; (kick_atom) to a connection actor: close 1008
+  CAF_ADD_ATOM(signaling, signaling, kick_atom, "a_kick")
+  // (close_room_atom, id) to the inspector; (close_room_atom) to a room actor: end it
+  CAF_ADD_ATOM(signaling, signaling, close_room_atom, "a_close")
+  // inspector -> directory: (list_rooms_atom) -> (ids, rooms, hosted count)
+  CAF_ADD_ATOM(signaling, signaling, list_rooms_atom, "list_rooms")
+  // room -> member: (room_closed_atom, room): the operator closed the room
+  CAF_ADD_ATOM(signaling, signaling, room_closed_atom, "room_closd")
+
 CAF_END_TYPE_ID_BLOCK(signaling)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::transport::frame_ptr)

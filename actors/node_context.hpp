@@ -1,12 +1,15 @@
 // What every actor of a node may read: the actor system, the room directory,
-// the limits and the counters. Built once at start-up by node/, outlives every
-// actor (the node joins all actors before destroying it).
+// the limits, the counters and the registry of live connection actors. Built
+// once at start-up by node/, outlives every actor (the node joins all actors
+// before destroying it).
 #pragma once
 
+#include "actors/connection_registry.hpp"
 #include "actors/room_directory.hpp"
 #include "common/limits.hpp"
 #include "common/stats.hpp"
 
+#include <memory>
 #include <string>
 
 namespace caf {
@@ -21,6 +24,8 @@ struct node_context {
   limits lim;
   node_stats& stats;
   std::string node_id;
+  // The live connection actors (handles only), for the operator console.
+  std::shared_ptr<connection_registry> conns = std::make_shared<connection_registry>();
 };
 
 } // namespace signaling

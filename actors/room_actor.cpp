@@ -8,7 +8,9 @@
 #include "common/stats.hpp"
 
 #include <caf/send.hpp>
+#include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -24,6 +26,59 @@ std::string code(protocol::error_code c) {
 
 caf::actor me(room_ptr self) {
   return caf::actor_cast<caf::actor>(self);
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// The connection actor id inside a Redis connection name ("incarnation-id").
+nlohmann::ordered_json actor_of(const std::string& conn) {
+  auto dash = conn.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= conn.size() ||
+      conn.find_first_not_of("0123456789", dash + 1) != std::string::npos)
+    return nullptr;
+  return std::stoull(conn.substr(dash + 1));
+}
+
+// The room as the operator console shows it. Members on this node carry their
+// actor id (the inspector adds their connection's figures); a member on
+// another node carries its node, connection name and the frames it sent here.
+std::string describe(room_ptr self) {
+  auto& st = self->state;
+  using json = nlohmann::ordered_json;
+  const auto& here = st.links->node_id;
+  auto member = [&](const char* role, const caf::actor& local, const std::string& node, const std::string& conn,
+                    std::int64_t joined) {
+    json m{{"role", role}};
+    if (local) {
+      m["node"] = here;
+      m["actor"] = local.id();
+    } else {
+      m["node"] = node;
+      m["actor"] = actor_of(conn);
+      m["conn"] = conn;
+      m["relayed"] = st.remote_frames;
+    }
+    m["joined_at_ms"] = joined > 0 ? json(joined) : json(nullptr);
+    return m;
+  };
+  json members = json::array();
+  bool remote_host = !st.host && st.host_node != here;
+  if (st.host)
+    members.push_back(member("host", st.host, {}, {}, st.host_joined_ms));
+  else if (remote_host)
+    members.push_back(member("host", nullptr, st.host_node, st.host_conn, 0));
+  if (st.guest)
+    members.push_back(member("guest", st.guest, {}, {}, st.guest_joined_ms));
+  else if (!remote_host && !st.remote_node.empty())
+    members.push_back(member("guest", nullptr, st.remote_node, st.remote_conn, st.guest_joined_ms));
+  const char* state = st.ended ? "ended" : !st.confirmed ? "joining" : members.size() == 2 ? "paired" : "waiting";
+  json j{{"id", st.id},          {"node", here},    {"hosted", st.host_node == here},
+         {"state", state},       {"opened_at_ms", st.opened_ms},
+         {"cross_node", !st.remote_node.empty()}, {"members", std::move(members)}};
+  return j.dump();
 }
 
 // Ends the room once: local members still present hear `peer-left`, the
@@ -77,6 +132,7 @@ caf::behavior room_behavior(room_ptr self) {
         return false;
       }
       st.guest = who;
+      st.guest_joined_ms = unix_ms();
       self->monitor(who);
       self->send(who, joined_atom_v, st.id, me(self), st.host);
       self->send(st.host, peer_joined_atom_v, me(self), who);
@@ -112,6 +168,7 @@ caf::behavior room_behavior(room_ptr self) {
       auto& st = self->state;
       if (st.ended || from != st.remote_node || !local_member(self))
         return;
+      ++st.remote_frames;
       st.links->stats->relayed_in.fetch_add(1, std::memory_order_relaxed);
       self->send(local_member(self), deliver_atom_v, st.id, frame, received);
     },
@@ -121,6 +178,7 @@ caf::behavior room_behavior(room_ptr self) {
         return;
       st.remote_node = node;
       st.remote_conn = conn;
+      st.guest_joined_ms = unix_ms();
       self->send(st.host, peer_joined_atom_v, me(self), me(self));
       log::info("event=room_joined room={} guest_node={}", st.id, node);
     },
@@ -146,6 +204,30 @@ caf::behavior room_behavior(room_ptr self) {
     [self](remote_left_atom, const std::string& from) {
       if (from == self->state.remote_node)
         end_room(self, nullptr, false, "remote_left");
+    },
+    // The operator console (through the inspector).
+    [self](room_atom) { return describe(self); },
+    // Closed by the operator: members here get `peer-left` and close 1000
+    // "room closed by operator"; a member on another node hears `peer-left`
+    // (as when its peer leaves) and stays connected.
+    [self](close_room_atom) {
+      auto& st = self->state;
+      auto room = me(self);
+      std::vector<caf::actor_id> closed;
+      if (st.confirmed) // else end_room refuses the waiting guest's join instead
+        for (auto* m : {&st.host, &st.guest})
+          if (*m) {
+            closed.push_back(m->id());
+            self->send(*m, room_closed_atom_v, room);
+            *m = nullptr;
+          }
+      nlohmann::ordered_json j{{"closed", st.id},
+                               {"members_closed", closed},
+                               {"remote_member_node", st.remote_node.empty() ? nlohmann::ordered_json(nullptr)
+                                                                             : nlohmann::ordered_json(st.remote_node)}};
+      log::warn("event=room_closed_by_operator room={}", st.id);
+      end_room(self, nullptr, true, "closed_by_operator");
+      return j.dump();
     },
     // Redis lost our record (restart without data, or we were silent past
     // our TTL): write it back, or end the room if the id went to another.
@@ -204,6 +286,7 @@ caf::behavior room_actor(room_ptr self, std::string id, caf::actor host, const r
   st.host = host;
   st.host_node = links->node_id;
   st.host_conn = conn_name(host);
+  st.opened_ms = st.host_joined_ms = unix_ms();
   self->monitor(host);
   return room_behavior(self);
 }
@@ -219,6 +302,7 @@ caf::behavior joined_room_actor(room_ptr self, std::string id, caf::actor guest,
   st.host_node = std::move(host_node);
   st.host_conn = std::move(host_conn);
   st.confirmed = false;
+  st.opened_ms = st.guest_joined_ms = unix_ms();
   self->monitor(guest);
   // Tell the host's node first; the guest hears `peer-joined` only once the
   // host's node has the news, so the guest's first signal cannot overtake it.

@@ -12,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -59,6 +60,12 @@ struct room_state {
   std::string host_conn;
   bool ended = false;
   bool confirmed = true; // false until a guest joining from here has been told `peer-joined`
+  // For the operator console: when this actor started and each member joined
+  // (unix ms; 0: not known here), and frames from the member on another node.
+  std::int64_t opened_ms = 0;
+  std::int64_t host_joined_ms = 0;
+  std::int64_t guest_joined_ms = 0;
+  std::uint64_t remote_frames = 0;
   static inline const char* name = "room";
 };
 

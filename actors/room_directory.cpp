@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <map>
 #include <unordered_map>
 
 namespace signaling {
@@ -93,6 +94,18 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
               [self, guest](const caf::error&) {
                 caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
               });
+    },
+    // Every room here is hosted here.
+    [self](list_rooms_atom) {
+      std::map<std::string, caf::actor> sorted(self->state.rooms.begin(), self->state.rooms.end());
+      std::vector<std::string> ids;
+      std::vector<caf::actor> rooms;
+      for (auto& kv : sorted) {
+        ids.push_back(kv.first);
+        rooms.push_back(kv.second);
+      }
+      auto hosted = static_cast<std::uint64_t>(rooms.size());
+      return caf::make_result(std::move(ids), std::move(rooms), hosted);
     },
   };
 }

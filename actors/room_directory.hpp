@@ -10,7 +10,9 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace signaling {
 
@@ -18,8 +20,11 @@ namespace signaling {
 //   (created_atom, id, room) or (refused_atom, code).
 // (join_room_atom, id, guest): seats `guest` in room `id`; the room answers
 //   `guest` with (joined_atom, ...) or anyone answers (refused_atom, code).
-using room_directory = caf::typed_actor<caf::reacts_to<create_atom, caf::actor>,
-                                        caf::reacts_to<join_room_atom, std::string, caf::actor>>;
+// (list_rooms_atom): every room actor of this node with its id, ordered by id,
+//   and how many of them have their host here (the inspector's view).
+using room_directory = caf::typed_actor<
+  caf::reacts_to<create_atom, caf::actor>, caf::reacts_to<join_room_atom, std::string, caf::actor>,
+  caf::replies_to<list_rooms_atom>::with<std::vector<std::string>, std::vector<caf::actor>, std::uint64_t>>;
 
 struct node_stats;
 struct room_links;

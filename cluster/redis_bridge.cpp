@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <cstdio>
 #include <mutex>
 
 namespace signaling::cluster {
@@ -18,6 +19,7 @@ namespace {
 //   room:{id}          hash host_node, host_conn[, guest_node, guest_conn]
 //   node:{node}:rooms  set of room ids with a member on that node
 //   node:{node}:alive  "rooms conns", expires after NODE_TTL_MS unless refreshed
+//   node:{node}:info   the node's node_info (admin address, start), same TTL
 //   nodes              set of node ids seen
 // Channels: chan:{node}, one per node.
 // Scripts build the keys they touch from the prefix: this targets one Redis
@@ -87,6 +89,7 @@ local alive = p .. 'node:' .. node .. ':alive'
 local had = redis.call('EXISTS', alive)
 local reaped = redis.call('DEL', p .. 'node:' .. node .. ':reaped')
 redis.call('SET', alive, ARGV[4] .. ' ' .. ARGV[5], 'PX', ARGV[3])
+if ARGV[6] ~= '' then redis.call('SET', p .. 'node:' .. node .. ':info', ARGV[6], 'PX', ARGV[3]) end
 redis.call('SADD', p .. 'nodes', node)
 local rooms, conns, live, dead = 0, 0, 0, {}
 for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
@@ -132,9 +135,21 @@ for _, id in ipairs(redis.call('SMEMBERS', set)) do
 end
 redis.call('DEL', set)
 redis.call('SREM', p .. 'nodes', dead)
+redis.call('DEL', p .. 'node:' .. dead .. ':info')
 -- If the node was only cut off, it learns at its next heartbeat that its
 -- rooms are gone (and ends them) instead of writing them back.
 if ARGV[3] ~= 'leaving' then redis.call('SET', p .. 'node:' .. dead .. ':reaped', '1', 'PX', 600000) end
+return out
+)lua";
+
+// The registry as it is now: {node, alive value or '', info or ''}...
+constexpr const char* list_nodes_script = R"lua(
+local p, out = ARGV[1], {}
+for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
+  table.insert(out, n)
+  table.insert(out, redis.call('GET', p .. 'node:' .. n .. ':alive') or '')
+  table.insert(out, redis.call('GET', p .. 'node:' .. n .. ':info') or '')
+end
 return out
 )lua";
 
@@ -233,7 +248,8 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       local_conns = conns;
     }
     auto cmd = eval(tick_script, {opts.node_id, std::to_string(opts.node_ttl.count()),
-                                  std::to_string(local_rooms.load()), std::to_string(local_conns.load())});
+                                  std::to_string(local_rooms.load()), std::to_string(local_conns.load()),
+                                  opts.node_info ? opts.node_info() : std::string{}});
     commands.command(std::move(cmd), [self = shared_from_this()](redis_result r) {
       if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.size() < 5)
         return;
@@ -365,6 +381,28 @@ void redis_bridge::publish(const std::string& node, std::string payload, std::fu
                             if (cb)
                               cb(r.ok && r.reply.kind == redis_reply::integer && r.reply.value > 0);
                           });
+}
+
+void redis_bridge::list_nodes(std::function<void(bool, std::vector<node_entry>)> cb) {
+  impl_->commands.command(impl_->eval(list_nodes_script, {}), [cb](redis_result r) {
+    std::vector<node_entry> out;
+    if (!r.ok || r.reply.kind != redis_reply::array)
+      return cb(false, out);
+    auto& e = r.reply.elements;
+    for (std::size_t i = 0; i + 2 < e.size(); i += 3) {
+      node_entry n;
+      n.id = e[i].str;
+      n.alive = !e[i + 1].str.empty();
+      long long rooms = 0, conns = 0;
+      if (n.alive && std::sscanf(e[i + 1].str.c_str(), "%lld %lld", &rooms, &conns) == 2) {
+        n.rooms = rooms;
+        n.connections = conns;
+      }
+      n.info = e[i + 2].str;
+      out.push_back(std::move(n));
+    }
+    cb(true, std::move(out));
+  });
 }
 
 redis_bridge::totals redis_bridge::cluster_totals() const {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace signaling::cluster {
 
@@ -24,6 +25,9 @@ public:
     std::chrono::milliseconds node_ttl{5000};  // a node silent this long is dead
     std::chrono::milliseconds heartbeat{1000}; // refresh and reap period
     std::chrono::milliseconds command_timeout{2000};
+    // Opaque text about this node (admin address, start time), written with
+    // every heartbeat to node:{id}:info with the same TTL; read by list_nodes.
+    std::function<std::string()> node_info;
   };
 
   struct handlers {
@@ -52,6 +56,14 @@ public:
   };
   struct totals {
     std::int64_t rooms = 0, connections = 0, nodes = 0;
+  };
+  // One node of the registry: `alive` false once its heartbeat key expired
+  // (it is reaped at the next heartbeat of a live node).
+  struct node_entry {
+    std::string id;
+    bool alive = false;
+    std::int64_t rooms = 0, connections = 0; // as of its last heartbeat
+    std::string info;                        // its node_info, or empty
   };
 
   redis_bridge(boost::asio::io_context& ioc, options opts, handlers h);
@@ -84,6 +96,8 @@ public:
 
   // Cluster-wide numbers from the last heartbeat (this node's own until then).
   totals cluster_totals() const;
+  // Every node in the registry, read from Redis now; ok false if Redis failed.
+  void list_nodes(std::function<void(bool ok, std::vector<node_entry>)> cb);
 
 private:
   struct impl;

@@ -53,6 +53,7 @@ struct node_stats {
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> rooms_created{0};
   std::atomic<std::uint64_t> messages_in{0};     // text frames received
+  std::atomic<std::uint64_t> messages_out{0};    // text frames handed to client sockets
   std::atomic<std::uint64_t> relayed{0};         // frames handed to a peer on this node
   std::atomic<std::uint64_t> relayed_out{0};     // frames published to a peer's node
   std::atomic<std::uint64_t> relayed_in{0};      // frames received from another node

@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian packages this project builds, runs and tests with.
 # Idempotent: packages already present are skipped, and `apt-get update` runs at most once.
+#   setup.sh            what building and running a node needs
+#   setup.sh --test     plus what the tests need (HAProxy, docker-compose, Chromium, coturn, Node.js),
+#                       all at once before the tests start, so parallel tests never race for apt
+#   setup.sh PKG...     plus those packages
 set -euo pipefail
 
+test_pkgs=(haproxy docker-compose chromium coturn)
+extra=()
+for arg in "$@"; do
+  if [ "$arg" = --test ]; then
+    extra+=("${test_pkgs[@]}")
+    command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
+  else
+    extra+=("$arg")
+  fi
+done
+
 build_pkgs=(cmake ninja-build ccache g++ pkg-config
-  libcaf-dev libboost1.81-dev nlohmann-json3-dev libhiredis-dev doctest-dev libspdlog-dev libfmt-dev)
+  libcaf-dev libboost1.81-dev nlohmann-json3-dev libhiredis-dev doctest-dev libspdlog-dev libfmt-dev libssl-dev)
 run_pkgs=(redis-server curl)
 
-want=("${build_pkgs[@]}" "${run_pkgs[@]}" "$@")
+want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${extra[@]}")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,7 +3,7 @@
 # everything, run every test. Extra arguments go to ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/setup.sh
+bash deploy/setup.sh --test
 cmake --preset release >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure --timeout 600 -j "$(nproc)" "$@"

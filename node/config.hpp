@@ -17,6 +17,8 @@ namespace signaling {
 struct config {
   std::string bind_address = "0.0.0.0";
   std::uint16_t ws_port = 4000;
+  int admin_port = 4100;                  // signal-console's port (inspector actor); 0: any free; -1: off
+  std::string admin_bind = "127.0.0.1";   // anything but loopback exposes the operator actions
   std::vector<std::string> frontend_urls; // allowed browser origins
   std::string redis_url;                  // empty: embedded (single node, in memory)
   std::chrono::milliseconds node_ttl{5000};     // cluster: a node silent this long is dead
@@ -26,6 +28,11 @@ struct config {
   unsigned io_threads = 0;                // 0: one per core
   unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)
   std::string log_level = "info";
+  std::string web_dir = "web";            // the demo client; empty: not served
+  std::vector<std::string> stun_urls;     // GET /api/ice-servers
+  std::vector<std::string> turn_urls;
+  std::string turn_secret;                // coturn's static-auth-secret (use-auth-secret)
+  std::chrono::seconds turn_ttl{3600};
   std::string env_file = ".env";
   limits lim;
 };

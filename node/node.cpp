@@ -7,6 +7,8 @@
 #include "actors/room_directory.hpp"
 #include "common/log.hpp"
 #include "common/stats.hpp"
+#include "node/ice_servers.hpp"
+#include "node/admin.hpp"
 #include "node/metrics.hpp"
 #include "transport/server.hpp"
 
@@ -21,6 +23,10 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <optional>
 #include <thread>
 
@@ -30,6 +36,7 @@ namespace net = boost::asio;
 
 struct node::impl {
   config cfg;
+  admin_server admin{cfg}; // signal-console's way in (node/admin.hpp)
   node_stats stats;
   caf::actor_system_config caf_cfg;
   std::optional<caf::actor_system> system;
@@ -48,6 +55,37 @@ struct node::impl {
   bool joined = false;
 
   explicit impl(config c) : cfg(std::move(c)) {}
+
+  std::map<std::string, transport::static_file, std::less<>> web_files;
+
+  // The demo client: every plain file of WEB_DIR, read once at start.
+  void load_web() {
+    if (cfg.web_dir.empty())
+      return;
+    DIR* d = opendir(cfg.web_dir.c_str());
+    if (!d) {
+      log::info("event=web_disabled reason=\"no folder {}\"", cfg.web_dir);
+      return;
+    }
+    static const std::map<std::string, std::string> types{
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},   {".png", "image/png"},
+      {".svg", "image/svg+xml"},             {".ico", "image/x-icon"}};
+    while (auto* e = readdir(d)) {
+      std::string name = e->d_name;
+      auto dot = name.rfind('.');
+      if (name[0] == '.' || dot == std::string::npos || !types.count(name.substr(dot)))
+        continue;
+      std::ifstream in(cfg.web_dir + "/" + name, std::ios::binary);
+      std::ostringstream body;
+      body << in.rdbuf();
+      web_files["/" + name] = transport::static_file{types.at(name.substr(dot)), body.str()};
+    }
+    closedir(d);
+    if (auto i = web_files.find("/index.html"); i != web_files.end())
+      web_files["/"] = i->second;
+    log::info("event=web_enabled dir={} files={}", cfg.web_dir, web_files.size());
+  }
 
   void finish() {
     if (finished.exchange(true))
@@ -127,6 +165,7 @@ node::~node() {
 void node::start() {
   auto& m = *impl_;
   m.caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(m.cfg.actor_threads));
+  m.admin.prepare(m.caf_cfg);
   m.system.emplace(m.caf_cfg);
   room_directory directory;
   if (m.cfg.redis_url.empty()) {
@@ -142,12 +181,17 @@ void node::start() {
     ro.node_ttl = m.cfg.node_ttl;
     ro.heartbeat = m.cfg.heartbeat;
     ro.command_timeout = m.cfg.redis_timeout;
+    ro.node_info = [&m] { return m.admin.info(); };
     m.cluster = std::make_unique<cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
   }
   m.ctx.emplace(node_context{*m.system, directory, m.cfg.lim, m.stats, m.cfg.node_id});
+  // The console's drain is SIGTERM's drain: one path.
+  m.admin.start(*m.system, *m.ctx, m.cluster.get(), [&m] { return m.is_ready(); }, [&m] { return m.stopping.load(); },
+                [this] { shutdown(impl_->cfg.lim.drain_delay); });
 
+  m.load_web();
   transport::server_options opts;
   opts.bind_address = m.cfg.bind_address;
   opts.port = m.cfg.ws_port;
@@ -159,6 +203,16 @@ void node::start() {
                                   if (m.cluster)
                                     redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
                                   return render_metrics(m.stats, m.is_ready(), redis);
+                                },
+                                [&m] {
+                                  ice_config ice{m.cfg.stun_urls, m.cfg.turn_urls, m.cfg.turn_secret, m.cfg.turn_ttl};
+                                  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch());
+                                  return ice_servers_json(ice, now.count());
+                                },
+                                [&m](std::string_view path) -> const transport::static_file* {
+                                  auto i = m.web_files.find(path);
+                                  return i == m.web_files.end() ? nullptr : &i->second;
                                 }};
   m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
   m.server->start();
@@ -171,6 +225,10 @@ void node::start() {
   m.ready = true;
   log::info("event=listening node={} address={} port={} io_threads={} mode={}", m.cfg.node_id, m.cfg.bind_address,
             m.server->port(), n, m.cluster ? "cluster" : "embedded");
+}
+
+std::uint16_t node::admin_port() const {
+  return impl_->admin.port();
 }
 
 std::uint16_t node::port() const {
@@ -249,6 +307,7 @@ void node::wait() {
     m.cluster->stop();
   if (m.ctx)
     caf::anon_send_exit(m.ctx->directory, caf::exit_reason::user_shutdown);
+  m.admin.stop();
 }
 
 } // namespace signaling

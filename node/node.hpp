@@ -24,6 +24,8 @@ public:
   void start();
   // The bound WebSocket/HTTP port.
   std::uint16_t port() const;
+  // The bound admin port of signal-console (0: off or not bound).
+  std::uint16_t admin_port() const;
   // Makes SIGTERM and SIGINT start a shutdown; call before start() so the
   // handlers are in place before the node announces its port.
   void handle_signals();

@@ -118,7 +118,13 @@ http::response<http::string_body> http_session::route(const http::request<http::
   auto target = req.target();
   if (auto q = target.find('?'); q != beast::string_view::npos)
     target = target.substr(0, q);
-  bool known = target == "/api/ping" || target == "/healthz" || target == "/readyz" || target == "/metrics";
+  bool known = target == "/api/ping" || target == "/healthz" || target == "/readyz" || target == "/metrics" ||
+               target == "/api/ice-servers";
+  const static_file* file = nullptr;
+  if (!known && state_->routes.file && (req.method() == http::verb::get || req.method() == http::verb::head)) {
+    file = state_->routes.file(target);
+    known = file != nullptr;
+  }
 
   if (req.method() == http::verb::options) {
     if (!origin.empty() && !cors) {
@@ -143,6 +149,13 @@ http::response<http::string_body> http_session::route(const http::request<http::
     res.body() = R"({"error":"method not allowed"})";
   } else if (target == "/api/ping") {
     res.body() = state_->routes.ping();
+  } else if (file) {
+    res.set(http::field::content_type, file->content_type);
+    res.set(http::field::cache_control, "no-cache");
+    res.body() = file->body;
+  } else if (target == "/api/ice-servers") {
+    res.set(http::field::cache_control, "no-store"); // credentials
+    res.body() = state_->routes.ice_servers ? state_->routes.ice_servers() : R"({"iceServers":[]})";
   } else if (target == "/metrics") {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = state_->routes.metrics();

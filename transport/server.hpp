@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace boost::asio {
@@ -32,11 +33,19 @@ struct server_options {
   limits lim;
 };
 
+struct static_file {
+  std::string content_type;
+  std::string body;
+};
+
 // Answers for the HTTP routes that need node state.
 struct http_routes {
   std::function<std::string()> ping; // JSON body of GET /api/ping
   std::function<bool()> ready;       // GET /readyz: 200 or 503
   std::function<std::string()> metrics; // GET /metrics: Prometheus text format
+  std::function<std::string()> ice_servers; // GET /api/ice-servers: JSON
+  // GET of any other path: a static file (the demo client), or null for 404.
+  std::function<const static_file*(std::string_view path)> file;
 };
 
 class server {

@@ -203,16 +203,20 @@ dockerfile_rules() {
 }
 check "Dockerfile: multi-stage bookworm, non-root, STOPSIGNAL, ENTRYPOINT, no HEALTHCHECK (by rule)" dockerfile_rules
 
-# Every shared library the binary needs comes from a package the runtime stage
-# installs (or from bookworm-slim itself).
+# Every shared library the binary links directly (NEEDED) comes from a package
+# the runtime stage installs (or from bookworm-slim itself); apt brings what
+# those packages depend on.
 bin=${SIGNAL_NODE_BIN:-build/signal-node}
 runtime_libs() {
-  local installed pkgs lib pkg ok=0
+  local installed pkgs needed lib pkg ok=0
   installed=$(instructions | awk '/^FROM /{n++} n>=2' | grep -o 'apt-get install .*' | tr ' ' '\n' |
     grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vx 'apt-get\|install\|rm')
   # shellcheck disable=SC2086 # one package a word
   pkgs=$(printf '%s\n' libc6 libgcc-s1 libstdc++6 $installed)
-  for lib in $(ldd "$bin" | awk '/=> \//{print $3}'); do
+  ldd "$bin" > "$tmp/ldd" || return 1
+  for needed in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    lib=$(awk -v n="$needed" '$1 == n && $2 == "=>" {print $3}' "$tmp/ldd")
+    [ -n "$lib" ] || { echo "$needed: not found by ldd"; ok=1; continue; }
     pkg=$(dpkg -S "$(readlink -f "$lib")" 2> /dev/null || dpkg -S "$lib" 2> /dev/null)
     pkg=${pkg%%:*}
     if [ -z "$pkg" ]; then
@@ -228,7 +232,7 @@ runtime_libs() {
   return $ok
 }
 if [ -x "$bin" ]; then
-  check "Dockerfile: runtime stage has a package for every library in ldd $bin" runtime_libs
+  check "Dockerfile: runtime stage has a package for every library $bin links" runtime_libs
 else
   skip "Dockerfile runtime libraries ($bin not built)"
 fi

@@ -571,3 +571,26 @@ TEST_CASE("through the load balancer, host and guest land on different nodes and
     CHECK_MESSAGE(!running, "process " << pid << " (" << comm << ") is still running after down");
   }
 }
+
+TEST_CASE("the demo client is served at / and can be turned off; /api/ice-servers answers with CORS") {
+  single_node net{{{"WEB_DIR", SIGNAL_SOURCE_DIR "/web"}, {"FRONTEND_URL", "https://app.example"},
+                   {"STUN_URLS", "stun:127.0.0.1:3478"}}};
+  auto index = http_request(net.host_port(), "GET", "/");
+  CHECK(index.status == 200);
+  CHECK(index.header("content-type") == "text/html; charset=utf-8");
+  CHECK(index.body.find("<script src=\"app.js\">") != std::string::npos);
+  auto js = http_request(net.host_port(), "GET", "/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
+  CHECK(http_request(net.host_port(), "GET", "/../CMakeLists.txt").status == 404);
+  CHECK(http_request(net.host_port(), "GET", "/nothing.js").status == 404);
+
+  auto ice = http_request(net.host_port(), "GET", "/api/ice-servers", {{"Origin", "https://app.example"}});
+  CHECK(ice.status == 200);
+  CHECK(ice.header("access-control-allow-origin") == "https://app.example");
+  CHECK(ice.header("cache-control") == "no-store");
+  CHECK(json::parse(ice.body)["iceServers"][0]["urls"][0] == "stun:127.0.0.1:3478");
+
+  single_node off{{{"WEB_DIR", ""}}};
+  CHECK(http_request(off.host_port(), "GET", "/").status == 404);
+}
