@@ -40,7 +40,7 @@ using inspector_ptr = caf::stateful_actor<inspector_state>*;
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-    .count();
+      .count();
 }
 
 std::string level_name() {
@@ -71,16 +71,16 @@ void ask_all(inspector_ptr self, const std::vector<caf::actor>& targets, std::fu
     return (*finish)(*results);
   for (std::size_t i = 0; i < targets.size(); ++i)
     self->request(targets[i], inspector_ask_timeout, question...)
-      .then(
-        [=](std::string& s) {
-          (*results)[i] = std::move(s);
-          if (--*left == 0)
-            (*finish)(*results);
-        },
-        [=](caf::error&) {
-          if (--*left == 0)
-            (*finish)(*results);
-        });
+        .then(
+            [=](std::string& s) {
+              (*results)[i] = std::move(s);
+              if (--*left == 0)
+                (*finish)(*results);
+            },
+            [=](caf::error&) {
+              if (--*left == 0)
+                (*finish)(*results);
+            });
 }
 
 // The directory's rooms: ids (sorted), room actors, and how many are hosted here.
@@ -88,9 +88,9 @@ using room_list = std::function<void(std::vector<std::string>&, std::vector<caf:
 
 void list_rooms(inspector_ptr self, room_list then, std::function<void(const caf::error&)> fail) {
   self->request(self->state.links->ctx->directory, inspector_ask_timeout, list_rooms_atom_v)
-    .then([then](std::vector<std::string>& ids, std::vector<caf::actor>& rooms,
-                 std::uint64_t hosted) { then(ids, rooms, hosted); },
-          [fail](caf::error& e) { fail(e); });
+      .then([then](std::vector<std::string>& ids, std::vector<caf::actor>& rooms,
+                   std::uint64_t hosted) { then(ids, rooms, hosted); },
+            [fail](caf::error& e) { fail(e); });
 }
 
 std::string directory_failed(inspector_ptr self, const caf::error& e) {
@@ -154,17 +154,17 @@ caf::typed_response_promise<std::string> nodes(inspector_ptr self) {
     // Embedded: this node alone, from its actors.
     auto links = self->state.links;
     list_rooms(
-      self,
-      [rp, links](std::vector<std::string>&, std::vector<caf::actor>&, std::uint64_t hosted) mutable {
-        auto conns = static_cast<std::int64_t>(links->ctx->conns->size());
-        json j{{"mode", "embedded"},
-               {"nodes", json::array({node_row(*links, links->ctx->node_id, true, static_cast<std::int64_t>(hosted),
-                                                conns,
-                                                inspector_node_info(links->admin_address(), links->started_ms,
-                                                                    links->ctx->lim.max_connections))})}};
-        rp.deliver(j.dump());
-      },
-      [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
+        self,
+        [rp, links](std::vector<std::string>&, std::vector<caf::actor>&, std::uint64_t hosted) mutable {
+          auto conns = static_cast<std::int64_t>(links->ctx->conns->size());
+          json j{{"mode", "embedded"},
+                 {"nodes",
+                  json::array({node_row(*links, links->ctx->node_id, true, static_cast<std::int64_t>(hosted), conns,
+                                        inspector_node_info(links->admin_address(), links->started_ms,
+                                                            links->ctx->lim.max_connections))})}};
+          rp.deliver(j.dump());
+        },
+        [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
     return rp;
   }
   // Cluster: the Redis registry. Its answer comes on a Redis strand and
@@ -175,8 +175,8 @@ caf::typed_response_promise<std::string> nodes(inspector_ptr self) {
   l.cluster->list_nodes([me, token](bool ok, std::vector<cluster::redis_bridge::node_entry> entries) {
     json rows = json::array();
     for (auto& e : entries)
-      rows.push_back(json{{"id", e.id}, {"alive", e.alive}, {"rooms", e.rooms}, {"conns", e.connections},
-                          {"info", e.info}});
+      rows.push_back(
+          json{{"id", e.id}, {"alive", e.alive}, {"rooms", e.rooms}, {"conns", e.connections}, {"info", e.info}});
     caf::anon_send(me, nodes_atom_v, token, ok, rows.dump());
   });
   return rp;
@@ -218,35 +218,35 @@ void room_with_members(inspector_ptr self, std::string room_text, caf::typed_res
     }
   }
   ask_all(
-    self, conns,
-    [room, index, rp](answers& got) mutable {
-      for (std::size_t k = 0; k < got.size(); ++k) {
-        if (!got[k])
-          continue;
-        auto c = json::parse(*got[k]);
-        auto& m = room["members"][index[k]];
-        for (const char* key : {"remote", "relayed", "messages_in", "messages_out", "queued_bytes", "idle_ms"})
-          m[key] = c[key];
-      }
-      rp.deliver(room.dump());
-    },
-    conn_atom_v);
+      self, conns,
+      [room, index, rp](answers& got) mutable {
+        for (std::size_t k = 0; k < got.size(); ++k) {
+          if (!got[k])
+            continue;
+          auto c = json::parse(*got[k]);
+          auto& m = room["members"][index[k]];
+          for (const char* key : {"remote", "relayed", "messages_in", "messages_out", "queued_bytes", "idle_ms"})
+            m[key] = c[key];
+        }
+        rp.deliver(room.dump());
+      },
+      conn_atom_v);
 }
 
 // Finds room `id` in the directory and runs `then` with its actor.
 void with_room(inspector_ptr self, const std::string& id, caf::typed_response_promise<std::string> rp,
                std::function<void(caf::actor)> then) {
   list_rooms(
-    self,
-    [self, id, rp, then](std::vector<std::string>& ids, std::vector<caf::actor>& rooms, std::uint64_t) mutable {
-      auto i = std::lower_bound(ids.begin(), ids.end(), id);
-      if (i == ids.end() || *i != id) {
-        rp.deliver(failure("not-found", "no room " + id + " on node " + self->state.links->ctx->node_id));
-        return;
-      }
-      then(rooms[static_cast<std::size_t>(i - ids.begin())]);
-    },
-    [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
+      self,
+      [self, id, rp, then](std::vector<std::string>& ids, std::vector<caf::actor>& rooms, std::uint64_t) mutable {
+        auto i = std::lower_bound(ids.begin(), ids.end(), id);
+        if (i == ids.end() || *i != id) {
+          rp.deliver(failure("not-found", "no room " + id + " on node " + self->state.links->ctx->node_id));
+          return;
+        }
+        then(rooms[static_cast<std::size_t>(i - ids.begin())]);
+      },
+      [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
 }
 
 // Asks one actor one question and delivers its answer, or `gone` if it has none.
@@ -254,130 +254,136 @@ template <class... Ts>
 void ask_one(inspector_ptr self, const caf::actor& who, caf::typed_response_promise<std::string> rp, std::string gone,
              Ts... question) {
   self->request(who, inspector_ask_timeout, question...)
-    .then([rp](std::string& s) mutable { rp.deliver(std::move(s)); },
-          [rp, gone](caf::error&) mutable { rp.deliver(failure("not-found", gone)); });
+      .then([rp](std::string& s) mutable { rp.deliver(std::move(s)); },
+            [rp, gone](caf::error&) mutable { rp.deliver(failure("not-found", gone)); });
 }
 
 caf::behavior inspector(inspector_ptr self, std::shared_ptr<const inspector_links> links) {
   self->state.links = std::move(links);
   return {
-    [self](stats_atom) {
-      auto rp = self->make_response_promise<std::string>();
-      list_rooms(
-        self,
-        [self, rp](std::vector<std::string>& ids, std::vector<caf::actor>&, std::uint64_t hosted) mutable {
-          rp.deliver(stats(self, std::make_pair(ids.size(), hosted)));
-        },
-        [self, rp](const caf::error&) mutable { rp.deliver(stats(self, std::nullopt)); });
-      return rp;
-    },
-    [self](nodes_atom) { return nodes(self); },
-    [self](nodes_atom, std::uint64_t token, bool ok, const std::string& rows) { nodes_answered(self, token, ok, rows); },
-    [self](rooms_atom, std::uint32_t limit) {
-      auto rp = self->make_response_promise<std::string>();
-      limit = std::min(limit, max_limit);
-      list_rooms(
-        self,
-        [self, rp, limit](std::vector<std::string>& ids, std::vector<caf::actor>& rooms, std::uint64_t hosted) mutable {
-          auto total = ids.size();
-          if (rooms.size() > limit)
-            rooms.resize(limit);
-          ask_all(
-            self, rooms,
-            [self, rp, total, hosted](answers& got) mutable {
+      [self](stats_atom) {
+        auto rp = self->make_response_promise<std::string>();
+        list_rooms(
+            self,
+            [self, rp](std::vector<std::string>& ids, std::vector<caf::actor>&, std::uint64_t hosted) mutable {
+              rp.deliver(stats(self, std::make_pair(ids.size(), hosted)));
+            },
+            [self, rp](const caf::error&) mutable { rp.deliver(stats(self, std::nullopt)); });
+        return rp;
+      },
+      [self](nodes_atom) { return nodes(self); },
+      [self](nodes_atom, std::uint64_t token, bool ok, const std::string& rows) {
+        nodes_answered(self, token, ok, rows);
+      },
+      [self](rooms_atom, std::uint32_t limit) {
+        auto rp = self->make_response_promise<std::string>();
+        limit = std::min(limit, max_limit);
+        list_rooms(
+            self,
+            [self, rp, limit](std::vector<std::string>& ids, std::vector<caf::actor>& rooms,
+                              std::uint64_t hosted) mutable {
+              auto total = ids.size();
+              if (rooms.size() > limit)
+                rooms.resize(limit);
+              ask_all(
+                  self, rooms,
+                  [self, rp, total, hosted](answers& got) mutable {
+                    json list = json::array();
+                    for (auto& a : got)
+                      if (a)
+                        list.push_back(json::parse(*a));
+                    json j{{"node", self->state.links->ctx->node_id},
+                           {"total", total},
+                           {"hosted", hosted},
+                           {"shown", list.size()},
+                           {"rooms", std::move(list)}};
+                    rp.deliver(j.dump());
+                  },
+                  room_atom_v);
+            },
+            [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
+        return rp;
+      },
+      [self](room_atom, const std::string& id) {
+        auto rp = self->make_response_promise<std::string>();
+        with_room(self, id, rp, [self, id, rp](caf::actor room) mutable {
+          self->request(room, inspector_ask_timeout, room_atom_v)
+              .then([self, rp](std::string& s) mutable { room_with_members(self, std::move(s), rp); },
+                    [rp, id](caf::error&) mutable {
+                      rp.deliver(failure("not-found", "room " + id + " has just ended"));
+                    });
+        });
+        return rp;
+      },
+      [self](conns_atom, std::uint32_t limit) {
+        auto rp = self->make_response_promise<std::string>();
+        auto& registry = *self->state.links->ctx->conns;
+        auto total = registry.size();
+        ask_all(
+            self, registry.list(std::min(limit, max_limit)),
+            [self, rp, total](answers& got) mutable {
               json list = json::array();
               for (auto& a : got)
                 if (a)
                   list.push_back(json::parse(*a));
               json j{{"node", self->state.links->ctx->node_id},
                      {"total", total},
-                     {"hosted", hosted},
                      {"shown", list.size()},
-                     {"rooms", std::move(list)}};
+                     {"conns", std::move(list)}};
               rp.deliver(j.dump());
             },
-            room_atom_v);
-        },
-        [self, rp](const caf::error& e) mutable { rp.deliver(directory_failed(self, e)); });
-      return rp;
-    },
-    [self](room_atom, const std::string& id) {
-      auto rp = self->make_response_promise<std::string>();
-      with_room(self, id, rp, [self, id, rp](caf::actor room) mutable {
-        self->request(room, inspector_ask_timeout, room_atom_v)
-          .then([self, rp](std::string& s) mutable { room_with_members(self, std::move(s), rp); },
-                [rp, id](caf::error&) mutable { rp.deliver(failure("not-found", "room " + id + " has just ended")); });
-      });
-      return rp;
-    },
-    [self](conns_atom, std::uint32_t limit) {
-      auto rp = self->make_response_promise<std::string>();
-      auto& registry = *self->state.links->ctx->conns;
-      auto total = registry.size();
-      ask_all(
-        self, registry.list(std::min(limit, max_limit)),
-        [self, rp, total](answers& got) mutable {
-          json list = json::array();
-          for (auto& a : got)
-            if (a)
-              list.push_back(json::parse(*a));
-          json j{{"node", self->state.links->ctx->node_id},
-                 {"total", total},
-                 {"shown", list.size()},
-                 {"conns", std::move(list)}};
-          rp.deliver(j.dump());
-        },
-        conn_atom_v);
-      return rp;
-    },
-    [self](conn_atom, std::uint64_t id) {
-      auto rp = self->make_response_promise<std::string>();
-      auto gone = "no connection actor " + std::to_string(id) + " on node " + self->state.links->ctx->node_id;
-      if (auto c = self->state.links->ctx->conns->find(id))
-        ask_one(self, c, rp, gone, conn_atom_v);
-      else
-        rp.deliver(failure("not-found", gone));
-      return rp;
-    },
-    [self](kick_atom, std::uint64_t id) {
-      auto rp = self->make_response_promise<std::string>();
-      auto gone = "no connection actor " + std::to_string(id) + " on node " + self->state.links->ctx->node_id;
-      if (auto c = self->state.links->ctx->conns->find(id))
-        ask_one(self, c, rp, gone, kick_atom_v);
-      else
-        rp.deliver(failure("not-found", gone));
-      return rp;
-    },
-    [self](close_room_atom, const std::string& id) {
-      auto rp = self->make_response_promise<std::string>();
-      with_room(self, id, rp, [self, id, rp](caf::actor room) mutable {
-        ask_one(self, room, rp, "room " + id + " has just ended", close_room_atom_v);
-      });
-      return rp;
-    },
-    [self](drain_atom) {
-      auto& l = *self->state.links;
-      bool already = l.draining && l.draining();
-      if (!already) {
-        log::warn("event=drain_requested by=console");
-        if (l.drain)
-          l.drain();
-      }
-      json j{{"node", l.ctx->node_id},
-             {"draining", true},
-             {"already", already},
-             {"drain_delay_ms", l.ctx->lim.drain_delay.count()},
-             {"close_code", l.ctx->lim.shutdown_close_code},
-             {"shutdown_timeout_ms", l.ctx->lim.shutdown_timeout.count()}};
-      return j.dump();
-    },
-    [self](log_level_atom, const std::string& level) {
-      auto previous = level_name();
-      if (!log::set_level(level))
-        return failure("bad-level", "unknown log level \"" + level + "\": use trace, debug, info, warn, error or off");
-      log::warn("event=log_level level={} previous={} by=console", level, previous);
-      return json{{"node", self->state.links->ctx->node_id}, {"log_level", level}, {"previous", previous}}.dump();
-    },
+            conn_atom_v);
+        return rp;
+      },
+      [self](conn_atom, std::uint64_t id) {
+        auto rp = self->make_response_promise<std::string>();
+        auto gone = "no connection actor " + std::to_string(id) + " on node " + self->state.links->ctx->node_id;
+        if (auto c = self->state.links->ctx->conns->find(id))
+          ask_one(self, c, rp, gone, conn_atom_v);
+        else
+          rp.deliver(failure("not-found", gone));
+        return rp;
+      },
+      [self](kick_atom, std::uint64_t id) {
+        auto rp = self->make_response_promise<std::string>();
+        auto gone = "no connection actor " + std::to_string(id) + " on node " + self->state.links->ctx->node_id;
+        if (auto c = self->state.links->ctx->conns->find(id))
+          ask_one(self, c, rp, gone, kick_atom_v);
+        else
+          rp.deliver(failure("not-found", gone));
+        return rp;
+      },
+      [self](close_room_atom, const std::string& id) {
+        auto rp = self->make_response_promise<std::string>();
+        with_room(self, id, rp, [self, id, rp](caf::actor room) mutable {
+          ask_one(self, room, rp, "room " + id + " has just ended", close_room_atom_v);
+        });
+        return rp;
+      },
+      [self](drain_atom) {
+        auto& l = *self->state.links;
+        bool already = l.draining && l.draining();
+        if (!already) {
+          log::warn("event=drain_requested by=console");
+          if (l.drain)
+            l.drain();
+        }
+        json j{{"node", l.ctx->node_id},
+               {"draining", true},
+               {"already", already},
+               {"drain_delay_ms", l.ctx->lim.drain_delay.count()},
+               {"close_code", l.ctx->lim.shutdown_close_code},
+               {"shutdown_timeout_ms", l.ctx->lim.shutdown_timeout.count()}};
+        return j.dump();
+      },
+      [self](log_level_atom, const std::string& level) {
+        auto previous = level_name();
+        if (!log::set_level(level))
+          return failure("bad-level",
+                         "unknown log level \"" + level + "\": use trace, debug, info, warn, error or off");
+        log::warn("event=log_level level={} previous={} by=console", level, previous);
+        return json{{"node", self->state.links->ctx->node_id}, {"log_level", level}, {"previous", previous}}.dump();
+      },
   };
 }
 
@@ -392,7 +398,7 @@ std::string inspector_node_info(const std::string& admin_address, std::int64_t s
   return json{{"admin", admin_address.empty() ? json(nullptr) : json(admin_address)},
               {"started_ms", started_ms},
               {"max_connections", max_connections}}
-    .dump();
+      .dump();
 }
 
 } // namespace signaling

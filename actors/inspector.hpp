@@ -38,22 +38,21 @@ class cluster_runtime;
 // What the inspector reads and does beyond node_context.
 struct inspector_links {
   node_context* ctx = nullptr;
-  cluster_runtime* cluster = nullptr; // null in embedded mode
+  cluster_runtime* cluster = nullptr;         // null in embedded mode
   std::function<std::string()> admin_address; // host:port consoles reach this node at
-  std::int64_t started_ms = 0;        // unix ms
-  std::function<bool()> ready;        // what /readyz answers
-  std::function<bool()> draining;     // a shutdown has started
-  std::function<void()> drain;        // the node's SIGTERM path: node::shutdown(DRAIN_DELAY_MS)
+  std::int64_t started_ms = 0;                // unix ms
+  std::function<bool()> ready;                // what /readyz answers
+  std::function<bool()> draining;             // a shutdown has started
+  std::function<void()> drain;                // the node's SIGTERM path: node::shutdown(DRAIN_DELAY_MS)
 };
 
 // Answers to one request wait this long for each actor asked.
-constexpr std::chrono::milliseconds inspector_ask_timeout{2000};
+constexpr std::chrono::milliseconds inspector_ask_timeout{1000};
 
 caf::actor spawn_inspector(caf::actor_system& sys, std::shared_ptr<const inspector_links> links);
 
 // What a node writes to Redis with each heartbeat for `nodes`: its admin
 // address (empty: no admin port), start time and connection limit, as JSON.
-std::string inspector_node_info(const std::string& admin_address, std::int64_t started_ms,
-                                std::size_t max_connections);
+std::string inspector_node_info(const std::string& admin_address, std::int64_t started_ms, std::size_t max_connections);
 
 } // namespace signaling

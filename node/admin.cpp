@@ -36,17 +36,17 @@ std::string host_name() {
 } // namespace
 
 admin_server::admin_server(const config& cfg)
-  : cfg_(cfg),
-    started_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                  .count()) {}
+    : cfg_(cfg), started_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()) {}
 
 void admin_server::prepare(caf::actor_system_config& caf_cfg) const {
   if (cfg_.admin_port >= 0)
     caf_cfg.load<caf::io::middleman>();
 }
 
-void admin_server::start(caf::actor_system& sys, node_context& ctx, cluster_runtime* cluster, std::function<bool()> ready,
-                       std::function<bool()> draining, std::function<void()> drain) {
+void admin_server::start(caf::actor_system& sys, node_context& ctx, cluster_runtime* cluster,
+                         std::function<bool()> ready, std::function<bool()> draining, std::function<void()> drain) {
   if (cfg_.admin_port < 0) {
     log::info("event=admin_disabled");
     return;
