@@ -68,6 +68,7 @@ public:
     });
     self_->become(behavior());
     ctx.conns->add(handle_);
+    arm_join_deadline(ctx.lim.join_timeout);
   }
 
   ~connection_actor() override {
@@ -145,9 +146,11 @@ private:
         write(protocol::peer_joined(room_id_));
       },
       [this](refused_atom, const std::string& code) {
-        pending_ = false;
         error_code c = error_code::unavailable;
         protocol::code_from_name(code, c);
+        if (c == error_code::room_unavailable)
+          return join_missed();
+        pending_ = false;
         send_error(c);
       },
       [this](peer_left_atom, const caf::actor& room) {
@@ -217,6 +220,8 @@ private:
   void create_room() {
     if (pending_)
       return send_error(error_code::busy);
+    if (link_->grant().restricted && !link_->grant().may_create)
+      return send_error(error_code::forbidden, "creating rooms");
     leave_current();
     pending_ = true;
     self_->send(ctx_.directory, create_atom_v, handle_);
@@ -225,6 +230,9 @@ private:
   void join_room(const std::string& id) {
     if (pending_)
       return send_error(error_code::busy);
+    const auto& grant = link_->grant();
+    if (grant.restricted && !grant.room.empty() && grant.room != id)
+      return send_error(error_code::forbidden, "this room");
     if (room_ && id == room_id_)
       return send_error(error_code::room_unavailable); // own room: same answer as any other refusal
     leave_current();
@@ -260,6 +268,57 @@ private:
     peer_ = nullptr;
     room_id_.clear();
     relayed_ = 0;
+    roomless_since_ = std::chrono::steady_clock::now();
+  }
+
+  // JOIN_TIMEOUT_MS: a connection out of any room that long is closed. One
+  // timer at a time: it looks again while the connection is in a room, and
+  // otherwise sleeps until the deadline of the current roomless stretch.
+  void arm_join_deadline(std::chrono::steady_clock::duration in) {
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(in);
+    link_->after(ms, [this] { check_join_deadline(); });
+  }
+
+  void check_join_deadline() {
+    if (closing_ || !handle_)
+      return;
+    const auto timeout = ctx_.lim.join_timeout;
+    if (room_)
+      return arm_join_deadline(timeout);
+    if (pending_) // the answer is on its way (or held back, see join_missed)
+      return arm_join_deadline(std::min<std::chrono::steady_clock::duration>(timeout, std::chrono::seconds(1)));
+    auto due = roomless_since_ + timeout;
+    auto now = std::chrono::steady_clock::now();
+    if (now < due)
+      return arm_join_deadline(due - now);
+    log::info("event=join_timeout actor={} remote={}", handle_.id(), link_->remote_address());
+    closing_ = true;
+    link_->close(close_code::policy_violation, "no room joined in time");
+  }
+
+  // A join-room that found no room. Guessing codes is the one way into a room
+  // without being told its code, so misses cost: the first is answered at
+  // once, each later one JOIN_MISS_DELAY_MS late (pending_ stays set, so a
+  // join meanwhile gets busy), and the JOIN_MISSES_BEFORE_CLOSE-th closes 1008.
+  void join_missed() {
+    ++join_misses_;
+    if (join_misses_ >= ctx_.lim.join_misses_before_close) {
+      pending_ = false;
+      send_error(error_code::room_unavailable);
+      log::warn("event=join_miss_close actor={} remote={} misses={}", handle_.id(), link_->remote_address(),
+                join_misses_);
+      closing_ = true;
+      link_->close(close_code::policy_violation, "too many failed joins");
+      return;
+    }
+    if (join_misses_ == 1 || ctx_.lim.join_miss_delay.count() == 0) {
+      pending_ = false;
+      return send_error(error_code::room_unavailable);
+    }
+    link_->after(ctx_.lim.join_miss_delay, [this] {
+      pending_ = false;
+      send_error(error_code::room_unavailable);
+    });
   }
 
   void write(std::string text) {
@@ -297,6 +356,9 @@ private:
   std::uint64_t relayed_ = 0; // frames this member relayed into its current room
   std::int64_t connected_at_ms_ = unix_ms();
   std::int64_t last_activity_ms_ = connected_at_ms_;
+  // Deadlines against idle sockets and room-code guessing (see join_missed).
+  std::chrono::steady_clock::time_point roomless_since_ = std::chrono::steady_clock::now();
+  std::uint32_t join_misses_ = 0;
 };
 
 } // namespace

@@ -1,6 +1,5 @@
 #include "actors/protocol.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <array>
 
@@ -14,7 +13,7 @@ struct code_text {
   std::string_view message;
 };
 
-constexpr std::array<code_text, 10> codes{{
+constexpr std::array<code_text, 11> codes{{
   {error_code::bad_json, "bad-json", "Invalid message format"},
   {error_code::bad_message, "bad-message", "Invalid message"},
   {error_code::too_deep, "too-deep", "Message nested too deeply"},
@@ -25,69 +24,37 @@ constexpr std::array<code_text, 10> codes{{
   {error_code::busy, "busy", "Previous create-room or join-room still in progress"},
   {error_code::rate_limited, "rate-limited", "Too many messages; message dropped"},
   {error_code::unavailable, "unavailable", "Service temporarily unavailable; retry"},
+  {error_code::forbidden, "forbidden", "Not allowed by your access token"},
 }};
 
-// Walks the SAX events of one document. Only the top level matters to the
-// protocol; deeper values are counted for the depth limit and skipped.
-class frame_scanner final : public nlohmann::json_sax<nlohmann::json> {
+// One pass over the bytes of a frame: validates the whole document as JSON
+// (RFC 8259: grammar, string escapes and surrogates, UTF-8, no control
+// characters, nesting no deeper than the limit) and keeps the top-level
+// "type" and "roomId" strings. No DOM, no allocation except those two
+// strings: a 4 KB SDP costs one scan.
+class frame_scanner {
 public:
-  explicit frame_scanner(std::size_t max_depth) : max_depth_(max_depth) {}
+  frame_scanner(std::string_view text, std::size_t max_depth)
+    : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
-  bool null() override { return scalar(); }
-  bool boolean(bool) override { return scalar(); }
-  bool number_integer(number_integer_t) override { return scalar(); }
-  bool number_unsigned(number_unsigned_t) override { return scalar(); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return scalar(); }
-
-  bool string(string_t& val) override {
-    if (depth_ == 0)
+  // False with error_/detail_ set when the frame is refused.
+  bool scan() {
+    ws();
+    if (p_ == end_)
+      return fail(error_code::bad_json, {});
+    bool is_object = *p_ == '{';
+    if (!value(0))
+      return false;
+    ws();
+    if (p_ != end_)
+      return fail(error_code::bad_json, {});
+    if (!is_object)
       return fail(error_code::bad_message, "message must be a JSON object");
-    if (depth_ == 1) {
-      if (field_ == field::type)
-        type_ = std::move(val);
-      else if (field_ == field::room_id)
-        room_id_ = std::move(val);
-      field_ = field::other;
-    }
+    if (!wrong_field_.empty())
+      return fail(error_code::bad_message, wrong_field_);
     return true;
   }
 
-  bool start_object(std::size_t) override { return open(); }
-  bool start_array(std::size_t) override {
-    if (depth_ == 0)
-      return fail(error_code::bad_message, "message must be a JSON object");
-    return open();
-  }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
-
-  bool key(string_t& k) override {
-    if (depth_ != 1)
-      return true;
-    if (k == "type") {
-      if (seen_type_)
-        return fail(error_code::bad_message, "duplicate \"type\"");
-      seen_type_ = true;
-      field_ = field::type;
-    } else if (k == "roomId") {
-      if (seen_room_id_)
-        return fail(error_code::bad_message, "duplicate \"roomId\"");
-      seen_room_id_ = true;
-      field_ = field::room_id;
-    } else {
-      field_ = field::other;
-    }
-    return true;
-  }
-
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    if (!failed_)
-      fail(error_code::bad_json, {}); // the seed's exact text, nothing added
-    return false;
-  }
-
-  bool failed_ = false;
   error_code error_ = error_code::bad_json;
   std::string detail_;
   std::string type_;
@@ -98,45 +65,319 @@ public:
 private:
   enum class field { other, type, room_id };
 
-  bool scalar() {
-    if (depth_ == 0)
-      return fail(error_code::bad_message, "message must be a JSON object");
-    return wrong_type_check();
+  bool fail(error_code c, std::string why) {
+    // The first failure wins: a deeper syntax error must not relabel it.
+    if (!failed_) {
+      failed_ = true;
+      error_ = c;
+      detail_ = std::move(why);
+    }
+    return false;
+  }
+  bool syntax() { return fail(error_code::bad_json, {}); }
+
+  // A field the protocol cannot use (duplicate, wrong type) is reported only
+  // once the whole frame has proven to be JSON: invalid JSON is always bad-json.
+  void wrong_field(std::string why) {
+    if (wrong_field_.empty())
+      wrong_field_ = std::move(why);
   }
 
-  // A non-string value (scalar or container) for "type" or "roomId".
-  bool wrong_type_check() {
-    if (depth_ == 1 && field_ != field::other) {
-      auto name = field_ == field::type ? "type" : "roomId";
-      return fail(error_code::bad_message, std::string("\"") + name + "\" must be a string");
+  void ws() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
+      ++p_;
+  }
+
+  bool value(std::size_t depth) {
+    if (p_ == end_)
+      return syntax();
+    switch (*p_) {
+      case '{': return object(depth + 1);
+      case '[': return array(depth + 1);
+      case '"': return string(nullptr);
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+
+  bool enter(std::size_t depth) {
+    if (depth > max_depth_)
+      return fail(error_code::too_deep, "nesting deeper than " + std::to_string(max_depth_));
+    ++p_;
+    ws();
+    return true;
+  }
+
+  bool object(std::size_t depth) {
+    if (!enter(depth))
+      return false;
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '"')
+        return syntax();
+      std::string key;
+      if (!string(depth == 1 ? &key : nullptr))
+        return false;
+      ws();
+      if (p_ == end_ || *p_ != ':')
+        return syntax();
+      ++p_;
+      ws();
+      field f = field::other;
+      if (depth == 1 && key == "type") {
+        if (seen_type_)
+          wrong_field("duplicate \"type\"");
+        seen_type_ = true;
+        f = field::type;
+      } else if (depth == 1 && key == "roomId") {
+        if (seen_room_id_)
+          wrong_field("duplicate \"roomId\"");
+        seen_room_id_ = true;
+        f = field::room_id;
+      }
+      if (f == field::other) {
+        if (!value(depth))
+          return false;
+      } else {
+        if (p_ == end_)
+          return syntax();
+        if (*p_ != '"') {
+          auto name = f == field::type ? "type" : "roomId";
+          wrong_field(std::string("\"") + name + "\" must be a string");
+          if (!value(depth))
+            return false;
+        } else {
+          auto& target = f == field::type ? type_ : room_id_;
+          target.clear(); // a duplicate overwrote nothing: it is refused anyway
+          if (!string(&target))
+            return false;
+        }
+      }
+      bool closed = false;
+      if (!after_element('}', closed))
+        return false;
+      if (closed)
+        return true;
+    }
+  }
+
+  // After a member or element: a comma (more follows) or the closing bracket.
+  bool after_element(char close, bool& closed) {
+    ws();
+    if (p_ != end_ && (*p_ == ',' || *p_ == close)) {
+      closed = *p_ == close;
+      ++p_;
+      ws();
+      return true;
+    }
+    return syntax();
+  }
+
+  bool array(std::size_t depth) {
+    if (!enter(depth))
+      return false;
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (!value(depth))
+        return false;
+      bool closed = false;
+      if (!after_element(']', closed))
+        return false;
+      if (closed)
+        return true;
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word)
+      return syntax();
+    p_ += word.size();
+    return true;
+  }
+
+  static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+  bool number() {
+    if (p_ != end_ && *p_ == '-')
+      ++p_;
+    if (p_ == end_)
+      return syntax();
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      while (p_ != end_ && digit(*p_))
+        ++p_;
+    } else {
+      return syntax();
+    }
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (p_ == end_ || !digit(*p_))
+        return syntax();
+      while (p_ != end_ && digit(*p_))
+        ++p_;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-'))
+        ++p_;
+      if (p_ == end_ || !digit(*p_))
+        return syntax();
+      while (p_ != end_ && digit(*p_))
+        ++p_;
     }
     return true;
   }
 
-  bool open() {
-    if (!wrong_type_check())
+  static int hex(char c) {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  }
+
+  bool hex4(unsigned& out) {
+    if (end_ - p_ < 4)
       return false;
-    field_ = field::other;
-    if (++depth_ > max_depth_)
-      return fail(error_code::too_deep, "nesting deeper than " + std::to_string(max_depth_));
+    out = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = hex(p_[i]);
+      if (h < 0)
+        return false;
+      out = out * 16 + static_cast<unsigned>(h);
+    }
+    p_ += 4;
     return true;
   }
 
-  bool close() {
-    --depth_;
-    return true;
+  static void append_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
   }
 
-  bool fail(error_code c, std::string why) {
-    failed_ = true;
-    error_ = c;
-    detail_ = std::move(why);
-    return false;
+  // Length of one well-formed UTF-8 sequence at p_ (RFC 3629: no overlongs,
+  // no surrogates, nothing above U+10FFFF), or 0.
+  std::size_t utf8_length() const {
+    auto b = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
+    auto avail = end_ - p_;
+    unsigned c = b(0);
+    auto cont = [&](std::ptrdiff_t i) { return i < avail && (b(i) & 0xC0) == 0x80; };
+    if (c >= 0xC2 && c <= 0xDF)
+      return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+      if (!cont(1) || !cont(2))
+        return 0;
+      if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F))
+        return 0;
+      return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+      if (!cont(1) || !cont(2) || !cont(3))
+        return 0;
+      if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F))
+        return 0;
+      return 4;
+    }
+    return 0;
   }
 
+  // A string at p_ (the opening quote); its decoded value goes to `out` if given.
+  bool string(std::string* out) {
+    ++p_;
+    for (;;) {
+      if (p_ == end_)
+        return syntax();
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c < 0x20)
+        return syntax();
+      if (c == '\\') {
+        ++p_;
+        if (p_ == end_)
+          return syntax();
+        char e = *p_++;
+        char plain = 0;
+        switch (e) {
+          case '"': plain = '"'; break;
+          case '\\': plain = '\\'; break;
+          case '/': plain = '/'; break;
+          case 'b': plain = '\b'; break;
+          case 'f': plain = '\f'; break;
+          case 'n': plain = '\n'; break;
+          case 'r': plain = '\r'; break;
+          case 't': plain = '\t'; break;
+          case 'u': {
+            unsigned cp = 0;
+            if (!hex4(cp))
+              return syntax();
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+              return syntax(); // a low surrogate alone
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+              unsigned low = 0;
+              if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u')
+                return syntax();
+              p_ += 2;
+              if (!hex4(low) || low < 0xDC00 || low > 0xDFFF)
+                return syntax();
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            }
+            if (out)
+              append_utf8(*out, cp);
+            continue;
+          }
+          default: return syntax();
+        }
+        if (out)
+          *out += plain;
+        continue;
+      }
+      if (c < 0x80) {
+        if (out)
+          *out += static_cast<char>(c);
+        ++p_;
+        continue;
+      }
+      auto n = utf8_length();
+      if (n == 0)
+        return syntax();
+      if (out)
+        out->append(p_, n);
+      p_ += n;
+    }
+  }
+
+  const char* p_;
+  const char* end_;
   std::size_t max_depth_;
-  std::size_t depth_ = 0;
-  field field_ = field::other;
+  bool failed_ = false;
+  std::string wrong_field_;
 };
 
 bool type_from_name(std::string_view name, msg_type& out) {
@@ -209,10 +450,9 @@ bool code_from_name(std::string_view name, error_code& out) {
 
 parse_result parse(std::string_view frame, std::size_t max_depth) {
   parse_result res;
-  frame_scanner scan{max_depth};
-  bool ok = nlohmann::json::sax_parse(frame.begin(), frame.end(), &scan);
-  if (!ok || scan.failed_) {
-    res.error = scan.failed_ ? scan.error_ : error_code::bad_json;
+  frame_scanner scan{frame, max_depth};
+  if (!scan.scan()) {
+    res.error = scan.error_;
     res.detail = scan.detail_;
     return res;
   }

@@ -22,6 +22,7 @@ enum class error_code {
   busy,             // create/join while the previous one is still being answered
   rate_limited,     // over the per-connection message rate; the frame was dropped
   unavailable,      // the node cannot serve this right now (retry)
+  forbidden,        // the connection's access token does not allow this (AUTH_MODE=jwt)
 };
 
 std::string_view code_name(error_code c);

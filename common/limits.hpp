@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace signaling {
 
@@ -40,6 +42,25 @@ struct limits {
   std::uint16_t shutdown_close_code = 1012;
   // Digits of a room id (6 as in the seed; more makes guessing harder).
   unsigned room_id_digits = 6;
+  // A WebSocket in no room (never joined, or its room ended) for this long is
+  // closed 1008: a socket that answers pings but never joins holds a slot
+  // (and a descriptor) for nothing.
+  std::chrono::milliseconds join_timeout{300000};
+  // Open WebSockets, handshakes included, per client address (IPv6: per /64);
+  // more get HTTP 429. 0: no cap (a node behind a balancer sees few addresses
+  // unless trusted_proxies is set; see docs/security.md).
+  std::size_t max_connections_per_ip = 0;
+  // Proxies (CIDR blocks) whose X-Forwarded-For names the client. From any
+  // other peer the header is ignored: the TCP peer is the client.
+  std::vector<std::string> trusted_proxies;
+  // join-room refusals (room-unavailable) one connection may collect; the
+  // last is followed by close 1008, so guessing codes costs a connection per
+  // this many guesses.
+  std::uint32_t join_misses_before_close = 20;
+  // Every refusal after a connection's first is answered this late, and the
+  // connection's next join-room waits for it (busy): at most one guess per
+  // this interval per connection.
+  std::chrono::milliseconds join_miss_delay{1000};
 };
 
 } // namespace signaling

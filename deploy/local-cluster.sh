@@ -9,6 +9,9 @@
 # Settings: deploy/signal.env (shared with docker-compose and k8s), overridden
 # by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380), node ports are
 # picked free. State and logs: CLUSTER_DIR (default .local-cluster/).
+# LB_TLS=1: HAProxy terminates TLS (wss://, https://) with a self-signed
+# certificate for localhost/127.0.0.1 made by openssl in CLUSTER_DIR (its CA
+# file for clients: CLUSTER_DIR/tls/cert.pem).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CLUSTER_DIR:-$root/.local-cluster}
@@ -16,7 +19,12 @@ lb_port=${LB_PORT:-8080}
 redis_port=${REDIS_PORT:-6380}
 node_bin=${SIGNAL_NODE_BIN:-$root/build/signal-node}
 
-die() { echo "local-cluster: $*" >&2; exit 1; }
+die() {
+  echo "local-cluster: $*" >&2
+  # A half-started cluster is stopped again, so a failed `up` leaves nothing running.
+  [ "${starting:-0}" = 1 ] && down >/dev/null 2>&1
+  exit 1
+}
 
 # Waits up to $2 seconds for command $1 to succeed.
 wait_for() {
@@ -44,6 +52,7 @@ up() {
   fi
   mkdir -p "$dir"
   : > "$dir/state"
+  starting=1
 
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$dir/redis.log" 2>&1 &
   echo "redis $! $redis_port" >> "$dir/state"
@@ -57,7 +66,7 @@ up() {
 
   local servers=() i port
   for i in $(seq 1 "$n"); do
-    NODE_ID=node$i WS_PORT=0 BIND_ADDRESS=127.0.0.1 REDIS_URL=redis://127.0.0.1:$redis_port ENV_FILE=/nonexistent \
+    NODE_ID=node$i WS_PORT=0 ADMIN_PORT=0 BIND_ADDRESS=127.0.0.1 REDIS_URL=redis://127.0.0.1:$redis_port ENV_FILE=/nonexistent \
       "$node_bin" >"$dir/node$i.log" 2>&1 &
     local pid=$!
     # The whole line, with the mode at its end: the log may be read mid-write.
@@ -67,27 +76,40 @@ up() {
     servers+=("127.0.0.1:$port")
   done
 
-  sh "$root/deploy/haproxy/render.sh" "127.0.0.1:$lb_port" "${servers[@]}" > "$dir/haproxy.cfg"
+  local bind="127.0.0.1:$lb_port" scheme=ws
+  if [ "${LB_TLS:-0}" = 1 ]; then
+    mkdir -p "$dir/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
+    cat "$dir/tls/cert.pem" "$dir/tls/key.pem" > "$dir/tls/haproxy.pem"
+    bind="$bind ssl crt $dir/tls/haproxy.pem"
+    scheme=wss
+  fi
+  sh "$root/deploy/haproxy/render.sh" "$bind" "${servers[@]}" > "$dir/haproxy.cfg"
   haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
-  echo "haproxy $! $lb_port" >> "$dir/state"
+  echo "haproxy $! $lb_port $scheme" >> "$dir/state"
   # Ready when HAProxy's health checks have found every node ready.
   for i in $(seq 1 "$n"); do
     port=$(awk -v n="node$i" '$1 == n {print $3}' "$dir/state")
     wait_for "curl -sf http://127.0.0.1:$port/readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
   done
-  wait_for "curl -sf --max-time 2 http://127.0.0.1:$lb_port/readyz" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
+  local url="http://127.0.0.1:$lb_port/readyz" ca=""
+  [ "$scheme" = wss ] && url="https://127.0.0.1:$lb_port/readyz" ca="--cacert $dir/tls/cert.pem"
+  wait_for "curl -sf --max-time 2 $ca $url" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
+  starting=0
   status
 }
 
 status() {
   [ -f "$dir/state" ] || { echo "local cluster: down"; return 0; }
   echo "local cluster (state in $dir):"
-  while read -r name pid port; do
+  while read -r name pid port scheme; do
     local state=dead
     alive "$pid" && state=running
     case "$name" in
       redis) echo "  redis    pid $pid  redis://127.0.0.1:$port  $state" ;;
-      haproxy) echo "  haproxy  pid $pid  ws://127.0.0.1:$port  (clients connect here)  $state" ;;
+      haproxy) echo "  haproxy  pid $pid  ${scheme:-ws}://127.0.0.1:$port  (clients connect here)  $state" ;;
       *) echo "  $name    pid $pid  http://127.0.0.1:$port  $state  $(curl -s --max-time 2 "http://127.0.0.1:$port/api/ping" || true)" ;;
     esac
   done < "$dir/state"
@@ -97,7 +119,7 @@ down() {
   [ -f "$dir/state" ] || { echo "local cluster: already down"; return 0; }
   # Nodes first (SIGTERM: they drain and leave Redis), then the balancer, then Redis.
   local order=() name pid port
-  while read -r name pid port; do
+  while read -r name pid port _; do
     case "$name" in node*) order+=("$pid") ;; esac
   done < "$dir/state"
   order+=("$(awk '$1 == "haproxy" {print $2}' "$dir/state")" "$(awk '$1 == "redis" {print $2}' "$dir/state")")

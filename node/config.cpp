@@ -1,6 +1,7 @@
 #include "node/config.hpp"
 
 #include "cluster/redis_client.hpp"
+#include "transport/client_address.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -157,6 +158,19 @@ const std::vector<setting>& settings() {
     {"TURN_TTL", "seconds a TURN credential stays valid",
      [](config& c, const std::string& v) { c.turn_ttl = std::chrono::seconds(parse_uint("TURN_TTL", v, 60, 7 * 86400)); },
      [](const config& c) { return std::to_string(c.turn_ttl.count()); }},
+    {"AUTH_MODE", "off (anyone may connect, as the seed) or jwt (an HS256 token on the upgrade)",
+     [](config& c, const std::string& v) {
+       if (v != "off" && v != "jwt")
+         throw config_error("AUTH_MODE: must be off or jwt, got \"" + v + "\"");
+       c.auth_mode = v;
+     },
+     [](const config& c) { return c.auth_mode; }},
+    {"AUTH_JWT_SECRET", "AUTH_MODE=jwt: the HS256 secret the backend signs tokens with",
+     [](config& c, const std::string& v) { c.auth_jwt_secret = v; },
+     [](const config& c) { return c.auth_jwt_secret.empty() ? std::string{} : std::string("***"); }},
+    {"AUTH_JWT_AUDIENCE", "AUTH_MODE=jwt: required \"aud\" of tokens (empty: not checked)",
+     [](config& c, const std::string& v) { c.auth_jwt_audience = v; },
+     [](const config& c) { return c.auth_jwt_audience; }},
     {"LOG_LEVEL", "trace, debug, info, warn, error or off",
      [](config& c, const std::string& v) { c.log_level = v; }, [](const config& c) { return c.log_level; }},
     {"MAX_MESSAGE_BYTES", "largest WebSocket message; larger closes with 1009",
@@ -208,6 +222,35 @@ const std::vector<setting>& settings() {
        c.lim.room_id_digits = static_cast<unsigned>(parse_uint("ROOM_ID_DIGITS", v, 6, 18));
      },
      [](const config& c) { return std::to_string(c.lim.room_id_digits); }},
+    {"JOIN_TIMEOUT_MS", "a WebSocket in no room this long is closed 1008",
+     ms_setter("JOIN_TIMEOUT_MS", &limits::join_timeout), ms_getter(&limits::join_timeout)},
+    {"JOIN_MISSES_BEFORE_CLOSE", "refused join-room (room-unavailable) per connection; the last closes 1008",
+     [](config& c, const std::string& v) {
+       c.lim.join_misses_before_close =
+         static_cast<std::uint32_t>(parse_uint("JOIN_MISSES_BEFORE_CLOSE", v, 1, 1u << 30));
+     },
+     [](const config& c) { return std::to_string(c.lim.join_misses_before_close); }},
+    {"JOIN_MISS_DELAY_MS", "each refused join-room after a connection's first is answered this late",
+     [](config& c, const std::string& v) {
+       c.lim.join_miss_delay = std::chrono::milliseconds(parse_uint("JOIN_MISS_DELAY_MS", v, 0, 60000));
+     },
+     ms_getter(&limits::join_miss_delay)},
+    {"MAX_CONNECTIONS_PER_IP", "open WebSockets per client address (IPv6: per /64); more get 429 (0: no cap)",
+     [](config& c, const std::string& v) {
+       c.lim.max_connections_per_ip = parse_uint("MAX_CONNECTIONS_PER_IP", v, 0, 1u << 30);
+     },
+     [](const config& c) { return std::to_string(c.lim.max_connections_per_ip); }},
+    {"TRUSTED_PROXIES", "comma-separated CIDR blocks of proxies whose X-Forwarded-For names the client",
+     [](config& c, const std::string& v) {
+       auto items = split_list(v);
+       try {
+         transport::parse_cidr_list(items);
+       } catch (const std::invalid_argument& e) {
+         throw config_error(std::string("TRUSTED_PROXIES: ") + e.what());
+       }
+       c.lim.trusted_proxies = items;
+     },
+     [](const config& c) { return join_list(c.lim.trusted_proxies); }},
     {"ENV_FILE", "optional file of KEY=value lines read at start (never overrides the environment)",
      [](config& c, const std::string& v) { c.env_file = v; }, [](const config& c) { return c.env_file; }},
   };
@@ -320,6 +363,8 @@ config_result load_config(int argc, const char* const* argv, const char* const* 
   if (res.cfg.lim.max_send_queue_bytes < res.cfg.lim.max_message_bytes)
     throw config_error("MAX_SEND_QUEUE_BYTES: must be at least MAX_MESSAGE_BYTES, or every large relay "
                        "would cut its receiver off");
+  if (res.cfg.auth_mode == "jwt" && res.cfg.auth_jwt_secret.size() < 16)
+    throw config_error("AUTH_JWT_SECRET: AUTH_MODE=jwt needs a secret of at least 16 bytes");
   if (res.cfg.lim.rate_burst < 1)
     throw config_error("RATE_LIMIT_BURST: must be at least 1");
   return res;

@@ -33,6 +33,9 @@ struct config {
   std::vector<std::string> turn_urls;
   std::string turn_secret;                // coturn's static-auth-secret (use-auth-secret)
   std::chrono::seconds turn_ttl{3600};
+  std::string auth_mode = "off";          // off | jwt
+  std::string auth_jwt_secret;
+  std::string auth_jwt_audience;
   std::string env_file = ".env";
   limits lim;
 };

@@ -90,7 +90,7 @@ std::string render_metrics(const node_stats& st, bool ready, const std::optional
            st.relay_failed.load());
 
   e.family("signal_errors_total", "counter", "error frames sent to clients, by code.");
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::error_code::unavailable); ++i)
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::error_code::forbidden); ++i)
     e.sample("signal_errors_total", st.errors[i].load(),
              "code=\"" + std::string(protocol::code_name(static_cast<protocol::error_code>(i))) + "\"");
 

@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "common/stats.hpp"
 #include "node/ice_servers.hpp"
+#include "node/jwt.hpp"
 #include "node/admin.hpp"
 #include "node/metrics.hpp"
 #include "transport/server.hpp"
@@ -160,6 +161,9 @@ node::~node() {
     shutdown(std::chrono::milliseconds(0));
     wait();
   }
+  // start() may have thrown after publishing: the published inspector would
+  // keep the actor system from ever shutting down.
+  impl_->admin.stop();
 }
 
 void node::start() {
@@ -213,7 +217,19 @@ void node::start() {
                                 [&m](std::string_view path) -> const transport::static_file* {
                                   auto i = m.web_files.find(path);
                                   return i == m.web_files.end() ? nullptr : &i->second;
-                                }};
+                                },
+                                nullptr};
+  if (m.cfg.auth_mode == "jwt") {
+    jwt::policy pol{m.cfg.auth_jwt_secret, m.cfg.auth_jwt_audience, std::chrono::seconds(30)};
+    routes.authorize = [pol](std::string_view token, transport::access_grant& grant) -> std::optional<std::string> {
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+      auto v = jwt::verify(token, pol, now.count());
+      if (!v.ok)
+        return "token " + v.reason;
+      grant = transport::access_grant{true, v.granted.subject, v.granted.room, v.granted.may_create};
+      return std::nullopt;
+    };
+  }
   m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
   m.server->start();
   m.work.emplace(m.ioc.get_executor());

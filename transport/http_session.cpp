@@ -22,6 +22,38 @@ std::string endpoint_string(const boost::asio::ip::tcp::socket& s) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+// The token of an upgrade: `Authorization: Bearer X`, else `?token=X`
+// (browsers cannot set headers on a WebSocket).
+std::string_view bearer_token(const http::request<http::string_body>& req) {
+  auto auth = req[http::field::authorization];
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
+    return auth.substr(7);
+  auto target = req.target();
+  auto q = target.find('?');
+  while (q != beast::string_view::npos) {
+    auto next = target.find('&', q + 1);
+    auto param = target.substr(q + 1, next == beast::string_view::npos ? beast::string_view::npos : next - q - 1);
+    if (param.substr(0, 6) == "token=")
+      return param.substr(6);
+    q = next;
+  }
+  return {};
+}
+
+// The client an upgrade speaks for: the TCP peer, or whom a trusted proxy names.
+boost::asio::ip::address client_of(const boost::asio::ip::tcp::socket& s, const http::request<http::string_body>& req,
+                                   const client_address_policy& policy) {
+  beast::error_code ec;
+  auto peer = s.remote_endpoint(ec).address();
+  std::string forwarded;
+  for (auto r = req.equal_range("X-Forwarded-For"); r.first != r.second; ++r.first) {
+    if (!forwarded.empty())
+      forwarded += ',';
+    forwarded += r.first->value();
+  }
+  return policy.client(peer, forwarded);
+}
+
 } // namespace
 
 http_session::http_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state)
@@ -83,6 +115,8 @@ void http_session::upgrade(http::request<http::string_body> req) {
     log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_, static_cast<int>(status), why);
     response_ = std::make_shared<http::response<http::string_body>>(status, req.version());
     response_->set(http::field::content_type, "application/json");
+    if (status == http::status::unauthorized)
+      response_->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
     response_->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
     response_->keep_alive(false);
     response_->prepare_payload();
@@ -98,8 +132,25 @@ void http_session::upgrade(http::request<http::string_body> req) {
   if (static_cast<std::size_t>(state_->stats.connections.load(std::memory_order_relaxed)) >=
       state_->opts.lim.max_connections)
     return refuse(http::status::service_unavailable, "too many connections");
+  // No one client takes every slot (MAX_CONNECTIONS_PER_IP); behind a trusted
+  // proxy the client is the one X-Forwarded-For names.
+  auto client = address_key(client_of(stream_.socket(), req, state_->clients));
+  auto slot = state_->per_client->acquire(client, state_->opts.lim.max_connections_per_ip);
+  if (!slot) {
+    log::warn("event=per_ip_limit client={} cap={}", client, state_->opts.lim.max_connections_per_ip);
+    return refuse(http::status::too_many_requests, "too many connections from this address");
+  }
+  access_grant grant;
+  if (state_->routes.authorize) {
+    auto token = bearer_token(req);
+    if (token.empty())
+      return refuse(http::status::unauthorized, "missing token");
+    if (auto why = state_->routes.authorize(token, grant))
+      return refuse(http::status::unauthorized, *why); // the reason, never the token
+  }
   stream_.expires_never();
-  auto ws = std::make_shared<websocket_session>(std::move(stream_), state_, remote_);
+  auto ws = std::make_shared<websocket_session>(std::move(stream_), state_, remote_, std::move(grant));
+  ws->hold(std::move(slot));
   ws->run(std::move(req));
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,9 @@ struct http_routes {
   std::function<std::string()> ice_servers; // GET /api/ice-servers: JSON
   // GET of any other path: a static file (the demo client), or null for 404.
   std::function<const static_file*(std::string_view path)> file;
+  // Set when clients must present a token (`?token=` on the upgrade, or
+  // `Authorization: Bearer`): fills the grant, or returns why not (401).
+  std::function<std::optional<std::string>(std::string_view token, access_grant& grant)> authorize;
 };
 
 class server {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/stats.hpp"
+#include "transport/client_address.hpp"
 #include "transport/server.hpp"
 
 #include <atomic>
@@ -33,6 +34,10 @@ struct server_state {
   // Set once shutdown starts: upgrades still arriving on open keep-alive
   // connections are refused with 503 instead of joining a node that is leaving.
   std::atomic<bool> draining{false};
+
+  // MAX_CONNECTIONS_PER_IP: who a connection speaks for, and how many each holds.
+  client_address_policy clients{parse_cidr_list(opts.lim.trusted_proxies)};
+  std::shared_ptr<per_address_counter> per_client = std::make_shared<per_address_counter>();
 
   void add(websocket_session* s, std::weak_ptr<websocket_session> w);
   void remove(websocket_session* s);

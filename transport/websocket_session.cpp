@@ -4,11 +4,13 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
+
 namespace signaling::transport {
 
 websocket_session::websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state,
-                                     std::string remote)
-  : ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)) {}
+                                     std::string remote, access_grant grant)
+  : ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)), grant_(std::move(grant)) {}
 
 websocket_session::~websocket_session() {
   state_->remove(this);
@@ -172,6 +174,10 @@ void websocket_session::finish(beast::error_code ec, const char* where) {
   queued_bytes_ = 0;
   if (close_timer_)
     close_timer_->cancel();
+  for (auto& weak : timers_)
+    if (auto t = weak.lock())
+      t->cancel();
+  timers_.clear();
   if (!accepted_) {
     log::debug("event=handshake_failed remote={} where={} error=\"{}\"", remote_, where, ec.message());
     return;
@@ -187,6 +193,23 @@ void websocket_session::finish(beast::error_code ec, const char* where) {
 void websocket_session::post(std::function<void()> fn) {
   net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
     if (!self->finished_)
+      fn();
+  });
+}
+
+void websocket_session::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  if (finished_)
+    return;
+  // Only the live timers are kept, so a handler that re-arms never piles them up.
+  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [](const auto& w) { return w.expired(); }),
+                timers_.end());
+  auto timer = std::make_shared<net::steady_timer>(ws_.get_executor(), delay);
+  timers_.push_back(timer);
+  // The pending wait owns the timer; the session is held weakly, so a
+  // deadline far ahead keeps nothing but the timer alive.
+  timer->async_wait([weak = weak_from_this(), timer, fn = std::move(fn)](beast::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self && !self->finished_)
       fn();
   });
 }

@@ -15,6 +15,7 @@
 
 #include <deque>
 #include <memory>
+#include <vector>
 
 namespace signaling::transport {
 
@@ -25,9 +26,12 @@ namespace net = boost::asio;
 
 class websocket_session final : public ws_link, public std::enable_shared_from_this<websocket_session> {
 public:
-  websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state, std::string remote);
+  websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state, std::string remote,
+                    access_grant grant = {});
   ~websocket_session() override;
 
+  // Keeps `slot` (this client's place under MAX_CONNECTIONS_PER_IP) as long as the session lives.
+  void hold(std::shared_ptr<void> slot) { client_slot_ = std::move(slot); }
   // Answers the upgrade request and starts the read loop.
   void run(http::request<http::string_body> req);
 
@@ -35,8 +39,10 @@ public:
   void send(frame_ptr frame) override;
   void close(close_code code, std::string_view reason) override;
   void post(std::function<void()> fn) override;
+  void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
   std::size_t queued_bytes() const override { return queued_bytes_; }
   const std::string& remote_address() const override { return remote_; }
+  const access_grant& grant() const override { return grant_; }
 
 private:
   void on_accept(beast::error_code ec);
@@ -54,10 +60,13 @@ private:
   beast::flat_buffer buffer_;
   std::shared_ptr<server_state> state_;
   std::string remote_;
+  access_grant grant_;
   std::unique_ptr<ws_handler> handler_;
   std::deque<frame_ptr> queue_;
   std::size_t queued_bytes_ = 0;
   std::unique_ptr<net::steady_timer> close_timer_; // only while a close waits on a write
+  std::vector<std::weak_ptr<net::steady_timer>> timers_; // after(): cancelled by finish()
+  std::shared_ptr<void> client_slot_;
   bool accepted_ = false;     // handshake done; handler_ exists
   bool cut_off_ = false;      // closed at TCP level (slow reader)
   bool writing_ = false;

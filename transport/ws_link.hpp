@@ -3,6 +3,7 @@
 // Neither side includes the other's library headers through this file.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,15 @@ enum class close_code : std::uint16_t {
   service_restart = 1012,  // node draining: reconnect elsewhere
 };
 
+// What the upgrade request was allowed to do (AUTH_MODE=jwt), as plain
+// data: transport checks nothing of it, the protocol side enforces it.
+struct access_grant {
+  bool restricted = false; // false: anything the protocol allows
+  std::string subject;     // who, for logs
+  std::string room;        // only this room may be joined (empty: any)
+  bool may_create = true;
+};
+
 // The socket side. `send`/`close` must be called on the link's strand (the
 // handler's own callbacks run there); `post` may be called from any thread.
 class ws_link {
@@ -36,8 +46,12 @@ public:
   virtual void close(close_code code, std::string_view reason) = 0;
   // Runs `fn` on the link's strand; dropped if the link is already gone.
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the link's strand after `delay`, unless the link is gone by
+  // then (its timers die with it). For the protocol's own deadlines.
+  virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   virtual std::size_t queued_bytes() const = 0;
   virtual const std::string& remote_address() const = 0;
+  virtual const access_grant& grant() const = 0;
 };
 
 // The protocol side, one per WebSocket; every call comes on the link's strand.

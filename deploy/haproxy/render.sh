@@ -1,5 +1,6 @@
 #!/bin/sh
 # Renders haproxy.cfg.in: render.sh BIND HOST:PORT... > haproxy.cfg
+# BIND is an address, optionally followed by "ssl crt PEM" to terminate TLS.
 # POSIX sh: runs in the haproxy container too.
 set -eu
 bind=$1

@@ -53,8 +53,28 @@ public:
     if (!gone_)
       queue_.push_back(std::move(fn));
   }
+  // Timers never fire by themselves here: fire_timers() runs what is due so far.
+  void after(std::chrono::milliseconds, std::function<void()> fn) override {
+    std::lock_guard<std::mutex> g{mx_};
+    if (!gone_)
+      timers_.push_back(std::move(fn));
+  }
+  std::size_t fire_timers() {
+    std::vector<std::function<void()>> due;
+    {
+      std::lock_guard<std::mutex> g{mx_};
+      due.swap(timers_);
+      if (gone_)
+        return 0;
+    }
+    for (auto& fn : due)
+      fn();
+    return due.size();
+  }
   std::size_t queued_bytes() const override { return 0; }
   const std::string& remote_address() const override { return remote_; }
+  const transport::access_grant& grant() const override { return grant_; }
+  transport::access_grant grant_;
 
   // Runs queued work until the queue is empty; returns how much ran.
   std::size_t drain() {
@@ -93,6 +113,7 @@ private:
   std::vector<frame_ptr> frames_;
   std::vector<close_code> closes_;
   std::deque<std::function<void()>> queue_;
+  std::vector<std::function<void()>> timers_;
   bool gone_ = false;
   std::string remote_ = "fake";
 };

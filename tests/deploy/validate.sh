@@ -43,9 +43,9 @@ check() {
 # deploy/setup.sh, retried: another test may hold the dpkg lock.
 install_pkgs() {
   local _
-  for _ in 1 2 3 4 5 6; do
+  for _ in $(seq 1 60); do
     bash deploy/setup.sh "$@" > "$tmp/setup.log" 2>&1 && return 0
-    sleep 10
+    sleep 1
   done
   echo "bash deploy/setup.sh $* failed:" >&2
   cat "$tmp/setup.log" >&2

@@ -19,7 +19,7 @@ namespace {
 std::map<std::string, std::string> node_env(std::map<std::string, std::string> extra = {}) {
   std::map<std::string, std::string> env{
     {"WS_PORT", "0"}, {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"}, {"LOG_LEVEL", "info"},
-    {"DRAIN_DELAY_MS", "0"}};
+    {"DRAIN_DELAY_MS", "0"}, {"ADMIN_PORT", "0"}};
   for (auto& [k, v] : extra)
     env[k] = v;
   return env;
@@ -145,13 +145,13 @@ TEST_CASE("logs name connections and rooms but never carry SDP, candidates or ch
     guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
     guest.read_text();
     host.read_text();
-    host.send(json{{"type", "signal"}, {"roomId", room}, {"sdp", "SECRET-SDP-v=0"}}.dump());
+    host.send(json{{"type", "signal"}, {"roomId", room}, {"sdp", "XYZZY-SDP-v=0"}}.dump());
     guest.read_text();
-    guest.send(json{{"type", "signal"}, {"roomId", room}, {"candidate", "SECRET-CANDIDATE typ host"}}.dump());
+    guest.send(json{{"type", "signal"}, {"roomId", room}, {"candidate", "XYZZY-CANDIDATE typ host"}}.dump());
     host.read_text();
-    host.send(json{{"type", "chat-message"}, {"roomId", room}, {"message", "SECRET-CHAT"}}.dump());
+    host.send(json{{"type", "chat-message"}, {"roomId", room}, {"message", "XYZZY-CHAT"}}.dump());
     guest.read_text();
-    host.send("{SECRET-BAD-JSON");
+    host.send("{XYZZY-BAD-JSON");
     host.read_text();
     host.close();
     guest.read_text(); // peer-left
@@ -162,7 +162,7 @@ TEST_CASE("logs name connections and rooms but never carry SDP, candidates or ch
   auto out = node.output();
   CHECK(out.find("event=room_created") != std::string::npos);
   CHECK(out.find("event=conn_open") != std::string::npos);
-  CHECK(out.find("SECRET") == std::string::npos);
+  CHECK(out.find("XYZZY") == std::string::npos);
 }
 
 TEST_CASE("the README's run command starts a node that answers /api/ping") {

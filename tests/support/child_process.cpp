@@ -23,6 +23,7 @@ struct child_process::impl {
   std::condition_variable cv;
   std::string output;
   bool exited = false;
+  bool eof = false; // the reader has seen the end of the output
   int status = 0;
 };
 
@@ -78,6 +79,9 @@ child_process::child_process(std::vector<std::string> argv, std::map<std::string
       m->output.append(buf, static_cast<std::size_t>(n));
       m->cv.notify_all();
     }
+    std::lock_guard<std::mutex> g{m->mutex};
+    m->eof = true;
+    m->cv.notify_all();
   });
 }
 
@@ -112,6 +116,12 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() >= deadline)
       return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // What the child wrote just before it exited may still be in the pipe:
+  // let the reader drain it (bounded: a grandchild may hold the pipe open).
+  {
+    std::unique_lock<std::mutex> lock{impl_->mutex};
+    impl_->cv.wait_for(lock, std::chrono::seconds(1), [&] { return impl_->eof; });
   }
   if (!WIFEXITED(impl_->status))
     return std::nullopt;

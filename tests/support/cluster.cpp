@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <netinet/in.h>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -101,7 +102,7 @@ node_process::node_process(const redis_process& redis, std::string node_id, env_
   env_map env{{"WS_PORT", "0"},         {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"},
               {"REDIS_URL", redis.url()}, {"NODE_ID", id_},            {"IO_THREADS", "2"},
               {"NODE_TTL_MS", "2000"},  {"HEARTBEAT_MS", "250"},     {"LOG_LEVEL", "info"},
-              {"DRAIN_DELAY_MS", "0"}};
+              {"DRAIN_DELAY_MS", "0"},   {"ADMIN_PORT", "0"}};
   for (auto& [k, v] : extra)
     env[k] = v;
   proc_ = std::make_unique<child_process>(std::vector<std::string>{SIGNAL_NODE_BIN}, env);
@@ -142,12 +143,23 @@ local_cluster::local_cluster(const env_map& env, int nodes) {
                  {"FRONTEND_URL", ""}};
   for (auto& [k, v] : env)
     env_[k] = v;
-  run_script({"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "up", std::to_string(nodes)}, env_);
+  try {
+    run_script({"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "up", std::to_string(nodes)}, env_);
+  } catch (...) {
+    // The script stops what it started on failure; make sure of it.
+    child_process cleanup{{"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "down"}, env_};
+    cleanup.wait_exit(std::chrono::seconds(60));
+    throw;
+  }
   up_ = true;
   std::ifstream state(dir_ + "/state");
   std::string name;
   int pid = 0, port = 0;
-  while (state >> name >> pid >> port) {
+  std::string line;
+  while (std::getline(state, line)) {
+    std::istringstream fields(line);
+    if (!(fields >> name >> pid >> port))
+      continue;
     pids_.push_back(pid);
     if (name == "haproxy")
       lb_port_ = static_cast<std::uint16_t>(port);
@@ -176,7 +188,7 @@ local_cluster::~local_cluster() {
 
 signaling::config config_from_env(const env_map& env) {
   env_map all{{"WS_PORT", "0"},     {"BIND_ADDRESS", "127.0.0.1"}, {"ENV_FILE", "/nonexistent"},
-              {"IO_THREADS", "2"},  {"NODE_ID", "test-node"}};
+              {"IO_THREADS", "2"},  {"NODE_ID", "test-node"},         {"ADMIN_PORT", "0"}};
   for (auto& [k, v] : env)
     all[k] = v;
   std::vector<std::string> strings;

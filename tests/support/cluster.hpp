@@ -73,6 +73,7 @@ public:
   // node name -> (pid, port), from the script's state file
   const std::map<std::string, std::pair<int, std::uint16_t>>& nodes() const { return nodes_; }
   std::vector<int> pids() const; // every process the script started
+  const std::string& dir() const { return dir_; } // CLUSTER_DIR (logs, tls/cert.pem)
   std::string down();            // runs `down`, returns its output
 
 private:

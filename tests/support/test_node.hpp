@@ -14,6 +14,7 @@ inline signaling::config test_config() {
   signaling::config c;
   c.bind_address = "127.0.0.1";
   c.ws_port = 0;
+  c.admin_port = 0; // a free port: tests never share the default 4100
   c.io_threads = 2;
   c.node_id = "test-node";
   c.env_file = "/nonexistent";

@@ -91,7 +91,8 @@ ws_client::~ws_client() = default;
 ws_client::ws_client(ws_client&&) noexcept = default;
 ws_client& ws_client::operator=(ws_client&&) noexcept = default;
 
-int ws_client::try_connect(std::uint16_t port, const std::map<std::string, std::string>& headers) {
+int ws_client::try_connect(std::uint16_t port, const std::map<std::string, std::string>& headers,
+                           const std::string& target) {
   auto& m = *impl_;
   beast::get_lowest_layer(m.ws).connect(tcp::endpoint{net::ip::make_address("127.0.0.1"), port});
   m.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
@@ -101,7 +102,7 @@ int ws_client::try_connect(std::uint16_t port, const std::map<std::string, std::
   websocket::response_type res;
   beast::error_code ec;
   bool done = false;
-  m.ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), "/", [&](beast::error_code e) {
+  m.ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), target, [&](beast::error_code e) {
     ec = e;
     done = true;
   });

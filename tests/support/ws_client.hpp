@@ -45,7 +45,8 @@ public:
   void connect(std::uint16_t port, const std::map<std::string, std::string>& headers = {},
                const std::string& host = "127.0.0.1");
   // Tries the upgrade; returns the HTTP status of a refusal, or 101.
-  int try_connect(std::uint16_t port, const std::map<std::string, std::string>& headers = {});
+  int try_connect(std::uint16_t port, const std::map<std::string, std::string>& headers = {},
+                  const std::string& target = "/");
 
   void send(const std::string& text);
   void send_binary(const std::string& bytes);

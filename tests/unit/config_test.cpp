@@ -89,6 +89,8 @@ std::string host_name() {
 const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"WS_PORT", "--ws-port"},
   {"BIND_ADDRESS", "--bind-address"},
+  {"ADMIN_PORT", "--admin-port"},
+  {"ADMIN_BIND", "--admin-bind"},
   {"FRONTEND_URL", "--frontend-url"},
   {"REDIS_URL", "--redis-url"},
   {"NODE_TTL_MS", "--node-ttl-ms"},
@@ -102,6 +104,9 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"TURN_URLS", "--turn-urls"},
   {"TURN_SECRET", "--turn-secret"},
   {"TURN_TTL", "--turn-ttl"},
+  {"AUTH_MODE", "--auth-mode"},
+  {"AUTH_JWT_SECRET", "--auth-jwt-secret"},
+  {"AUTH_JWT_AUDIENCE", "--auth-jwt-audience"},
   {"LOG_LEVEL", "--log-level"},
   {"MAX_MESSAGE_BYTES", "--max-message-bytes"},
   {"MAX_JSON_DEPTH", "--max-json-depth"},
@@ -116,6 +121,11 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"SHUTDOWN_CLOSE_CODE", "--shutdown-close-code"},
   {"SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms"},
   {"ROOM_ID_DIGITS", "--room-id-digits"},
+  {"JOIN_TIMEOUT_MS", "--join-timeout-ms"},
+  {"JOIN_MISSES_BEFORE_CLOSE", "--join-misses-before-close"},
+  {"JOIN_MISS_DELAY_MS", "--join-miss-delay-ms"},
+  {"MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip"},
+  {"TRUSTED_PROXIES", "--trusted-proxies"},
   {"ENV_FILE", "--env-file"},
 };
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The hardening stage of CI (docs/security.md), run by deploy/test.sh after the
+# main suite:
+#   fuzz   every fuzz target for FUZZ_SECONDS (default 60) under libFuzzer +
+#          ASan + UBSan (fuzz/run.sh, clang, build-fuzz/)
+#   asan   the unit, actor, integration, conformance and exhaustion suites
+#          built with ASan + UBSan (preset asan, build-asan/)
+#   tsan   the actor suite and the in-process transport suites (integration,
+#          conformance, exhaustion on one node) built with TSan (preset tsan,
+#          build-tsan/); suppressions in tests/sanitizers/tsan.supp
+# HARDENING_STAGES="fuzz asan" runs a subset. Prints one line per stage and
+# "hardening: N passed, M failed"; exits 1 if any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+stages="${HARDENING_STAGES:-fuzz asan tsan}"
+jobs="$(nproc)"
+mkdir -p build-logs
+passed=0 failed=0
+
+sanitized() {
+  local preset="$1" log="build-logs/$1.log"
+  if ! { cmake --preset "$preset" && cmake --build --preset "$preset"; } >"$log" 2>&1; then
+    grep -E "error|FAILED" "$log" | head -20
+    echo "$preset: build failed (full log: $log)"
+    return 1
+  fi
+  ctest --preset "$preset" -j "$jobs" 2>&1 | tee -a "$log" | grep -E "tests passed|\(Failed\)|\(Timeout\)|\(Subprocess"
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+for stage in $stages; do
+  t0=$SECONDS
+  case "$stage" in
+    fuzz) bash fuzz/run.sh ;;
+    asan | tsan) sanitized "$stage" ;;
+    *) echo "unknown stage $stage"; false ;;
+  esac
+  if [ $? -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "hardening: $stage passed in $((SECONDS - t0)) s"
+  else
+    failed=$((failed + 1))
+    echo "hardening: $stage FAILED after $((SECONDS - t0)) s"
+  fi
+done
+echo "hardening: $passed passed, $failed failed"
+[ $failed -eq 0 ]
