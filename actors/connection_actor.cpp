@@ -235,6 +235,10 @@ private:
       return send_error(error_code::forbidden, "this room");
     if (room_ && id == room_id_)
       return send_error(error_code::room_unavailable); // own room: same answer as any other refusal
+    // An address that spent its misses (JOIN_MISSES_PER_IP) learns nothing
+    // more: no lookup until it has earned another.
+    if (ctx_.join_misses && !ctx_.join_misses->allow(link_->client_address()))
+      return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
     leave_current();
     pending_ = true;
     self_->send(ctx_.directory, join_room_atom_v, id, handle_);
@@ -300,8 +304,12 @@ private:
   // without being told its code, so misses cost: the first is answered at
   // once, each later one JOIN_MISS_DELAY_MS late (pending_ stays set, so a
   // join meanwhile gets busy), and the JOIN_MISSES_BEFORE_CLOSE-th closes 1008.
+  // Each also spends one of the address's JOIN_MISSES_PER_IP, which a scanner
+  // cannot escape by reconnecting (see join_room).
   void join_missed() {
     ++join_misses_;
+    if (ctx_.join_misses)
+      ctx_.join_misses->charge(link_->client_address());
     if (join_misses_ >= ctx_.lim.join_misses_before_close) {
       pending_ = false;
       send_error(error_code::room_unavailable);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/connection_registry.hpp"
+#include "actors/join_miss_budget.hpp"
 #include "actors/room_directory.hpp"
 #include "common/limits.hpp"
 #include "common/stats.hpp"
@@ -26,6 +27,8 @@ struct node_context {
   std::string node_id;
   // The live connection actors (handles only), for the operator console.
   std::shared_ptr<connection_registry> conns = std::make_shared<connection_registry>();
+  // Refused joins per client address, shared by all its connections.
+  std::shared_ptr<join_miss_budget> join_misses = std::make_shared<join_miss_budget>(lim.join_misses_per_ip);
 };
 
 } // namespace signaling

@@ -61,6 +61,10 @@ struct limits {
   // connection's next join-room waits for it (busy): at most one guess per
   // this interval per connection.
   std::chrono::milliseconds join_miss_delay{1000};
+  // Refused join-room per client address (as for max_connections_per_ip) per
+  // minute, shared by all its connections; past it, join-room from that
+  // address is refused rate-limited without a lookup. 0: no budget.
+  std::uint32_t join_misses_per_ip = 60;
 };
 
 } // namespace signaling

@@ -7,3 +7,5 @@ bash deploy/setup.sh --test
 cmake --preset release >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure --timeout 600 -j "$(nproc)" "$@"
+# Then fuzzing and the ASan+UBSan and TSan suites (docs/security.md); only for the full run.
+[ $# -gt 0 ] || bash deploy/hardening.sh

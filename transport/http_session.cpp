@@ -150,7 +150,7 @@ void http_session::upgrade(http::request<http::string_body> req) {
   }
   stream_.expires_never();
   auto ws = std::make_shared<websocket_session>(std::move(stream_), state_, remote_, std::move(grant));
-  ws->hold(std::move(slot));
+  ws->hold(std::move(slot), client);
   ws->run(std::move(req));
 }
 

@@ -31,7 +31,10 @@ public:
   ~websocket_session() override;
 
   // Keeps `slot` (this client's place under MAX_CONNECTIONS_PER_IP) as long as the session lives.
-  void hold(std::shared_ptr<void> slot) { client_slot_ = std::move(slot); }
+  void hold(std::shared_ptr<void> slot, std::string client) {
+    client_slot_ = std::move(slot);
+    client_ = std::move(client);
+  }
   // Answers the upgrade request and starts the read loop.
   void run(http::request<http::string_body> req);
 
@@ -42,6 +45,7 @@ public:
   void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
   std::size_t queued_bytes() const override { return queued_bytes_; }
   const std::string& remote_address() const override { return remote_; }
+  const std::string& client_address() const override { return client_.empty() ? remote_ : client_; }
   const access_grant& grant() const override { return grant_; }
 
 private:
@@ -67,6 +71,7 @@ private:
   std::unique_ptr<net::steady_timer> close_timer_; // only while a close waits on a write
   std::vector<std::weak_ptr<net::steady_timer>> timers_; // after(): cancelled by finish()
   std::shared_ptr<void> client_slot_;
+  std::string client_; // address_key() of the client
   bool accepted_ = false;     // handshake done; handler_ exists
   bool cut_off_ = false;      // closed at TCP level (slow reader)
   bool writing_ = false;

@@ -51,6 +51,9 @@ public:
   virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   virtual std::size_t queued_bytes() const = 0;
   virtual const std::string& remote_address() const = 0;
+  // The client this connection speaks for (X-Forwarded-For from a trusted
+  // proxy, else the TCP peer; IPv6 as its /64), for per-client budgets.
+  virtual const std::string& client_address() const = 0;
   virtual const access_grant& grant() const = 0;
 };
 

@@ -73,6 +73,7 @@ public:
   }
   std::size_t queued_bytes() const override { return 0; }
   const std::string& remote_address() const override { return remote_; }
+  const std::string& client_address() const override { return remote_; }
   const transport::access_grant& grant() const override { return grant_; }
   transport::access_grant grant_;
 

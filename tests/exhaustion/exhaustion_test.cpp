@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 using namespace testing;
@@ -412,4 +413,44 @@ TEST_CASE("room-code guessing: misses are answered ever later, then the connecti
   friend_.send(join(room));
   CHECK(read_json(friend_)["type"] == "peer-joined");
   CHECK(read_json(owner)["type"] == "peer-joined");
+}
+
+TEST_CASE("room-code guessing across connections spends one budget per address (JOIN_MISSES_PER_IP)") {
+  single_node net{{{"JOIN_MISSES_PER_IP", "4"}, {"JOIN_MISS_DELAY_MS", "0"}, {"TRUSTED_PROXIES", "127.0.0.1/32"}}};
+  ws_client owner;
+  owner.connect(net.host_port());
+  auto room = create_room(owner);
+  auto wrong = room == "100000" ? std::string("100001") : std::string("100000");
+  // A scanner that takes a fresh connection for every guess.
+  const std::map<std::string, std::string> scanner{{"X-Forwarded-For", "203.0.113.50"}};
+  for (int i = 0; i < 4; ++i) {
+    ws_client c;
+    c.connect(net.host_port(), scanner);
+    c.send(join(wrong));
+    CHECK(read_json(c)["code"] == "room-unavailable");
+  }
+  // Its address has spent its budget: even the right code is not looked up.
+  ws_client fifth;
+  fifth.connect(net.host_port(), scanner);
+  fifth.send(join(room));
+  auto refused = read_json(fifth);
+  CHECK(refused["code"] == "rate-limited");
+  CHECK(refused["message"].get<std::string>().find("failed joins") != std::string::npos);
+  // Another address is not affected.
+  ws_client guest;
+  guest.connect(net.host_port(), {{"X-Forwarded-For", "198.51.100.77"}});
+  guest.send(join(room));
+  CHECK(read_json(guest)["type"] == "peer-joined");
+  CHECK(read_json(owner)["type"] == "peer-joined");
+}
+
+TEST_CASE("an upgrade request with more than 8 KiB of headers is dropped without an answer") {
+  single_node net;
+  raw_ws big{net.host_port()};
+  auto head = big.handshake(raw_ws::upgrade_request(net.host_port(), {{"X-Padding", std::string(9000, 'p')}}), 3s);
+  CHECK(head.status == 0); // no response: the connection was closed
+  CHECK(big.wait_eof(1s));
+  raw_ws fine{net.host_port()};
+  auto ok = fine.handshake(raw_ws::upgrade_request(net.host_port(), {{"X-Padding", std::string(7000, 'p')}}), 3s);
+  CHECK(ok.status == 101);
 }

@@ -124,6 +124,7 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"JOIN_TIMEOUT_MS", "--join-timeout-ms"},
   {"JOIN_MISSES_BEFORE_CLOSE", "--join-misses-before-close"},
   {"JOIN_MISS_DELAY_MS", "--join-miss-delay-ms"},
+  {"JOIN_MISSES_PER_IP", "--join-misses-per-ip"},
   {"MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip"},
   {"TRUSTED_PROXIES", "--trusted-proxies"},
   {"ENV_FILE", "--env-file"},

@@ -1,6 +1,7 @@
 // Hardening units: who a connection speaks for (TRUSTED_PROXIES,
 // X-Forwarded-For), the per-address connection count, the hardening
 // settings, and regressions found by the fuzzers.
+#include "actors/join_miss_budget.hpp"
 #include "actors/protocol.hpp"
 #include "node/config.hpp"
 #include "transport/client_address.hpp"
@@ -64,6 +65,7 @@ TEST_CASE("the hardening limits have their documented defaults and settings") {
   CHECK(d.lim.join_misses_before_close == 20);
   CHECK(d.lim.join_miss_delay == std::chrono::milliseconds(1000));
   CHECK(d.lim.max_connections_per_ip == 0);
+  CHECK(d.lim.join_misses_per_ip == 60);
   CHECK(d.lim.trusted_proxies.empty());
   auto c = load({"JOIN_TIMEOUT_MS=1500", "JOIN_MISSES_BEFORE_CLOSE=7", "JOIN_MISS_DELAY_MS=0"});
   CHECK(c.lim.join_timeout == std::chrono::milliseconds(1500));
@@ -137,4 +139,44 @@ TEST_CASE("a frame with bytes after a NUL is not JSON") {
     CHECK_FALSE(r.ok);
     CHECK(r.error == error_code::bad_json);
   }
+}
+
+TEST_CASE("an address's join-miss budget is spent by misses and earned back over a minute") {
+  using clock = join_miss_budget::clock;
+  auto t0 = clock::now();
+  join_miss_budget budget{6}; // six a minute: one every ten seconds
+  for (int i = 0; i < 6; ++i) {
+    CHECK(budget.allow("a", t0));
+    budget.charge("a", t0);
+  }
+  CHECK_FALSE(budget.allow("a", t0));
+  CHECK(budget.allow("b", t0)); // another address is not affected
+  CHECK_FALSE(budget.allow("a", t0 + std::chrono::seconds(9)));
+  CHECK(budget.allow("a", t0 + std::chrono::seconds(10)));
+  budget.charge("a", t0 + std::chrono::seconds(10));
+  CHECK_FALSE(budget.allow("a", t0 + std::chrono::seconds(15)));
+  // Never below empty: more misses do not dig a deeper hole.
+  for (int i = 0; i < 100; ++i)
+    budget.charge("a", t0 + std::chrono::seconds(15));
+  CHECK(budget.allow("a", t0 + std::chrono::seconds(25)));
+  // No budget at all: always allowed, nothing kept.
+  join_miss_budget off{0};
+  off.charge("a", t0);
+  CHECK(off.allow("a", t0));
+  CHECK(off.tracked() == 0);
+}
+
+TEST_CASE("the join-miss budget forgets addresses whose budget is full again") {
+  using clock = join_miss_budget::clock;
+  auto t0 = clock::now();
+  join_miss_budget budget{60};
+  for (int i = 0; i < 1000; ++i)
+    budget.charge("10.0.0." + std::to_string(i), t0);
+  CHECK(budget.tracked() == 1000);
+  // A minute later every one of them has refilled; the next growth past the
+  // threshold sweeps them away.
+  auto later = t0 + std::chrono::minutes(1);
+  for (int i = 0; i < 100; ++i)
+    budget.charge("192.0.2." + std::to_string(i), later);
+  CHECK(budget.tracked() < 200);
 }
