@@ -4,6 +4,7 @@
 #include "actors/protocol.hpp"
 #include "actors/room_actor.hpp"
 #include "actors/room_id.hpp"
+#include "actors/messages.hpp"
 #include "common/log.hpp"
 #include "common/stats.hpp"
 
@@ -22,8 +23,8 @@ namespace {
 using outcome = cluster::redis_bridge::outcome;
 
 using cluster_directory_actor = room_directory::extend<
-  caf::reacts_to<create_done_atom, std::string, caf::actor, int, int>,
-  caf::reacts_to<join_done_atom, std::string, caf::actor, int, std::string, std::string>,
+  caf::reacts_to<create_done_atom, std::string, caf::actor, int, int, std::string>,
+  caf::reacts_to<join_done_atom, std::string, caf::actor, int, std::string, std::string, std::string, std::string>,
   caf::reacts_to<registry_lost_atom>,
   caf::reacts_to<registry_lost_atom, bool>>;
 
@@ -65,9 +66,38 @@ void try_create(directory_ptr self, const caf::actor& host, int attempt) {
     id = st.ids_gen.next();
   while (st.rooms.count(id));
   auto me = caf::actor_cast<cluster_directory_actor>(self);
-  st.parts->links.bridge->create_room(id, conn_name(host), [me, id, host, attempt](outcome o) {
-    caf::anon_send(me, create_done_atom_v, id, host, static_cast<int>(o), attempt);
+  auto token = make_resume_token();
+  st.parts->links.bridge->create_room(id, conn_name(host), token, [me, id, host, attempt, token](outcome o) {
+    caf::anon_send(me, create_done_atom_v, id, host, static_cast<int>(o), attempt, token);
   });
+}
+
+void add_room(directory_ptr self, const std::string& id, const caf::actor& room, bool hosted);
+
+// Sends the resume to `room` (ours for `id`); if that room ends before it
+// answers, a fresh one takes the resume: a member coming back to the node it
+// left must not find the stand-in it left behind on its way out.
+void resume_through(directory_ptr self, const caf::actor& room, const std::string& id, const std::string& token,
+                    const caf::actor& conn, bool fresh) {
+  self->request(room, caf::infinite, resume_atom_v, token, conn)
+    .then(
+      [self, id, room, conn](const std::string& role) {
+        if (role.empty())
+          return refuse(conn, protocol::error_code::room_unavailable);
+        auto& st = self->state;
+        auto i = st.rooms.find(id);
+        if (role == "host" && i != st.rooms.end() && i->second.room == room && !i->second.hosted) {
+          i->second.hosted = true;
+          st.parts->stats->rooms.fetch_add(1, std::memory_order_relaxed);
+        }
+      },
+      [self, id, token, conn, fresh](const caf::error&) {
+        if (fresh)
+          return refuse(conn, protocol::error_code::room_unavailable);
+        auto room = self->spawn(resuming_room_actor, id, &self->state.parts->links);
+        add_room(self, id, room, false);
+        resume_through(self, room, id, token, conn, true);
+      });
 }
 
 void add_room(directory_ptr self, const std::string& id, const caf::actor& room, bool hosted) {
@@ -114,7 +144,8 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
         return refuse(host, protocol::error_code::unavailable);
       try_create(self, host, 0);
     },
-    [self](create_done_atom, const std::string& id, const caf::actor& host, int result, int attempt) {
+    [self](create_done_atom, const std::string& id, const caf::actor& host, int result, int attempt,
+           const std::string& token) {
       auto o = static_cast<outcome>(result);
       if (o == outcome::refused) { // a room on another node has this id
         if (attempt + 1 < max_draws)
@@ -124,22 +155,24 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
       }
       if (o == outcome::unavailable)
         return refuse(host, protocol::error_code::unavailable);
-      auto room = self->spawn(room_actor, id, host, &self->state.parts->links);
+      auto room = self->spawn(room_actor, id, host, token, &self->state.parts->links);
       add_room(self, id, room, true);
       log::info("event=room_created room={}", id);
-      caf::anon_send(host, created_atom_v, id, room);
+      caf::anon_send(host, created_atom_v, id, room, token);
     },
     [self](join_room_atom, const std::string& id, const caf::actor& guest) {
       auto* bridge = self->state.parts->links.bridge;
       if (!bridge->up())
         return refuse(guest, protocol::error_code::unavailable);
       auto me = caf::actor_cast<cluster_directory_actor>(self);
-      bridge->join_room(id, conn_name(guest), [me, id, guest](cluster::redis_bridge::join_result r) {
-        caf::anon_send(me, join_done_atom_v, id, guest, static_cast<int>(r.result), r.host_node, r.host_conn);
+      auto token = make_resume_token();
+      bridge->join_room(id, conn_name(guest), token, [me, id, guest, token](cluster::redis_bridge::join_result r) {
+        caf::anon_send(me, join_done_atom_v, id, guest, static_cast<int>(r.result), r.host_node, r.host_conn, r.gen,
+                       token);
       });
     },
     [self](join_done_atom, const std::string& id, const caf::actor& guest, int result, const std::string& host_node,
-           const std::string& host_conn) {
+           const std::string& host_conn, const std::string& gen, const std::string& token) {
       auto& st = self->state;
       auto o = static_cast<outcome>(result);
       if (o == outcome::unavailable)
@@ -148,7 +181,7 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
         return refuse(guest, protocol::error_code::room_unavailable);
       auto* bridge = st.parts->links.bridge;
       if (host_node != st.parts->links.node_id) {
-        auto room = self->spawn(joined_room_actor, id, guest, host_node, host_conn, &st.parts->links);
+        auto room = self->spawn(joined_room_actor, id, guest, host_node, host_conn, gen, token, &st.parts->links);
         add_room(self, id, room, false);
         return;
       }
@@ -159,12 +192,50 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
         bridge->unseat_guest(id, conn_name(guest));
         return refuse(guest, protocol::error_code::room_unavailable);
       }
-      self->request(i->second.room, caf::infinite, join_room_atom_v, guest)
+      self->request(i->second.room, caf::infinite, join_room_atom_v, guest, token)
         .then([](bool) {},
               [bridge, id, guest](const caf::error&) {
                 bridge->unseat_guest(id, conn_name(guest));
                 refuse(guest, protocol::error_code::room_unavailable);
               });
+    },
+    // A parked seat comes back here: through our room actor for it if we
+    // have one (its other member is here, or it is the one left behind),
+    // else through a new one.
+    [self](resume_atom, const std::string& id, const std::string& token, const caf::actor& conn) {
+      auto& st = self->state;
+      if (!st.parts->links.bridge->up())
+        return refuse(conn, protocol::error_code::unavailable);
+      auto i = st.rooms.find(id);
+      if (i != st.rooms.end())
+        return resume_through(self, i->second.room, id, token, conn, false);
+      auto room = self->spawn(resuming_room_actor, id, &st.parts->links);
+      add_room(self, id, room, false);
+      resume_through(self, room, id, token, conn, true);
+    },
+    // Node drain: every room parks its members here; answered when all have.
+    [self](park_all_atom) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::uint64_t>();
+      if (st.rooms.empty()) {
+        rp.deliver(std::uint64_t{0});
+        return rp;
+      }
+      auto left = std::make_shared<std::size_t>(st.rooms.size());
+      auto parked = std::make_shared<std::uint64_t>(0);
+      for (auto& kv : st.rooms)
+        self->request(kv.second.room, std::chrono::seconds(5), park_all_atom_v)
+          .then(
+            [rp, left, parked](std::uint64_t n) mutable {
+              *parked += n;
+              if (--*left == 0)
+                rp.deliver(*parked);
+            },
+            [rp, left, parked](const caf::error&) mutable {
+              if (--*left == 0)
+                rp.deliver(*parked);
+            });
+      return rp;
     },
     // Redis lost our records (restart without data, FLUSHALL): write back the rooms we host.
     [self](registry_lost_atom) {
@@ -219,6 +290,9 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
   parts->links.node_id = opts.node_id;
   parts->links.stats = &stats;
   parts->links.registry = &parts->registry;
+  parts->links.resume_grace = opts.resume_grace;
+  parts->links.resume_frames = opts.resume_frames;
+  parts->links.resume_bytes = opts.resume_bytes;
   std::weak_ptr<shared_parts> weak = parts;
   auto dir_cell = std::make_shared<caf::actor>(); // set once spawned below
 
@@ -233,8 +307,9 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
     std::string from{e.from_node};
     if (!room) {
       // No such room here (it ended): say so, so the sender's side ends too
-      // instead of relaying into the void.
-      if (e.k != envelope::kind::left)
+      // instead of relaying into the void. (News about seats concerns rooms
+      // that may well have no actor here.)
+      if (e.k == envelope::kind::frame || e.k == envelope::kind::joined)
         p->links.bridge->publish(from, envelope::make(envelope::kind::left, e.room, p->links.node_id), nullptr);
       return;
     }
@@ -246,6 +321,9 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
         caf::anon_send(room, remote_joined_atom_v, from, std::string(e.body));
         break;
       case envelope::kind::left: caf::anon_send(room, remote_left_atom_v, from); break;
+      case envelope::kind::parked: caf::anon_send(room, remote_parked_atom_v, from, std::string(e.body)); break;
+      case envelope::kind::resumed: caf::anon_send(room, remote_resumed_atom_v, from, std::string(e.body)); break;
+      case envelope::kind::fence: caf::anon_send(room, fence_atom_v, std::string(e.body)); break;
     }
   };
   h.on_state = [](bool up) { log::info("event=cluster_link up={}", up); };

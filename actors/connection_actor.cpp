@@ -73,7 +73,7 @@ public:
 
   ~connection_actor() override {
     if (handle_)
-      on_closed();
+      on_closed(transport::close_cause::deliberate);
   }
 
   void on_text(frame_ptr frame) override {
@@ -102,14 +102,20 @@ public:
       case protocol::msg_type::leave_room: return leave_room(cmd.room_id);
       case protocol::msg_type::signal:
       case protocol::msg_type::chat_message: return relay(cmd.room_id, std::move(frame), received);
+      case protocol::msg_type::resume: return resume(cmd.room_id, cmd.resume_token);
     }
   }
 
-  void on_closed() override {
+  void on_closed(transport::close_cause cause) override {
     if (!handle_)
       return;
-    if (room_)
-      self_->send(room_, leave_room_atom_v, handle_);
+    // A lost connection keeps its seat for a resume; a deliberate close ends it.
+    if (room_) {
+      if (cause == transport::close_cause::lost)
+        self_->send(room_, park_atom_v, handle_, relayed_);
+      else
+        self_->send(room_, leave_room_atom_v, handle_);
+    }
     clear_room();
     // Terminates the actor: monitors (our room) get a down message. (CAF
     // 0.17.6 declares actor_companion::disconnect but never defines it; this
@@ -124,20 +130,50 @@ public:
 private:
   caf::behavior behavior() {
     return {
-      [this](created_atom, std::string& id, caf::actor& room) {
+      [this](created_atom, std::string& id, caf::actor& room, const std::string& token) {
         pending_ = false;
         room_id_ = std::move(id);
         room_ = std::move(room);
         role_ = "host";
-        write(protocol::room_created(room_id_));
+        write(protocol::room_created(room_id_, token));
       },
-      [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host) {
+      [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host, const std::string& token) {
         pending_ = false;
         room_id_ = std::move(id);
         room_ = std::move(room);
         peer_ = std::move(host);
         role_ = "guest";
-        write(protocol::peer_joined(room_id_));
+        write(protocol::peer_joined(room_id_, token));
+      },
+      // Seat resume: the peer's connection was lost (frames for it now go to
+      // the room, which keeps them), it came back, or we came back.
+      [this](peer_gone_atom, const caf::actor& room) {
+        if (room != room_)
+          return;
+        peer_ = room_;
+        write(protocol::peer_disconnected(room_id_));
+      },
+      [this](peer_back_atom, const caf::actor& room, caf::actor& peer) {
+        if (room != room_)
+          return;
+        peer_ = std::move(peer);
+        write(protocol::peer_resumed(room_id_));
+      },
+      [this](resumed_atom, std::string& id, caf::actor& room, caf::actor& peer, const std::string& role,
+             const std::string& token, const std::vector<std::string>& frames, std::uint64_t dropped,
+             bool peer_connected, std::int64_t acked) {
+        pending_ = false;
+        room_id_ = std::move(id);
+        room_ = std::move(room);
+        peer_ = std::move(peer);
+        role_ = role == "host" ? "host" : "guest";
+        relayed_ = acked > 0 ? static_cast<std::uint64_t>(acked) : 0;
+        write(protocol::resumed(room_id_, role_, token, frames.size(), dropped, peer_connected, acked));
+        for (const auto& f : frames) {
+          link_->send(std::make_shared<const std::string>(f));
+          count_out();
+          ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+        }
       },
       [this](peer_joined_atom, const caf::actor& room, caf::actor& guest) {
         if (room != room_)
@@ -172,6 +208,13 @@ private:
       [this](relay_failed_atom, const std::string& room_id) {
         if (room_ && room_id == room_id_)
           send_error(error_code::unavailable, "relay to the peer's node failed");
+      },
+      // Node drain: our seat is about to be parked and this connection closed
+      // (1012). From now on nothing is relayed; the count tells the client,
+      // once it resumes (`acked`), which of its messages to send again.
+      [this](park_all_atom) {
+        frozen_ = true;
+        return relayed_;
       },
       // The operator console (through the inspector): state, kick, room closed.
       [this](conn_atom) { return describe(); },
@@ -244,6 +287,21 @@ private:
     self_->send(ctx_.directory, join_room_atom_v, id, handle_);
   }
 
+  // Reclaims a seat whose connection was lost. A wrong token is a wrong
+  // guess, charged as a join miss: tokens cannot be probed faster than codes.
+  void resume(const std::string& id, const std::string& token) {
+    if (pending_)
+      return send_error(error_code::busy);
+    const auto& grant = link_->grant();
+    if (grant.restricted && !grant.room.empty() && grant.room != id)
+      return send_error(error_code::forbidden, "this room");
+    if (ctx_.join_misses && !ctx_.join_misses->allow(link_->client_address()))
+      return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
+    leave_current();
+    pending_ = true;
+    self_->send(ctx_.directory, resume_atom_v, id, token, handle_);
+  }
+
   void leave_room(const std::string& id) {
     if (!room_ || id != room_id_)
       return send_error(error_code::not_a_member);
@@ -256,6 +314,8 @@ private:
       return send_error(error_code::not_a_member);
     if (!peer_)
       return send_error(error_code::no_peer);
+    if (frozen_)
+      return; // the node is draining us: the client sends it again after its resume
     ++relayed_;
     self_->send(peer_, deliver_atom_v, room_id_, std::move(frame), received);
   }
@@ -354,6 +414,7 @@ private:
   std::uint32_t strikes_ = 0;
   bool pending_ = false; // a create/join is waiting for its answer
   bool closing_ = false; // we closed the link; ignore what still arrives
+  bool frozen_ = false;  // node drain: our seat is parked, relay nothing more
   std::string room_id_;
   caf::actor room_;
   caf::actor peer_;

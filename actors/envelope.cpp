@@ -19,7 +19,7 @@ bool parse(std::string_view payload, parsed& out) {
   if (payload.size() < 4 || payload[1] != '|')
     return false;
   char k = payload[0];
-  if (k != 'F' && k != 'J' && k != 'L')
+  if (k != 'F' && k != 'J' && k != 'L' && k != 'D' && k != 'R' && k != 'X')
     return false;
   auto rest = payload.substr(2);
   auto a = rest.find('|');

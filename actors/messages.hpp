@@ -15,13 +15,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
 
   // connection -> directory: (create_atom, host)          a new room, host seated
   CAF_ADD_ATOM(signaling, signaling, create_atom, "create")
-  // directory -> connection: (created_atom, id, room)
+  // directory -> connection: (created_atom, id, room, resume token)
   CAF_ADD_ATOM(signaling, signaling, created_atom, "created")
-  // connection -> directory -> room: (join_room_atom, id, guest)
+  // connection -> directory: (join_room_atom, id, guest);
+  // directory -> room: (join_room_atom, guest, resume token)
   CAF_ADD_ATOM(signaling, signaling, join_room_atom, "join_room")
   // directory|room -> connection: (refused_atom, error code name)
   CAF_ADD_ATOM(signaling, signaling, refused_atom, "refused")
-  // room -> guest: (joined_atom, id, room, host)
+  // room -> guest: (joined_atom, id, room, host, resume token)
   CAF_ADD_ATOM(signaling, signaling, joined_atom, "joined")
   // room -> host: (peer_joined_atom, room, guest)
   CAF_ADD_ATOM(signaling, signaling, peer_joined_atom, "peer_join")
@@ -37,6 +38,29 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
   // handed to the member on another node
   CAF_ADD_ATOM(signaling, signaling, relay_failed_atom, "relay_fail")
 
+  // Seat resume (docs/protocol.md, "Seats").
+  // connection -> room: (park_atom, member, acked): its connection was lost,
+  // not closed, after `acked` signal/chat messages relayed in this seat
+  CAF_ADD_ATOM(signaling, signaling, park_atom, "park")
+  // room -> member: (peer_gone_atom, room): the other member's connection was
+  // lost; send to the room from now on (it keeps the frames)
+  CAF_ADD_ATOM(signaling, signaling, peer_gone_atom, "peer_gone")
+  // room -> member: (peer_back_atom, room, peer): the other member resumed;
+  // `peer` is its connection (same node) or the room (standing in for it)
+  CAF_ADD_ATOM(signaling, signaling, peer_back_atom, "peer_back")
+  // connection -> directory: (resume_atom, id, token, conn);
+  // directory -> room: (resume_atom, token, conn) -> role ("" refused)
+  CAF_ADD_ATOM(signaling, signaling, resume_atom, "resume")
+  // room -> connection: (resumed_atom, id, room, peer, role, new token,
+  // frames kept for it, frames dropped, peer connected, acked or -1)
+  CAF_ADD_ATOM(signaling, signaling, resumed_atom, "resumed")
+  // room, to itself: (grace_over_atom, role, timer generation)
+  CAF_ADD_ATOM(signaling, signaling, grace_over_atom, "grace_over")
+  // node shutdown -> directory -> rooms: (park_all_atom) -> members parked:
+  // every member here keeps its seat for a resume elsewhere;
+  // room -> connection: (park_all_atom) -> acked: relay nothing more
+  CAF_ADD_ATOM(signaling, signaling, park_all_atom, "park_all")
+
   // Cluster mode: what arrives from other nodes, forwarded to a room actor.
   // (remote_frame_atom, from node, frame, t0)  a frame from the member over there
   CAF_ADD_ATOM(signaling, signaling, remote_frame_atom, "r_frame")
@@ -44,6 +68,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
   CAF_ADD_ATOM(signaling, signaling, remote_joined_atom, "r_joined")
   // (remote_left_atom, from node)           the member over there is gone
   CAF_ADD_ATOM(signaling, signaling, remote_left_atom, "r_left")
+  // (remote_parked_atom, from node)         its connection was lost: seat parked
+  CAF_ADD_ATOM(signaling, signaling, remote_parked_atom, "r_parked")
+  // (remote_resumed_atom, node, conn)       the parked member resumed over there
+  CAF_ADD_ATOM(signaling, signaling, remote_resumed_atom, "r_resumed")
+  // (fence_atom, from node)                 our own park went through Redis
+  CAF_ADD_ATOM(signaling, signaling, fence_atom, "fence")
   // directory -> room: (restore_atom)      write yourself back into Redis
   CAF_ADD_ATOM(signaling, signaling, restore_atom, "restore")
   // cluster directory, to itself: answers from Redis

@@ -30,8 +30,8 @@ constexpr std::array<code_text, 11> codes{{
 // One pass over the bytes of a frame: validates the whole document as JSON
 // (RFC 8259: grammar, string escapes and surrogates, UTF-8, no control
 // characters, nesting no deeper than the limit) and keeps the top-level
-// "type" and "roomId" strings. No DOM, no allocation except those two
-// strings: a 4 KB SDP costs one scan.
+// "type", "roomId" and "resumeToken" strings. No DOM, no allocation except
+// those strings: a 4 KB SDP costs one scan.
 class frame_scanner {
 public:
   frame_scanner(std::string_view text, std::size_t max_depth)
@@ -59,11 +59,13 @@ public:
   std::string detail_;
   std::string type_;
   std::string room_id_;
+  std::string resume_token_;
   bool seen_type_ = false;
   bool seen_room_id_ = false;
+  bool seen_resume_token_ = false;
 
 private:
-  enum class field { other, type, room_id };
+  enum class field { other, type, room_id, resume_token };
 
   bool fail(error_code c, std::string why) {
     // The first failure wins: a deeper syntax error must not relabel it.
@@ -139,6 +141,11 @@ private:
           wrong_field("duplicate \"roomId\"");
         seen_room_id_ = true;
         f = field::room_id;
+      } else if (depth == 1 && key == "resumeToken") {
+        if (seen_resume_token_)
+          wrong_field("duplicate \"resumeToken\"");
+        seen_resume_token_ = true;
+        f = field::resume_token;
       }
       if (f == field::other) {
         if (!value(depth))
@@ -147,12 +154,12 @@ private:
         if (p_ == end_)
           return syntax();
         if (*p_ != '"') {
-          auto name = f == field::type ? "type" : "roomId";
+          auto name = f == field::type ? "type" : f == field::room_id ? "roomId" : "resumeToken";
           wrong_field(std::string("\"") + name + "\" must be a string");
           if (!value(depth))
             return false;
         } else {
-          auto& target = f == field::type ? type_ : room_id_;
+          auto& target = f == field::type ? type_ : f == field::room_id ? room_id_ : resume_token_;
           target.clear(); // a duplicate overwrote nothing: it is refused anyway
           if (!string(&target))
             return false;
@@ -381,12 +388,13 @@ private:
 };
 
 bool type_from_name(std::string_view name, msg_type& out) {
-  static constexpr std::array<std::pair<std::string_view, msg_type>, 5> names{{
+  static constexpr std::array<std::pair<std::string_view, msg_type>, 6> names{{
     {"create-room", msg_type::create_room},
     {"join-room", msg_type::join_room},
     {"leave-room", msg_type::leave_room},
     {"signal", msg_type::signal},
     {"chat-message", msg_type::chat_message},
+    {"resume", msg_type::resume},
   }};
   for (const auto& [n, t] : names)
     if (n == name) {
@@ -471,17 +479,63 @@ parse_result parse(std::string_view frame, std::size_t max_depth) {
     res.detail = "missing \"roomId\"";
     return res;
   }
+  if (res.cmd.type == msg_type::resume && !scan.seen_resume_token_) {
+    res.error = error_code::bad_message;
+    res.detail = "missing \"resumeToken\"";
+    return res;
+  }
   res.cmd.room_id = std::move(scan.room_id_);
+  res.cmd.resume_token = std::move(scan.resume_token_);
   res.ok = true;
   return res;
 }
 
-std::string room_created(std::string_view room_id) {
-  return typed_with_room("room-created", room_id);
+namespace {
+
+// {"type":..,"roomId":..,"resumeToken":..}: the token only when there is one.
+std::string with_token(std::string_view type, std::string_view room_id, std::string_view token) {
+  auto out = typed_with_room(type, room_id);
+  if (token.empty())
+    return out;
+  out.pop_back();
+  out += R"(,"resumeToken":)";
+  append_quoted(out, token);
+  out += '}';
+  return out;
 }
 
-std::string peer_joined(std::string_view room_id) {
-  return typed_with_room("peer-joined", room_id);
+} // namespace
+
+std::string room_created(std::string_view room_id, std::string_view resume_token) {
+  return with_token("room-created", room_id, resume_token);
+}
+
+std::string peer_joined(std::string_view room_id, std::string_view resume_token) {
+  return with_token("peer-joined", room_id, resume_token);
+}
+
+std::string peer_disconnected(std::string_view room_id) {
+  return typed_with_room("peer-disconnected", room_id);
+}
+
+std::string peer_resumed(std::string_view room_id) {
+  return typed_with_room("peer-resumed", room_id);
+}
+
+std::string resumed(std::string_view room_id, std::string_view role, std::string_view resume_token,
+                    std::uint64_t pending, std::uint64_t dropped, bool peer_connected, std::int64_t acked) {
+  auto out = with_token("resumed", room_id, resume_token);
+  out.pop_back();
+  out += R"(,"role":)";
+  append_quoted(out, role);
+  out += R"(,"pending":)" + std::to_string(pending);
+  out += R"(,"dropped":)" + std::to_string(dropped);
+  out += R"(,"peerConnected":)";
+  out += peer_connected ? "true" : "false";
+  if (acked >= 0)
+    out += R"(,"acked":)" + std::to_string(acked);
+  out += '}';
+  return out;
 }
 
 std::string peer_left(std::string_view room_id) {

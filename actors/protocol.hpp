@@ -4,12 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace signaling::protocol {
 
-enum class msg_type { create_room, join_room, leave_room, signal, chat_message };
+enum class msg_type { create_room, join_room, leave_room, signal, chat_message, resume };
 
 enum class error_code {
   bad_json,         // not JSON
@@ -32,14 +33,15 @@ bool code_from_name(std::string_view name, error_code& out);
 
 struct command {
   msg_type type;
-  std::string room_id; // empty when the message has none
+  std::string room_id;      // empty when the message has none
+  std::string resume_token; // resume only
 };
 
 struct parse_result {
   bool ok = false;
   error_code error = error_code::bad_json;
   std::string detail; // why, for the error message; never echoes content
-  command cmd{msg_type::create_room, {}};
+  command cmd{msg_type::create_room, {}, {}};
 };
 
 // One pass over the frame: checks it is a JSON object no deeper than
@@ -48,8 +50,17 @@ struct parse_result {
 parse_result parse(std::string_view frame, std::size_t max_depth);
 
 // Frames the server writes.
-std::string room_created(std::string_view room_id);
-std::string peer_joined(std::string_view room_id);
+// With a resume token (none: empty) for the member the frame goes to.
+std::string room_created(std::string_view room_id, std::string_view resume_token = {});
+std::string peer_joined(std::string_view room_id, std::string_view resume_token = {});
+std::string peer_disconnected(std::string_view room_id);
+std::string peer_resumed(std::string_view room_id);
+// The answer to resume: the seat's role, its new token, how many frames
+// follow (sent while away) and how many older ones were dropped.
+// `acked`: how many of its signal/chat messages the server took from the
+// seat before its connection was lost (-1: not known, its node died).
+std::string resumed(std::string_view room_id, std::string_view role, std::string_view resume_token,
+                    std::uint64_t pending, std::uint64_t dropped, bool peer_connected, std::int64_t acked);
 std::string peer_left(std::string_view room_id);
 std::string room_left(std::string_view room_id);
 std::string error(error_code c, std::string_view detail = {});

@@ -65,7 +65,8 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         auto id = st.ids_gen.next();
         if (st.rooms.count(id))
           continue;
-        auto room = self->spawn(room_actor, id, host, st.links);
+        auto token = make_resume_token();
+        auto room = self->spawn(room_actor, id, host, token, st.links);
         self->monitor(room);
         st.ids.emplace(room.address(), id);
         st.rooms.emplace(id, room);
@@ -73,7 +74,7 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         st.stats->room_actors.fetch_add(1, std::memory_order_relaxed);
         st.stats->rooms_created.fetch_add(1, std::memory_order_relaxed);
         log::info("event=room_created room={}", id);
-        caf::anon_send(host, created_atom_v, std::move(id), room);
+        caf::anon_send(host, created_atom_v, std::move(id), room, std::move(token));
         return;
       }
       log::error("event=room_ids_exhausted live={}", st.rooms.size());
@@ -89,12 +90,28 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
       // A request, not a send: if the room ended a moment ago (its down
       // message still on the way here) the request bounces and the guest is
       // told, instead of the join vanishing.
-      self->request(i->second, caf::infinite, join_room_atom_v, guest)
+      self->request(i->second, caf::infinite, join_room_atom_v, guest, make_resume_token())
         .then([](bool) {},
               [self, guest](const caf::error&) {
                 caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
               });
     },
+    [self](resume_atom, const std::string& id, const std::string& token, const caf::actor& conn) {
+      auto i = self->state.rooms.find(id);
+      if (i == self->state.rooms.end())
+        return caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
+      self->request(i->second, caf::infinite, resume_atom_v, token, conn)
+        .then(
+          [conn](const std::string& role) {
+            if (role.empty())
+              caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
+          },
+          [conn](const caf::error&) {
+            caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
+          });
+    },
+    // Embedded mode: no other node to resume on.
+    [](park_all_atom) { return std::uint64_t{0}; },
     // Every room here is hosted here.
     [self](list_rooms_atom) {
       std::map<std::string, caf::actor> sorted(self->state.rooms.begin(), self->state.rooms.end());

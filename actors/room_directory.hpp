@@ -20,11 +20,18 @@ namespace signaling {
 //   (created_atom, id, room) or (refused_atom, code).
 // (join_room_atom, id, guest): seats `guest` in room `id`; the room answers
 //   `guest` with (joined_atom, ...) or anyone answers (refused_atom, code).
+// (resume_atom, id, token, conn): gives `conn` the parked seat whose resume
+//   token is `token`; the room answers `conn` with (resumed_atom, ...) or
+//   anyone answers (refused_atom, code).
 // (list_rooms_atom): every room actor of this node with its id, ordered by id,
 //   and how many of them have their host here (the inspector's view).
+// (park_all_atom): node drain: every member here keeps its seat for a resume
+//   on another node; answers how many rooms parked members.
 using room_directory = caf::typed_actor<
   caf::reacts_to<create_atom, caf::actor>, caf::reacts_to<join_room_atom, std::string, caf::actor>,
-  caf::replies_to<list_rooms_atom>::with<std::vector<std::string>, std::vector<caf::actor>, std::uint64_t>>;
+  caf::reacts_to<resume_atom, std::string, std::string, caf::actor>,
+  caf::replies_to<list_rooms_atom>::with<std::vector<std::string>, std::vector<caf::actor>, std::uint64_t>,
+  caf::replies_to<park_all_atom>::with<std::uint64_t>>;
 
 struct node_stats;
 struct room_links;

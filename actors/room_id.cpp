@@ -16,22 +16,43 @@ room_id_generator::room_id_generator(unsigned digits) : digits_(digits) {
   range_ = 9 * low_;
 }
 
+namespace {
+
+void fill_random(void* buf, std::size_t want) {
+  auto* p = static_cast<char*>(buf);
+  std::size_t got = 0;
+  while (got < want) {
+    auto n = getrandom(p + got, want - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      throw std::system_error(errno, std::generic_category(), "getrandom");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+}
+
+} // namespace
+
 std::uint64_t room_id_generator::random64() {
   if (used_ == pool_.size()) {
-    auto* p = reinterpret_cast<char*>(pool_.data());
-    std::size_t want = sizeof(pool_), got = 0;
-    while (got < want) {
-      auto n = getrandom(p + got, want - got, 0);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        throw std::system_error(errno, std::generic_category(), "getrandom");
-      }
-      got += static_cast<std::size_t>(n);
-    }
+    fill_random(pool_.data(), sizeof(pool_));
     used_ = 0;
   }
   return pool_[used_++];
+}
+
+std::string make_resume_token() {
+  unsigned char bytes[16];
+  fill_random(bytes, sizeof bytes);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof bytes);
+  for (auto b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 0xf];
+  }
+  return out;
 }
 
 std::string room_id_generator::next() {

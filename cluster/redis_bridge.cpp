@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace signaling::cluster {
@@ -16,12 +17,20 @@ namespace net = boost::asio;
 namespace {
 
 // Keys (prefix "sig:" by default):
-//   room:{id}          hash host_node, host_conn[, guest_node, guest_conn]
-//   node:{node}:rooms  set of room ids with a member on that node
+//   room:{id}          hash gen (the host's first connection: tells a room from
+//                      a later one with the same id), and per seat R (host,
+//                      guest): R_node, R_conn (where it is; both '' while
+//                      parked), R_tok (its resume token), R_due (unix ms the
+//                      grace of a parked seat ends; absent while seated),
+//                      R_qb, R_drop (bytes kept, frames dropped while parked)
+//   room:{id}:q:{R}    list of frames kept for parked seat R, oldest first
+//   node:{node}:rooms  set of room ids with a seated member on that node
 //   node:{node}:alive  "rooms conns", expires after NODE_TTL_MS unless refreshed
 //   node:{node}:info   the node's node_info (admin address, start), same TTL
 //   nodes              set of node ids seen
-// Channels: chan:{node}, one per node.
+// Channels: chan:{node}, one per node. Scripts publish the envelopes whose
+// order matters (D, R, X, and frames relayed to a seat) themselves, so their
+// order on every channel is the order the scripts ran in.
 // Scripts build the keys they touch from the prefix: this targets one Redis
 // server (or a primary with replicas), not Redis Cluster.
 
@@ -29,30 +38,31 @@ namespace {
 constexpr const char* create_script = R"lua(
 local key = ARGV[1] .. 'room:' .. ARGV[2]
 if redis.call('EXISTS', key) == 1 then return 0 end
-redis.call('HSET', key, 'host_node', ARGV[3], 'host_conn', ARGV[4])
+redis.call('HSET', key, 'gen', ARGV[4], 'host_node', ARGV[3], 'host_conn', ARGV[4], 'host_tok', ARGV[5])
 redis.call('SADD', ARGV[1] .. 'node:' .. ARGV[3] .. ':rooms', ARGV[2])
 return 1
 )lua";
 
-// Atomic seat: only one guest ever, never the host's own connection.
+// Atomic seat: only one guest ever, never the host's own connection, and not
+// while the host's seat is parked (the guest would wait for nobody).
 constexpr const char* join_script = R"lua(
 local key = ARGV[1] .. 'room:' .. ARGV[2]
-local h = redis.call('HMGET', key, 'host_node', 'host_conn', 'guest_node')
-if not h[1] or h[3] then return {0} end
-if h[1] == ARGV[3] and h[2] == ARGV[4] then return {0} end
-redis.call('HSET', key, 'guest_node', ARGV[3], 'guest_conn', ARGV[4])
+local h = redis.call('HMGET', key, 'gen', 'host_node', 'host_conn', 'guest_tok', 'guest_node', 'host_due')
+if not h[1] or h[4] or h[5] or h[6] then return {0} end
+if h[2] == ARGV[3] and h[3] == ARGV[4] then return {0} end
+redis.call('HSET', key, 'guest_node', ARGV[3], 'guest_conn', ARGV[4], 'guest_tok', ARGV[5])
 redis.call('SADD', ARGV[1] .. 'node:' .. ARGV[3] .. ':rooms', ARGV[2])
-return {1, h[1], h[2]}
+return {1, h[2], h[3], h[1]}
 )lua";
 
 // Ends a room only if it is still the same room (ids are reused later).
 constexpr const char* end_script = R"lua(
 local key = ARGV[1] .. 'room:' .. ARGV[2]
-local h = redis.call('HMGET', key, 'host_node', 'host_conn', 'guest_node')
-if not h[1] or h[1] ~= ARGV[3] or h[2] ~= ARGV[4] then return 0 end
-redis.call('SREM', ARGV[1] .. 'node:' .. h[1] .. ':rooms', ARGV[2])
-if h[3] then redis.call('SREM', ARGV[1] .. 'node:' .. h[3] .. ':rooms', ARGV[2]) end
-redis.call('DEL', key)
+local h = redis.call('HMGET', key, 'gen', 'host_node', 'guest_node')
+if not h[1] or h[1] ~= ARGV[3] then return 0 end
+if h[2] and h[2] ~= '' then redis.call('SREM', ARGV[1] .. 'node:' .. h[2] .. ':rooms', ARGV[2]) end
+if h[3] and h[3] ~= '' then redis.call('SREM', ARGV[1] .. 'node:' .. h[3] .. ':rooms', ARGV[2]) end
+redis.call('DEL', key, key .. ':q:host', key .. ':q:guest')
 return 1
 )lua";
 
@@ -60,24 +70,159 @@ constexpr const char* unseat_script = R"lua(
 local key = ARGV[1] .. 'room:' .. ARGV[2]
 local h = redis.call('HMGET', key, 'guest_node', 'guest_conn')
 if h[1] ~= ARGV[3] or h[2] ~= ARGV[4] then return 0 end
-redis.call('HDEL', key, 'guest_node', 'guest_conn')
+redis.call('HDEL', key, 'guest_node', 'guest_conn', 'guest_tok')
 redis.call('SREM', ARGV[1] .. 'node:' .. ARGV[3] .. ':rooms', ARGV[2])
 return 1
 )lua";
 
 constexpr const char* restore_script = R"lua(
 local key = ARGV[1] .. 'room:' .. ARGV[2]
-local h = redis.call('HMGET', key, 'host_node', 'host_conn')
+local h = redis.call('HMGET', key, 'gen')
 if h[1] then
-  if h[1] == ARGV[3] and h[2] == ARGV[4] then return 1 end
+  if h[1] == ARGV[4] then return 1 end
   return 0
 end
-redis.call('HSET', key, 'host_node', ARGV[3], 'host_conn', ARGV[4])
+redis.call('HSET', key, 'gen', ARGV[4], 'host_node', ARGV[3], 'host_conn', ARGV[5])
 redis.call('SADD', ARGV[1] .. 'node:' .. ARGV[3] .. ':rooms', ARGV[2])
-if ARGV[5] ~= '' then
-  redis.call('HSET', key, 'guest_node', ARGV[5], 'guest_conn', ARGV[6])
-  redis.call('SADD', ARGV[1] .. 'node:' .. ARGV[5] .. ':rooms', ARGV[2])
+if ARGV[6] ~= '' then
+  redis.call('HSET', key, 'guest_node', ARGV[6], 'guest_conn', ARGV[7])
+  redis.call('SADD', ARGV[1] .. 'node:' .. ARGV[6] .. ':rooms', ARGV[2])
 end
+return 1
+)lua";
+
+// Parks seat ARGV[4] of room ARGV[2] (generation ARGV[3]), seated on node
+// ARGV[5] as ARGV[6], until unix ms ARGV[7]: frames for it are kept from now
+// on. Tells the other member's node (D) and sends our own node a fence (X).
+// With nobody seated any more, the record expires after ARGV[8] ms. ARGV[9]:
+// how many messages the seat had relayed (for the resumed client).
+// Returns {1, other member's node or ''} or {0} (not that seat any more).
+constexpr const char* park_script = R"lua(
+local p, id, role = ARGV[1], ARGV[2], ARGV[4]
+local key = p .. 'room:' .. id
+local other = role == 'host' and 'guest' or 'host'
+local h = redis.call('HMGET', key, 'gen', role .. '_node', role .. '_conn', other .. '_node')
+if h[1] ~= ARGV[3] or h[2] ~= ARGV[5] or h[3] ~= ARGV[6] then return {0} end
+redis.call('HSET', key, role .. '_node', '', role .. '_conn', '', role .. '_due', ARGV[7], role .. '_qb', 0, role .. '_drop', 0,
+           role .. '_acked', ARGV[9])
+redis.call('SREM', p .. 'node:' .. ARGV[5] .. ':rooms', id)
+redis.call('DEL', key .. ':q:' .. role)
+local other_node = h[4] or ''
+if other_node ~= '' and other_node ~= ARGV[5] then
+  redis.call('PUBLISH', p .. 'chan:' .. other_node, 'D|' .. id .. '|' .. ARGV[5] .. '|' .. role)
+end
+redis.call('PUBLISH', p .. 'chan:' .. ARGV[5], 'X|' .. id .. '|' .. ARGV[5] .. '|' .. role)
+if other_node == '' then redis.call('PEXPIRE', key, ARGV[8]) end
+return {1, other_node}
+)lua";
+
+// Keeps frames (ARGV[8]...) for parked seat R, appended (ARGV[7] 'tail') or
+// put before those already kept ('head'), within ARGV[5] frames and ARGV[6]
+// bytes, dropping the oldest. Used by relay_script and prepend_script.
+constexpr const char* keep_function = R"lua(
+local function keep(key, role, frames, where, max_n, max_b, ttl)
+  local q = key .. ':q:' .. role
+  local bytes = 0
+  if where == 'tail' then
+    for i = 1, #frames do redis.call('RPUSH', q, frames[i]); bytes = bytes + #frames[i] end
+  else
+    for i = #frames, 1, -1 do redis.call('LPUSH', q, frames[i]); bytes = bytes + #frames[i] end
+  end
+  local qb = redis.call('HINCRBY', key, role .. '_qb', bytes)
+  local n = redis.call('LLEN', q)
+  local dropped = 0
+  while n > 0 and (n > max_n or qb > max_b) do
+    local old = redis.call('LPOP', q)
+    qb = redis.call('HINCRBY', key, role .. '_qb', -#old)
+    n = n - 1
+    dropped = dropped + 1
+  end
+  if dropped > 0 then redis.call('HINCRBY', key, role .. '_drop', dropped) end
+  redis.call('PEXPIRE', q, ttl)
+end
+)lua";
+
+// A frame for seat ARGV[4] of room ARGV[2] (generation ARGV[3]) from node
+// ARGV[5]: published to the seat's node, or kept while the seat is parked.
+// Returns 1 published and heard, 3 published and nobody heard, 2 kept, 0 no
+// such room or seat.
+constexpr const char* relay_body = R"lua(
+local p, id, role = ARGV[1], ARGV[2], ARGV[4]
+local key = p .. 'room:' .. id
+local h = redis.call('HMGET', key, 'gen', role .. '_node', role .. '_due')
+if h[1] ~= ARGV[3] then return 0 end
+if h[2] and h[2] ~= '' then
+  local n = redis.call('PUBLISH', p .. 'chan:' .. h[2], 'F|' .. id .. '|' .. ARGV[5] .. '|' .. ARGV[9])
+  if n > 0 then return 1 end
+  return 3
+end
+if not h[3] then return 0 end
+keep(key, role, {ARGV[9]}, 'tail', tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+return 2
+)lua";
+
+// Frames that reached node ARGV[5] for seat ARGV[4] after its connection was
+// lost and before our park's fence: older than any kept since, so they go
+// first; if the seat has resumed meanwhile, they are published to it.
+constexpr const char* prepend_body = R"lua(
+local p, id, role = ARGV[1], ARGV[2], ARGV[4]
+local key = p .. 'room:' .. id
+local h = redis.call('HMGET', key, 'gen', role .. '_node', role .. '_due')
+if h[1] ~= ARGV[3] then return 0 end
+local frames = {}
+for i = 9, #ARGV do table.insert(frames, ARGV[i]) end
+if h[2] and h[2] ~= '' then
+  for _, f in ipairs(frames) do
+    redis.call('PUBLISH', p .. 'chan:' .. h[2], 'F|' .. id .. '|' .. ARGV[5] .. '|' .. f)
+  end
+  return 1
+end
+if not h[3] then return 0 end
+keep(key, role, frames, 'head', tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+return 2
+)lua";
+
+// Reclaims the parked seat whose token is ARGV[3] in room ARGV[2] for
+// connection ARGV[5] on node ARGV[4], if its grace (vs ARGV[7], unix ms) has
+// not ended; the seat gets token ARGV[6]. Hands over the frames kept for it,
+// tells the other member's node (R). Returns {0} or {1, role, gen,
+// other_node, other_conn, other_due or '', dropped, acked or -1, frames...}.
+constexpr const char* resume_script = R"lua(
+local p, id, node, conn = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local key = p .. 'room:' .. id
+local h = redis.call('HMGET', key, 'gen', 'host_tok', 'guest_tok', 'host_due', 'guest_due')
+if not h[1] or ARGV[3] == '' then return {0} end
+local role, due
+if h[2] == ARGV[3] then role, due = 'host', h[4] elseif h[3] == ARGV[3] then role, due = 'guest', h[5] else return {0} end
+if not due or tonumber(due) < tonumber(ARGV[7]) then return {0} end
+local other = role == 'host' and 'guest' or 'host'
+local o = redis.call('HMGET', key, other .. '_node', other .. '_conn', other .. '_due', role .. '_drop', role .. '_acked')
+redis.call('HSET', key, role .. '_node', node, role .. '_conn', conn, role .. '_tok', ARGV[6])
+redis.call('HDEL', key, role .. '_due', role .. '_qb', role .. '_drop', role .. '_acked')
+redis.call('PERSIST', key)
+redis.call('SADD', p .. 'node:' .. node .. ':rooms', id)
+local q = key .. ':q:' .. role
+local frames = redis.call('LRANGE', q, 0, -1)
+redis.call('DEL', q)
+local other_node = o[1] or ''
+if other_node ~= '' and other_node ~= node then
+  redis.call('PUBLISH', p .. 'chan:' .. other_node, 'R|' .. id .. '|' .. node .. '|' .. conn)
+end
+local out = {1, role, h[1], other_node, o[2] or '', o[3] or '', o[4] or '0', o[5] or '-1'}
+for _, f in ipairs(frames) do table.insert(out, f) end
+return out
+)lua";
+
+// Ends the room if seat ARGV[4] is still parked and its grace (vs ARGV[5],
+// unix ms) is over. Returns 1 if it ended the room.
+constexpr const char* expire_script = R"lua(
+local p, id, role = ARGV[1], ARGV[2], ARGV[4]
+local key = p .. 'room:' .. id
+local h = redis.call('HMGET', key, 'gen', role .. '_due', 'host_node', 'guest_node')
+if h[1] ~= ARGV[3] or not h[2] or tonumber(h[2]) > tonumber(ARGV[5]) then return 0 end
+if h[3] and h[3] ~= '' then redis.call('SREM', p .. 'node:' .. h[3] .. ':rooms', id) end
+if h[4] and h[4] ~= '' then redis.call('SREM', p .. 'node:' .. h[4] .. ':rooms', id) end
+redis.call('DEL', key, key .. ':q:host', key .. ':q:guest')
 return 1
 )lua";
 
@@ -108,10 +253,16 @@ for _, n in ipairs(dead) do table.insert(out, n) end
 return out
 )lua";
 
-// Removes a dead node's rooms; returns {room, surviving member's node}... so
-// the survivors can be told. A node that came back in the meantime is spared.
+// Handles a dead node's rooms (ARGV[2]; ARGV[3] 'leaving' for a node leaving
+// on purpose). With resume on (ARGV[4] grace ms > 0) each seat it held is
+// parked until ARGV[5] + grace, exactly as if its connection had been lost,
+// and the other member's node is told (D); the record expires once nobody is
+// seated. With resume off the room is removed, as the seed would, and
+// {room, surviving member's node}... is returned so the survivors can be
+// told. A node that came back in the meantime is spared.
 constexpr const char* reap_script = R"lua(
 local p, dead = ARGV[1], ARGV[2]
+local grace = tonumber(ARGV[4])
 if ARGV[3] == 'leaving' then
   redis.call('DEL', p .. 'node:' .. dead .. ':alive')
 elseif redis.call('EXISTS', p .. 'node:' .. dead .. ':alive') == 1 then
@@ -121,16 +272,37 @@ local set = p .. 'node:' .. dead .. ':rooms'
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', set)) do
   local key = p .. 'room:' .. id
-  local h = redis.call('HMGET', key, 'host_node', 'guest_node')
+  local h = redis.call('HMGET', key, 'gen', 'host_node', 'guest_node', 'host_tok', 'guest_tok')
   if h[1] then
-    local other = h[1]
-    if other == dead then other = h[2] end
-    if other and other ~= dead then
-      redis.call('SREM', p .. 'node:' .. other .. ':rooms', id)
-      table.insert(out, id)
-      table.insert(out, other)
+    if grace > 0 then
+      local seated = {}
+      for i, role in ipairs({'host', 'guest'}) do
+        local node = h[i + 1]
+        if node == dead and h[i + 3] then
+          redis.call('HSET', key, role .. '_node', '', role .. '_conn', '', role .. '_due', tonumber(ARGV[5]) + grace,
+                     role .. '_qb', 0, role .. '_drop', 0)
+          redis.call('HDEL', key, role .. '_acked')
+          redis.call('DEL', key .. ':q:' .. role)
+          for _, n in ipairs({h[2], h[3]}) do
+            if n and n ~= '' and n ~= dead then
+              redis.call('PUBLISH', p .. 'chan:' .. n, 'D|' .. id .. '|' .. dead .. '|' .. role)
+            end
+          end
+        elseif node and node ~= '' and node ~= dead then
+          seated[#seated + 1] = node
+        end
+      end
+      if #seated == 0 then redis.call('PEXPIRE', key, grace + 60000) end
+    else
+      local other = h[2]
+      if other == dead then other = h[3] end
+      if other and other ~= '' and other ~= dead then
+        redis.call('SREM', p .. 'node:' .. other .. ':rooms', id)
+        table.insert(out, id)
+        table.insert(out, other)
+      end
+      redis.call('DEL', key, key .. ':q:host', key .. ':q:guest')
     end
-    redis.call('DEL', key)
   end
 end
 redis.call('DEL', set)
@@ -152,6 +324,14 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
 end
 return out
 )lua";
+
+const std::string relay_script = std::string(keep_function) + relay_body;
+const std::string prepend_script = std::string(keep_function) + prepend_body;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 } // namespace
 
@@ -185,10 +365,19 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   totals last_totals;
   bool have_totals = false;
 
-  std::vector<std::string> eval(const char* script, std::initializer_list<std::string> args) {
+  std::vector<std::string> eval(const std::string& script, std::initializer_list<std::string> args) {
     std::vector<std::string> cmd{"EVAL", script, "0", opts.prefix};
     cmd.insert(cmd.end(), args);
     return cmd;
+  }
+
+  // The arguments every script that keeps frames takes after the seat:
+  // from node, bounds, and how long kept frames may outlive their grace.
+  void keep_args(std::vector<std::string>& cmd) const {
+    cmd.push_back(opts.node_id);
+    cmd.push_back(std::to_string(opts.resume_frames));
+    cmd.push_back(std::to_string(opts.resume_bytes));
+    cmd.push_back(std::to_string(opts.resume_grace.count() + 60000));
   }
 
   // Called from both links' strands: read both states and publish the result
@@ -280,7 +469,8 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   // ours): `done` runs once the survivors' envelopes have been answered by
   // Redis (one connection, FIFO: a PING after them proves it).
   void reap(const std::string& dead, std::function<void()> done = nullptr) {
-    commands.command(eval(reap_script, {dead, done ? "leaving" : ""}), [self = shared_from_this(), dead, done](redis_result r) {
+    commands.command(eval(reap_script, {dead, done ? "leaving" : "", std::to_string(opts.resume_grace.count()),
+                                        std::to_string(unix_ms())}), [self = shared_from_this(), dead, done](redis_result r) {
       if (r.ok && r.reply.kind == redis_reply::array) {
         auto& e = r.reply.elements;
         if (!e.empty() || !done)
@@ -332,27 +522,30 @@ const std::string& redis_bridge::node_id() const {
   return impl_->opts.node_id;
 }
 
-void redis_bridge::create_room(const std::string& id, const std::string& conn, std::function<void(outcome)> cb) {
-  impl_->commands.command(impl_->eval(create_script, {id, impl_->opts.node_id, conn}), [cb](redis_result r) {
+void redis_bridge::create_room(const std::string& id, const std::string& conn, const std::string& token,
+                               std::function<void(outcome)> cb) {
+  impl_->commands.command(impl_->eval(create_script, {id, impl_->opts.node_id, conn, token}), [cb](redis_result r) {
     if (!r.ok || r.reply.kind != redis_reply::integer)
       return cb(outcome::unavailable);
     cb(r.reply.value == 1 ? outcome::ok : outcome::refused);
   });
 }
 
-void redis_bridge::join_room(const std::string& id, const std::string& conn, std::function<void(join_result)> cb) {
-  impl_->commands.command(impl_->eval(join_script, {id, impl_->opts.node_id, conn}), [cb](redis_result r) {
+void redis_bridge::join_room(const std::string& id, const std::string& conn, const std::string& token,
+                             std::function<void(join_result)> cb) {
+  impl_->commands.command(impl_->eval(join_script, {id, impl_->opts.node_id, conn, token}), [cb](redis_result r) {
     join_result j;
     if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.empty())
       return cb(j);
     auto& e = r.reply.elements;
-    if (e[0].value != 1 || e.size() < 3) {
+    if (e[0].value != 1 || e.size() < 4) {
       j.result = outcome::refused;
       return cb(j);
     }
     j.result = outcome::ok;
     j.host_node = e[1].str;
     j.host_conn = e[2].str;
+    j.gen = e[3].str;
     cb(j);
   });
 }
@@ -361,18 +554,100 @@ void redis_bridge::unseat_guest(const std::string& id, const std::string& conn) 
   impl_->commands.command(impl_->eval(unseat_script, {id, impl_->opts.node_id, conn}), [](redis_result) {});
 }
 
-void redis_bridge::end_room(const std::string& id, const std::string& host_node, const std::string& host_conn) {
-  impl_->commands.command(impl_->eval(end_script, {id, host_node, host_conn}), [](redis_result) {});
+void redis_bridge::end_room(const std::string& id, const std::string& gen) {
+  impl_->commands.command(impl_->eval(end_script, {id, gen}), [](redis_result) {});
 }
 
-void redis_bridge::restore_room(const std::string& id, const std::string& host_conn, const std::string& guest_node,
-                                const std::string& guest_conn, std::function<void(outcome)> cb) {
+void redis_bridge::restore_room(const std::string& id, const std::string& gen, const std::string& host_conn,
+                                const std::string& guest_node, const std::string& guest_conn,
+                                std::function<void(outcome)> cb) {
   impl_->commands.command(
-    impl_->eval(restore_script, {id, impl_->opts.node_id, host_conn, guest_node, guest_conn}), [cb](redis_result r) {
+    impl_->eval(restore_script, {id, impl_->opts.node_id, gen, host_conn, guest_node, guest_conn}), [cb](redis_result r) {
       if (!r.ok || r.reply.kind != redis_reply::integer)
         return cb(outcome::unavailable);
       cb(r.reply.value == 1 ? outcome::ok : outcome::refused);
     });
+}
+
+void redis_bridge::park_seat(const std::string& id, const std::string& gen, const std::string& role,
+                             const std::string& conn, std::uint64_t acked, std::function<void(park_result)> cb) {
+  auto due = unix_ms() + impl_->opts.resume_grace.count();
+  impl_->commands.command(impl_->eval(park_script, {id, gen, role, impl_->opts.node_id, conn, std::to_string(due),
+                                                    std::to_string(impl_->opts.resume_grace.count() + 60000),
+                                                    std::to_string(acked)}),
+                          [cb](redis_result r) {
+                            park_result pr;
+                            if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.empty())
+                              return cb(pr);
+                            auto& e = r.reply.elements;
+                            pr.result = e[0].value == 1 && e.size() >= 2 ? outcome::ok : outcome::refused;
+                            if (pr.result == outcome::ok)
+                              pr.other_node = e[1].str;
+                            cb(pr);
+                          });
+}
+
+void redis_bridge::relay(const std::string& id, const std::string& gen, const std::string& to_role,
+                         const std::string& frame, std::function<void(relay_outcome)> cb) {
+  std::vector<std::string> cmd{"EVAL", relay_script, "0", impl_->opts.prefix, id, gen, to_role};
+  impl_->keep_args(cmd);
+  cmd.push_back(frame);
+  impl_->commands.command(std::move(cmd), [cb](redis_result r) {
+    if (!cb)
+      return;
+    if (!r.ok || r.reply.kind != redis_reply::integer)
+      return cb(relay_outcome::failed);
+    switch (r.reply.value) {
+      case 1: return cb(relay_outcome::delivered);
+      case 2: return cb(relay_outcome::kept);
+      case 3: return cb(relay_outcome::failed);
+      default: return cb(relay_outcome::gone);
+    }
+  });
+}
+
+void redis_bridge::prepend(const std::string& id, const std::string& gen, const std::string& role,
+                           const std::string& from_node, const std::vector<std::string>& frames) {
+  std::vector<std::string> cmd{"EVAL", prepend_script, "0", impl_->opts.prefix, id, gen, role};
+  impl_->keep_args(cmd);
+  cmd[7] = from_node; // the frames are from the member over there, not from us
+  cmd.insert(cmd.end(), frames.begin(), frames.end());
+  impl_->commands.command(std::move(cmd), [](redis_result) {});
+}
+
+void redis_bridge::resume(const std::string& id, const std::string& token, const std::string& conn,
+                          const std::string& new_token, std::function<void(resume_result)> cb) {
+  impl_->commands.command(
+    impl_->eval(resume_script, {id, token, impl_->opts.node_id, conn, new_token, std::to_string(unix_ms())}),
+    [cb](redis_result r) {
+      resume_result rr;
+      if (!r.ok || r.reply.kind != redis_reply::array || r.reply.elements.empty())
+        return cb(std::move(rr));
+      auto& e = r.reply.elements;
+      if (e[0].value != 1 || e.size() < 8) {
+        rr.result = outcome::refused;
+        return cb(std::move(rr));
+      }
+      rr.result = outcome::ok;
+      rr.role = e[1].str;
+      rr.gen = e[2].str;
+      rr.other_node = e[3].str;
+      rr.other_conn = e[4].str;
+      rr.other_parked = !e[5].str.empty();
+      rr.dropped = std::strtoull(e[6].str.c_str(), nullptr, 10);
+      rr.acked = std::strtoll(e[7].str.c_str(), nullptr, 10);
+      for (std::size_t i = 8; i < e.size(); ++i)
+        rr.frames.push_back(std::move(e[i].str));
+      cb(std::move(rr));
+    });
+}
+
+void redis_bridge::expire_seat(const std::string& id, const std::string& gen, const std::string& role,
+                               std::function<void(bool ended)> cb) {
+  impl_->commands.command(impl_->eval(expire_script, {id, gen, role, std::to_string(unix_ms())}),
+                          [cb](redis_result r) {
+                            cb(r.ok && r.reply.kind == redis_reply::integer && r.reply.value == 1);
+                          });
 }
 
 void redis_bridge::publish(const std::string& node, std::string payload, std::function<void(bool)> cb) {

@@ -25,6 +25,11 @@ public:
     std::chrono::milliseconds node_ttl{5000};  // a node silent this long is dead
     std::chrono::milliseconds heartbeat{1000}; // refresh and reap period
     std::chrono::milliseconds command_timeout{2000};
+    // Seat resume: how long a lost member's seat is kept, and the bounds of
+    // the frames kept for it meanwhile (oldest dropped first). 0: no resume.
+    std::chrono::milliseconds resume_grace{15000};
+    std::size_t resume_frames = 256;
+    std::size_t resume_bytes = 1 << 20;
     // Opaque text about this node (admin address, start time), written with
     // every heartbeat to node:{id}:info with the same TTL; read by list_nodes.
     std::function<std::string()> node_info;
@@ -53,7 +58,23 @@ public:
     outcome result = outcome::unavailable;
     std::string host_node;
     std::string host_conn;
+    std::string gen; // the room's generation (its first host connection)
   };
+  struct park_result {
+    outcome result = outcome::unavailable;
+    std::string other_node; // where the other member is seated; empty: parked or none
+  };
+  struct resume_result {
+    outcome result = outcome::unavailable;
+    std::string role, gen;        // the seat reclaimed, and the room's generation
+    std::string other_node;       // where the other member is seated; empty: parked or none
+    std::string other_conn;
+    bool other_parked = false;    // the other seat is parked too
+    std::uint64_t dropped = 0;    // frames dropped past the bounds while parked
+    std::int64_t acked = -1;      // messages the seat had relayed (-1: not known)
+    std::vector<std::string> frames; // kept for the seat, oldest first
+  };
+  enum class relay_outcome { delivered, kept, failed, gone };
   struct totals {
     std::int64_t rooms = 0, connections = 0, nodes = 0;
   };
@@ -79,18 +100,43 @@ public:
   std::uint64_t reconnects() const; // both links together
   const std::string& node_id() const;
 
-  // Records a new room hosted by `conn` on this node, if `id` is free.
-  void create_room(const std::string& id, const std::string& conn, std::function<void(outcome)> cb);
+  // Records a new room hosted by `conn` on this node, if `id` is free; the
+  // room's generation is `conn`, the host's resume token `token`.
+  void create_room(const std::string& id, const std::string& conn, const std::string& token,
+                   std::function<void(outcome)> cb);
   // Seats `conn` of this node as the guest, atomically: of two racing
   // guests (on any nodes) exactly one gets ok.
-  void join_room(const std::string& id, const std::string& conn, std::function<void(join_result)> cb);
+  void join_room(const std::string& id, const std::string& conn, const std::string& token,
+                 std::function<void(join_result)> cb);
   // Gives a guest's seat back (its join could not reach the host's node).
   void unseat_guest(const std::string& id, const std::string& conn);
-  // Removes the room, if it is still the one hosted by (host_node, host_conn).
-  void end_room(const std::string& id, const std::string& host_node, const std::string& host_conn);
+  // Removes the room, if it is still generation `gen`, with its kept frames.
+  void end_room(const std::string& id, const std::string& gen);
   // Re-creates a room record after Redis lost it; refused if the id was taken meanwhile.
-  void restore_room(const std::string& id, const std::string& host_conn, const std::string& guest_node,
-                    const std::string& guest_conn, std::function<void(outcome)> cb);
+  void restore_room(const std::string& id, const std::string& gen, const std::string& host_conn,
+                    const std::string& guest_node, const std::string& guest_conn, std::function<void(outcome)> cb);
+
+  // Seat resume. Parks seat `role` ("host"/"guest") held by `conn` of this
+  // node for the resume grace: frames for it are kept from now on; the other
+  // member's node hears D, this node a fence (X) once every envelope
+  // published to it before has been delivered. `acked`: how many messages
+  // the seat had relayed, told to the client when it resumes.
+  void park_seat(const std::string& id, const std::string& gen, const std::string& role, const std::string& conn,
+                 std::uint64_t acked, std::function<void(park_result)> cb);
+  // A frame for seat `to_role`: published to its node, or kept while parked.
+  void relay(const std::string& id, const std::string& gen, const std::string& to_role, const std::string& frame,
+             std::function<void(relay_outcome)> cb);
+  // Frames from `from_node` that reached this node for a just-lost seat
+  // before its park took effect: kept ahead of the others.
+  void prepend(const std::string& id, const std::string& gen, const std::string& role, const std::string& from_node,
+               const std::vector<std::string>& frames);
+  // Reclaims the parked seat with resume token `token` for `conn` of this
+  // node, which gets `new_token`.
+  void resume(const std::string& id, const std::string& token, const std::string& conn, const std::string& new_token,
+              std::function<void(resume_result)> cb);
+  // Ends the room if seat `role` is still parked past its grace.
+  void expire_seat(const std::string& id, const std::string& gen, const std::string& role,
+                   std::function<void(bool ended)> cb);
   // PUBLISH to `node`'s channel. delivered: a subscriber (that node) got it.
   void publish(const std::string& node, std::string payload, std::function<void(bool delivered)> cb);
 

@@ -65,6 +65,14 @@ struct limits {
   // minute, shared by all its connections; past it, join-room from that
   // address is refused rate-limited without a lookup. 0: no budget.
   std::uint32_t join_misses_per_ip = 60;
+  // Seat resume (docs/protocol.md, "Seats"): a member whose connection is
+  // lost rather than closed keeps its seat this long; the frames its peer
+  // sends meanwhile are kept, at most this many and this many bytes (the
+  // oldest dropped first). 0 s: no resume, a lost connection ends the room
+  // as in the seed.
+  std::chrono::seconds resume_grace{15};
+  std::uint32_t resume_max_frames = 256;
+  std::size_t resume_max_bytes = 1 << 20;
 };
 
 } // namespace signaling

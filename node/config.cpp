@@ -222,6 +222,21 @@ const std::vector<setting>& settings() {
        c.lim.room_id_digits = static_cast<unsigned>(parse_uint("ROOM_ID_DIGITS", v, 6, 18));
      },
      [](const config& c) { return std::to_string(c.lim.room_id_digits); }},
+    {"RESUME_GRACE_SECONDS", "a member whose connection is lost keeps its seat this long for a resume (0: off)",
+     [](config& c, const std::string& v) {
+       c.lim.resume_grace = std::chrono::seconds(parse_uint("RESUME_GRACE_SECONDS", v, 0, 3600));
+     },
+     [](const config& c) { return std::to_string(c.lim.resume_grace.count()); }},
+    {"RESUME_MAX_FRAMES", "frames kept for a parked seat; past it the oldest are dropped",
+     [](config& c, const std::string& v) {
+       c.lim.resume_max_frames = static_cast<std::uint32_t>(parse_uint("RESUME_MAX_FRAMES", v, 1, 100000));
+     },
+     [](const config& c) { return std::to_string(c.lim.resume_max_frames); }},
+    {"RESUME_MAX_BYTES", "bytes kept for a parked seat; past it the oldest frames are dropped",
+     [](config& c, const std::string& v) {
+       c.lim.resume_max_bytes = parse_uint("RESUME_MAX_BYTES", v, 1024, 64u << 20);
+     },
+     [](const config& c) { return std::to_string(c.lim.resume_max_bytes); }},
     {"JOIN_TIMEOUT_MS", "a WebSocket in no room this long is closed 1008",
      ms_setter("JOIN_TIMEOUT_MS", &limits::join_timeout), ms_getter(&limits::join_timeout)},
     {"JOIN_MISSES_BEFORE_CLOSE", "refused join-room (room-unavailable) per connection; the last closes 1008",

@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,14 @@ struct node::impl {
     return ready.load() && (!cluster || cluster->up());
   }
 
+  // Closes every WebSocket with SHUTDOWN_CLOSE_CODE, then waits for them.
+  void close_everyone() {
+    auto code = static_cast<transport::close_code>(cfg.lim.shutdown_close_code);
+    log::info("event=shutdown_start open_sessions={} close_code={}", server->open_sessions(), cfg.lim.shutdown_close_code);
+    server->close_all(code, code == transport::close_code::service_restart ? "service restart" : "server shutting down");
+    await_drained(std::chrono::steady_clock::now() + cfg.lim.shutdown_timeout);
+  }
+
   // Polls until every WebSocket has finished its close handshake or the
   // shutdown deadline passes, then lets the I/O threads return.
   void await_drained(std::chrono::steady_clock::time_point deadline) {
@@ -175,6 +184,9 @@ void node::start() {
   if (m.cfg.redis_url.empty()) {
     m.links.node_id = m.cfg.node_id;
     m.links.stats = &m.stats;
+    m.links.resume_grace = m.cfg.lim.resume_grace;
+    m.links.resume_frames = m.cfg.lim.resume_max_frames;
+    m.links.resume_bytes = m.cfg.lim.resume_max_bytes;
     directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.links);
   } else {
     cluster::redis_bridge::options ro;
@@ -186,6 +198,9 @@ void node::start() {
     ro.heartbeat = m.cfg.heartbeat;
     ro.command_timeout = m.cfg.redis_timeout;
     ro.node_info = [&m] { return m.admin.info(); };
+    ro.resume_grace = m.cfg.lim.resume_grace;
+    ro.resume_frames = m.cfg.lim.resume_max_frames;
+    ro.resume_bytes = m.cfg.lim.resume_max_bytes;
     m.cluster = std::make_unique<cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
@@ -293,12 +308,24 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
     m.drain_timer.async_wait([&m](boost::system::error_code ec) {
       if (ec)
         return;
-      auto code = static_cast<transport::close_code>(m.cfg.lim.shutdown_close_code);
-      log::info("event=shutdown_start open_sessions={} close_code={}", m.server->open_sessions(),
-                m.cfg.lim.shutdown_close_code);
       m.server->stop_accepting();
-      m.server->close_all(code, code == transport::close_code::service_restart ? "service restart" : "server shutting down");
-      m.await_drained(std::chrono::steady_clock::now() + m.cfg.lim.shutdown_timeout);
+      if (!m.cluster)
+        return m.close_everyone();
+      // Cluster mode: first every member here parks its seat in Redis (frames
+      // for it are kept from then on, and everything sent to it before is in
+      // its send queue), then the close tells it to resume elsewhere.
+      m.system->spawn([&m, dir = m.ctx->directory](caf::event_based_actor* self) {
+        self->request(dir, std::chrono::seconds(5), park_all_atom_v)
+          .then(
+            [&m](std::uint64_t rooms) {
+              log::info("event=seats_parked rooms={}", rooms);
+              net::post(m.ioc, [&m] { m.close_everyone(); });
+            },
+            [&m](const caf::error& err) {
+              log::warn("event=seats_park_failed error=\"{}\"", caf::to_string(err));
+              net::post(m.ioc, [&m] { m.close_everyone(); });
+            });
+      });
     });
   });
 }

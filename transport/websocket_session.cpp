@@ -166,6 +166,21 @@ close_kind websocket_session::classify(beast::error_code ec) const {
   return close_kind::dropped;
 }
 
+// A close the client meant, or one the server made for cause, ends the seat;
+// anything else leaves it for a resume (see close_cause).
+close_cause websocket_session::cause_of(close_kind kind, std::uint16_t their_code) {
+  switch (kind) {
+    case close_kind::client:
+      return their_code == 0 || their_code == 1000 || their_code == 1001 || their_code == 1005 ? close_cause::deliberate
+                                                                                               : close_cause::lost;
+    case close_kind::going_away:
+    case close_kind::service_restart:
+    case close_kind::timeout:
+    case close_kind::dropped: return close_cause::lost;
+    default: return close_cause::deliberate;
+  }
+}
+
 void websocket_session::finish(beast::error_code ec, const char* where) {
   if (finished_)
     return;
@@ -183,11 +198,12 @@ void websocket_session::finish(beast::error_code ec, const char* where) {
     return;
   }
   state_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
-  state_->stats.count_close(classify(ec));
+  auto kind = classify(ec);
+  state_->stats.count_close(kind);
   const auto& theirs = ws_.reason();
   log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", remote_, where,
             ec ? ec.message() : "", close_sent_ ? close_reason_.code : 0, theirs.code);
-  handler_->on_closed();
+  handler_->on_closed(cause_of(kind, theirs.code));
 }
 
 void websocket_session::post(std::function<void()> fn) {

@@ -58,6 +58,7 @@ private:
   void on_close(beast::error_code ec);
   void cut_off(const char* why);
   close_kind classify(beast::error_code ec) const;
+  static close_cause cause_of(close_kind kind, std::uint16_t their_code);
   void finish(beast::error_code ec, const char* where);
 
   websocket::stream<beast::tcp_stream> ws_;

@@ -57,13 +57,25 @@ public:
   virtual const access_grant& grant() const = 0;
 };
 
+// How a connection ended, for the seat it held (docs/protocol.md, "Seats").
+enum class close_cause {
+  // The client meant it (a close frame with 1000, 1001 or no code: a closing
+  // tab), or the server closed it for cause (policy, size, framing, a reader
+  // too slow): the seat ends at once.
+  deliberate,
+  // Lost: no close frame (TCP reset or EOF, a timeout), a close frame with
+  // another code, or the server's own shutdown close (1012/1001): the seat
+  // waits RESUME_GRACE_SECONDS for a resume.
+  lost,
+};
+
 // The protocol side, one per WebSocket; every call comes on the link's strand.
 class ws_handler {
 public:
   virtual ~ws_handler() = default;
   virtual void on_text(frame_ptr frame) = 0;
   // The connection is gone (closed by either side, or failed); called once.
-  virtual void on_closed() = 0;
+  virtual void on_closed(close_cause cause) = 0;
 };
 
 using ws_handler_factory = std::function<std::unique_ptr<ws_handler>(std::shared_ptr<ws_link>)>;

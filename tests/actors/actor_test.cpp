@@ -130,6 +130,9 @@ struct actor_env {
   explicit actor_env(limits lim = {}) {
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys.emplace(cfg);
+    links.resume_grace = lim.resume_grace;
+    links.resume_frames = lim.resume_max_frames;
+    links.resume_bytes = lim.resume_max_bytes;
     auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &links);
     ctx.emplace(node_context{*sys, dir, lim, stats, "test-node"});
   }
@@ -164,7 +167,16 @@ struct client {
   void close() {
     if (!handler)
       return;
-    handler->on_closed();
+    handler->on_closed(transport::close_cause::deliberate);
+    link->disconnect();
+    handler.reset();
+  }
+
+  // The connection is lost (no close frame): its seat waits for a resume.
+  void lose() {
+    if (!handler)
+      return;
+    handler->on_closed(transport::close_cause::lost);
     link->disconnect();
     handler.reset();
   }
@@ -507,7 +519,7 @@ TEST_CASE("5000 live rooms get 5000 distinct six-digit ids") {
   for (int i = 0; i < n; ++i) {
     auto host = sys.spawn([to_collector](caf::event_based_actor*) -> caf::behavior {
       return {
-        [to_collector](created_atom, std::string& id, caf::actor&) { caf::anon_send(to_collector, std::move(id)); },
+        [to_collector](created_atom, std::string& id, caf::actor&, const std::string&) { caf::anon_send(to_collector, std::move(id)); },
         [to_collector](refused_atom, std::string& code) {
           caf::anon_send(to_collector, "refused: " + code);
         },
@@ -538,4 +550,45 @@ TEST_CASE("5000 live rooms get 5000 distinct six-digit ids") {
   CHECK(testing::eventually([&] { return env.stats.rooms.load() == 0; }, 30s));
   hosts.clear();
   to_collector = nullptr;
+}
+
+// -- seat resume ------------------------------------------------------------------
+
+TEST_CASE("a lost host resumes its seat and gets what the guest sent meanwhile, bounded, oldest dropped") {
+  limits lim;
+  lim.resume_max_frames = 5;
+  actor_env env{lim};
+  client host{*env.ctx}, guest{*env.ctx};
+  host.send(R"({"type":"create-room"})");
+  auto created = host.next();
+  auto room = created["roomId"].get<std::string>();
+  auto token = created["resumeToken"].get<std::string>();
+  CHECK(token.size() == 32);
+  guest.send(join_msg(room));
+  auto joined = guest.next();
+  REQUIRE(joined["type"] == "peer-joined");
+  CHECK(joined["resumeToken"].get<std::string>().size() == 32);
+  CHECK(joined["resumeToken"] != token);
+  REQUIRE(host.next()["type"] == "peer-joined");
+  host.lose();
+  CHECK(guest.next()["type"] == "peer-disconnected");
+  for (int i = 0; i < 8; ++i)
+    guest.send(json{{"type", "chat-message"}, {"roomId", room}, {"n", i}}.dump());
+  // Nobody can take the seat meanwhile.
+  client other{*env.ctx};
+  other.send(join_msg(room));
+  other.expect_error("room-unavailable");
+  client back{*env.ctx};
+  back.send(json{{"type", "resume"}, {"roomId", room}, {"resumeToken", token}}.dump());
+  auto r = back.next();
+  MESSAGE(r.dump());
+  CHECK(r["type"] == "resumed");
+  CHECK(r["role"] == "host");
+  CHECK(r["pending"] == 5);
+  CHECK(r["dropped"] == 3);
+  for (int i = 3; i < 8; ++i)
+    CHECK(back.next()["n"] == i);
+  CHECK(guest.next()["type"] == "peer-resumed");
+  guest.send(signal_msg(room));
+  CHECK(back.next()["type"] == "signal");
 }

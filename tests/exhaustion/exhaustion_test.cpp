@@ -161,8 +161,8 @@ TEST_CASE("a trickled frame after the upgrade does not hold the connection past 
   CHECK(seconds_since(t0) < 2.0);
 }
 
-TEST_CASE("a dead peer that never answers pings is closed by the keepalive, and its room ends") {
-  single_node net{{{"IDLE_TIMEOUT_MS", "600"}}};
+TEST_CASE("a dead peer that never answers pings is closed by the keepalive, and its room ends after the resume grace") {
+  single_node net{{{"IDLE_TIMEOUT_MS", "600"}, {"RESUME_GRACE_SECONDS", "1"}}};
   ws_client host;
   host.connect(net.host_port());
   auto room = create_room(host);
@@ -184,13 +184,14 @@ TEST_CASE("a dead peer that never answers pings is closed by the keepalive, and 
     took = seconds_since(t0);
   });
   CHECK(read_json(host)["type"] == "peer-joined");
+  CHECK(read_json(host)["type"] == "peer-disconnected"); // a lost connection: its seat waits
   CHECK(read_json(host)["type"] == "peer-left");
   corpse.join();
   CHECK(pinged);
   CHECK(took < 2.5);
 }
 
-TEST_CASE("a reader that stops reading while its peer floods is cut off at the send-queue limit; node memory stays flat") {
+TEST_CASE("a reader that stops reading while its peer floods is cut off at the send-queue limit, node memory stays flat") {
   node_child node{{{"MAX_SEND_QUEUE_BYTES", "262144"},
                    {"RATE_LIMIT_PER_SEC", "1000000"},
                    {"RATE_LIMIT_BURST", "1000000"}}};
@@ -279,7 +280,7 @@ TEST_CASE("a client over its message rate is refused, then closed 1008, while ot
     CHECK(read_json(guest)["seq"] == i);
 }
 
-TEST_CASE("connections per client address are capped with 429; X-Forwarded-For counts only from a trusted proxy") {
+TEST_CASE("connections per client address are capped with 429, X-Forwarded-For counts only from a trusted proxy") {
   SUBCASE("no trusted proxy: the TCP peer is the client, whatever the header says") {
     single_node net{{{"MAX_CONNECTIONS_PER_IP", "3"}}};
     std::vector<ws_client> held(3);

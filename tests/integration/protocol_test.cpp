@@ -10,7 +10,10 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <csignal>
 #include <cstring>
+#include <numeric>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -66,6 +69,45 @@ struct pair_in_room {
     REQUIRE(h["type"] == "peer-joined");
   }
 };
+
+// A pair that kept the resume tokens the server gave it.
+struct resumable_pair {
+  ws_client host, guest;
+  std::string room, host_token, guest_token;
+  resumable_pair(std::uint16_t host_port, std::uint16_t guest_port) {
+    host.connect(host_port);
+    guest.connect(guest_port);
+    host.send(R"({"type":"create-room"})");
+    auto c = read_json(host);
+    REQUIRE(c["type"] == "room-created");
+    room = c["roomId"].get<std::string>();
+    host_token = c["resumeToken"].get<std::string>();
+    guest.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
+    auto g = read_json(guest);
+    REQUIRE(g["type"] == "peer-joined");
+    guest_token = g["resumeToken"].get<std::string>();
+    auto h = read_json(host);
+    REQUIRE(h["type"] == "peer-joined");
+    CHECK(!h.contains("resumeToken")); // the host has had its token since room-created
+  }
+};
+
+// Returns once the server has read everything `c` sent before: a connection
+// handles its frames in order, and this one is answered with an error.
+void all_read(ws_client& c) {
+  c.send(R"({"type":"leave-room","roomId":"0"})");
+  expect_error(c, "not-a-member");
+}
+
+bool process_running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_s, comm, state;
+  return static_cast<bool>(stat >> pid_s >> comm >> state) && state != "Z";
+}
+
+std::string resume_msg(const std::string& room, const std::string& token) {
+  return json{{"type", "resume"}, {"roomId", room}, {"resumeToken", token}}.dump();
+}
 
 template <class T>
 pair_in_room make_pair_in(const T& net) {
@@ -185,20 +227,124 @@ PROTOCOL_CASE("a member alone in its room is told there is no peer yet") {
   expect_error(host, "no-peer");
 }
 
-PROTOCOL_CASE("when a member disconnects the other gets peer-left and the room is gone") {
-  T net;
-  auto p = make_pair_in(net);
+PROTOCOL_CASE("a lost connection: the other member gets peer-disconnected, then peer-left when the grace ends") {
+  T net{{{"RESUME_GRACE_SECONDS", "1"}, {"JOIN_MISS_DELAY_MS", "0"}}};
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
   p.guest.kill(); // no close frame: a dead peer
-  auto m = read_json(p.host);
+  auto d = read_json(p.host, 10s);
+  CHECK(d["type"] == "peer-disconnected");
+  CHECK(d["roomId"] == p.room);
+  auto m = read_json(p.host, 10s);
   CHECK(m["type"] == "peer-left");
   CHECK(m["roomId"] == p.room);
   ws_client late;
   late.connect(net.guest_port());
   late.send(json{{"type", "join-room"}, {"roomId", p.room}}.dump());
   expect_error(late, "room-unavailable");
+  // Too late to resume: the same answer as for a room that never was.
+  late.send(resume_msg(p.room, p.guest_token));
+  expect_error(late, "room-unavailable");
   // The host is no longer a member either.
   p.host.send(json{{"type", "signal"}, {"roomId", p.room}}.dump());
   expect_error(p.host, "not-a-member");
+}
+
+PROTOCOL_CASE("a guest whose connection drops resumes on another node and gets all 20 signals sent meanwhile, in order") {
+  T net;
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  p.guest.kill();
+  auto d = read_json(p.host, 10s);
+  REQUIRE(d["type"] == "peer-disconnected");
+  for (int i = 0; i < 20; ++i)
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", i}}.dump());
+  all_read(p.host);
+  // Two nodes: the guest was on node B and comes back on node A.
+  ws_client back;
+  back.connect(net.host_port());
+  back.send(resume_msg(p.room, p.guest_token));
+  auto r = read_json(back);
+  CHECK(r["type"] == "resumed");
+  CHECK(r["roomId"] == p.room);
+  CHECK(r["role"] == "guest");
+  CHECK(r["pending"] == 20);
+  CHECK(r["dropped"] == 0);
+  CHECK(r["peerConnected"] == true);
+  CHECK(r["acked"] == 0); // it had sent nothing
+  REQUIRE(r["resumeToken"].is_string());
+  CHECK(r["resumeToken"].get<std::string>().size() == 32);
+  CHECK(r["resumeToken"] != p.guest_token); // a new token for every resume
+  for (int i = 0; i < 20; ++i) {
+    auto f = read_json(back);
+    CHECK(f["type"] == "signal");
+    CHECK(f["n"] == i);
+  }
+  CHECK(read_json(p.host)["type"] == "peer-resumed");
+  // The room goes on, both ways.
+  std::string up = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "from the resumed guest"}}.dump();
+  back.send(up);
+  CHECK(p.host.read_text() == up);
+  std::string down = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "to the resumed guest"}}.dump();
+  p.host.send(down);
+  CHECK(back.read_text() == down);
+}
+
+PROTOCOL_CASE("resume refuses forged and reused tokens, a closing tab (1001) still ends the room at once") {
+  T net{{{"JOIN_MISS_DELAY_MS", "0"}}};
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  p.guest.kill();
+  REQUIRE(read_json(p.host, 10s)["type"] == "peer-disconnected");
+  ws_client probe;
+  probe.connect(net.guest_port());
+  probe.send(resume_msg(p.room, std::string(32, '0')));
+  expect_error(probe, "room-unavailable");
+  // The host's seat is not parked: its token reclaims nothing.
+  probe.send(resume_msg(p.room, p.host_token));
+  expect_error(probe, "room-unavailable");
+  probe.send(json{{"type", "resume"}, {"roomId", p.room}}.dump());
+  expect_error(probe, "bad-message");
+  ws_client back;
+  back.connect(net.guest_port());
+  back.send(resume_msg(p.room, p.guest_token));
+  auto r = read_json(back);
+  REQUIRE(r["type"] == "resumed");
+  CHECK(read_json(p.host)["type"] == "peer-resumed");
+  // The token it used is spent.
+  ws_client again;
+  again.connect(net.guest_port());
+  again.send(resume_msg(p.room, p.guest_token));
+  expect_error(again, "room-unavailable");
+  // A closing tab is a deliberate leave: the seed's rule, no grace.
+  back.close(1001);
+  auto m = read_json(p.host);
+  CHECK(m["type"] == "peer-left");
+  again.send(resume_msg(p.room, r["resumeToken"].get<std::string>()));
+  expect_error(again, "room-unavailable");
+}
+
+PROTOCOL_CASE("frames kept for a parked seat are bounded: the oldest are dropped and the resumed member is told how many") {
+  T net{{{"RESUME_MAX_FRAMES", "5"}}};
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  p.host.kill(); // the host's seat this time
+  REQUIRE(read_json(p.guest, 10s)["type"] == "peer-disconnected");
+  for (int i = 0; i < 8; ++i)
+    p.guest.send(json{{"type", "chat-message"}, {"roomId", p.room}, {"n", i}}.dump());
+  all_read(p.guest);
+  // A guest cannot join a room whose host is away.
+  ws_client other;
+  other.connect(net.host_port());
+  join(other, p.room);
+  expect_error(other, "room-unavailable");
+  ws_client back;
+  back.connect(net.guest_port());
+  back.send(resume_msg(p.room, p.host_token));
+  auto r = read_json(back);
+  REQUIRE(r["type"] == "resumed");
+  CHECK(r["role"] == "host");
+  CHECK(r["pending"] == 5);
+  CHECK(r["dropped"] == 3);
+  for (int i = 3; i < 8; ++i)
+    CHECK(read_json(back)["n"] == i);
+  CHECK(read_json(p.guest)["type"] == "peer-resumed");
 }
 
 PROTOCOL_CASE("the host closing cleanly also ends the room for the guest") {
@@ -349,7 +495,7 @@ PROTOCOL_CASE("a client over its message rate is refused, then closed with 1008"
   CHECK(create_room(other).size() == 6);
 }
 
-PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit; others go on") {
+PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit, others go on") {
   T net{{{"MAX_SEND_QUEUE_BYTES", "262144"}, {"RATE_LIMIT_PER_SEC", "1000000"}, {"RATE_LIMIT_BURST", "1000000"}}};
   auto p = make_pair_in(net);
   auto bystanders = make_pair_in(net);
@@ -584,7 +730,7 @@ TEST_CASE("through the load balancer, host and guest land on different nodes and
   }
 }
 
-TEST_CASE("the demo client is served at / and can be turned off; /api/ice-servers answers with CORS") {
+TEST_CASE("the demo client is served at / and can be turned off, /api/ice-servers answers with CORS") {
   single_node net{{{"WEB_DIR", SIGNAL_SOURCE_DIR "/web"}, {"FRONTEND_URL", "https://app.example"},
                    {"STUN_URLS", "stun:127.0.0.1:3478"}}};
   auto index = http_request(net.host_port(), "GET", "/");
@@ -607,7 +753,7 @@ TEST_CASE("the demo client is served at / and can be turned off; /api/ice-server
   CHECK(http_request(off.host_port(), "GET", "/").status == 404);
 }
 
-TEST_CASE("AUTH_MODE=jwt: a valid token connects; missing, expired, early, forged, wrong-audience and alg-none get 401") {
+TEST_CASE("AUTH_MODE=jwt: a valid token connects, missing, expired, early, forged, wrong-audience and alg-none get 401") {
   const std::string secret = "backend-secret-0123456789";
   single_node net{{{"AUTH_MODE", "jwt"}, {"AUTH_JWT_SECRET", secret}, {"AUTH_JWT_AUDIENCE", "signal"}}};
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -661,7 +807,7 @@ TEST_CASE("AUTH_MODE=jwt: a token bound to a room may join only that room and ma
   CHECK(read_json(host)["type"] == "peer-joined");
 }
 
-TEST_CASE("TLS at the load balancer: wss:// clients share a room across nodes; plaintext to the TLS port fails cleanly") {
+TEST_CASE("TLS at the load balancer: wss:// clients share a room across nodes, plaintext to the TLS port fails cleanly") {
   local_cluster lc{{{"LB_TLS", "1"}}};
   auto ca = lc.dir() + "/tls/cert.pem";
   tls_ws_client host, guest;
@@ -685,4 +831,138 @@ TEST_CASE("TLS at the load balancer: wss:// clients share a room across nodes; p
     status = -1;
   }
   CHECK(status != 101);
+}
+
+// Issue #9, acceptance 2. Every member sends numbered signals all along; a
+// member whose node drains sees 1012, comes back through the balancer with
+// its resume token, sends again what the server had not taken (`acked`), and
+// at the end each member must have received exactly what its peer sent, in
+// order: through the old connection before the close, kept while it moved,
+// and through the new one.
+TEST_CASE("drain through the load balancer: every client of the drained node resumes on another node, no signal lost") {
+  local_cluster lc{{{"DRAIN_DELAY_MS", "3000"}}};
+  struct member {
+    ws_client c;
+    std::string room, token;
+    int peer = 0;         // index of its peer in `members`
+    int sent = 0;         // signals sent (numbered 0..sent-1)
+    std::vector<int> got; // numbers received from the peer, in order
+    bool open = true;
+    bool moved = false;   // closed 1012 and resumed
+  };
+  std::vector<member> members(8);
+  for (std::size_t i = 0; i < members.size(); i += 2) {
+    resumable_pair p{lc.lb_port(), lc.lb_port()};
+    members[i].c = std::move(p.host);
+    members[i].token = p.host_token;
+    members[i + 1].c = std::move(p.guest);
+    members[i + 1].token = p.guest_token;
+    members[i].room = members[i + 1].room = p.room;
+    members[i].peer = static_cast<int>(i + 1);
+    members[i + 1].peer = static_cast<int>(i);
+  }
+  // Drain the node holding the most of them.
+  std::string victim;
+  int most = 0;
+  for (auto& [name, node] : lc.nodes()) {
+    int n = ping(node.second)["nodeClientsConnected"].get<int>();
+    if (n > most) {
+      most = n;
+      victim = name;
+    }
+  }
+  REQUIRE(most > 0);
+  MESSAGE("draining " << victim << ", which holds " << most << " of the 8 clients");
+  REQUIRE(::kill(lc.nodes().at(victim).first, SIGTERM) == 0);
+
+  auto handle = [&](member& m, const json& f) {
+    auto type = f["type"].get<std::string>();
+    if (type == "signal")
+      m.got.push_back(f["n"].get<int>());
+    else
+      CHECK_MESSAGE((type == "peer-disconnected" || type == "peer-resumed"), "unexpected: " << f.dump());
+  };
+  auto send_one = [&](member& m) {
+    try {
+      m.c.send(json{{"type", "signal"}, {"roomId", m.room}, {"n", m.sent}}.dump());
+      ++m.sent;
+    } catch (const std::exception&) {
+      // The socket was already gone: not sent, not counted.
+    }
+  };
+  int closed = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool settled = false; // every drained client is back
+  auto quiet_after = deadline;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& m : members) {
+      if (m.open && std::chrono::steady_clock::now() < quiet_after)
+        send_one(m);
+      for (;;) {
+        auto ev = m.c.read(m.open ? 20ms : 1ms);
+        if (ev.kind == ws_event::text) {
+          handle(m, json::parse(ev.data));
+          continue;
+        }
+        CHECK_MESSAGE((ev.kind != ws_event::error || !m.open), "read failed: " << ev.data);
+        if (ev.kind == ws_event::closed && m.open) {
+          CHECK(ev.code == 1012);
+          m.open = false;
+          ++closed;
+        }
+        break;
+      }
+      if (m.open || m.moved)
+        continue;
+      // Back through the balancer (which may still answer 503 for a moment).
+      ws_client back;
+      json r;
+      bool ok = eventually([&] {
+        try {
+          back = ws_client{};
+          back.connect(lc.lb_port());
+          back.send(resume_msg(m.room, m.token));
+          r = read_json(back);
+          return r["type"] == "resumed";
+        } catch (const std::exception&) {
+          return false;
+        }
+      }, 10s);
+      REQUIRE_MESSAGE(ok, "could not resume: " << r.dump());
+      m.c = std::move(back);
+      m.token = r["resumeToken"].get<std::string>();
+      // What the server took before the move; the rest is sent again.
+      REQUIRE(r.contains("acked"));
+      CHECK(r["acked"].get<int>() <= m.sent);
+      m.sent = r["acked"].get<int>();
+      m.open = true;
+      m.moved = true;
+      for (int k = 0; k < r["pending"].get<int>(); ++k)
+        handle(m, read_json(m.c));
+    }
+    bool all_moved = closed == most && std::all_of(members.begin(), members.end(),
+                                                   [](const member& m) { return m.open; });
+    if (all_moved && !settled) {
+      settled = true;
+      quiet_after = std::chrono::steady_clock::now() + 500ms; // a few more rounds, then stop sending
+    }
+    if (settled && std::chrono::steady_clock::now() > quiet_after + 1s)
+      break;
+  }
+  CHECK(closed == most);
+  int pid = lc.nodes().at(victim).first;
+  CHECK(eventually([&] { return !process_running(pid); }, 15s));
+  for (auto& m : members) {
+    auto& p = members[m.peer];
+    std::vector<int> want(p.sent);
+    std::iota(want.begin(), want.end(), 0);
+    std::string got;
+    for (int n : m.got)
+      got += std::to_string(n) + " ";
+    CHECK_MESSAGE(m.got == want, "room " << m.room << ": peer sent " << p.sent << ", received " << got
+                                         << std::string(m.moved ? " (moved)" : "")
+                                         << std::string(p.moved ? " (peer moved)" : ""));
+  }
+  int moved = static_cast<int>(std::count_if(members.begin(), members.end(), [](const member& m) { return m.moved; }));
+  MESSAGE(moved << " clients moved; signals per member: " << members[0].sent << ", " << members[1].sent << ", ...");
 }

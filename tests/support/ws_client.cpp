@@ -153,7 +153,9 @@ ws_event ws_client::read(std::chrono::milliseconds timeout) {
   }
   m.reading = false;
   auto ec = m.read_ec;
-  if (ec == websocket::error::closed) {
+  // A close frame arrived, even if tearing the TCP connection down then
+  // failed (the server may close its end first): the close is what happened.
+  if (ec == websocket::error::closed || (ec && m.ws.reason().code != websocket::close_code::none)) {
     m.open = false;
     ev.kind = ws_event::closed;
     ev.code = m.ws.reason().code;
