@@ -8,6 +8,9 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+
 #include <stdexcept>
 
 namespace testing {
@@ -90,6 +93,24 @@ std::string tls_ws_client::read_text(std::chrono::milliseconds timeout) {
 
 std::string tls_ws_client::tls_version() const {
   return SSL_get_version(impl_->ws->next_layer().native_handle());
+}
+
+std::string tls_ws_client::peer_certificate() const {
+  X509* cert = SSL_get1_peer_certificate(impl_->ws->next_layer().native_handle());
+  if (!cert)
+    return "none";
+  char name[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
+  std::string out = std::string("subject=") + name + " serial=";
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      out += hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  X509_free(cert);
+  return out;
 }
 
 } // namespace testing

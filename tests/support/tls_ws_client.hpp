@@ -20,6 +20,8 @@ public:
   std::string read_text(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // The negotiated protocol version, e.g. "TLSv1.3".
   std::string tls_version() const;
+  // The certificate the server presented: "subject=/CN=… serial=HEX".
+  std::string peer_certificate() const;
 
 private:
   struct impl;
