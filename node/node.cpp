@@ -309,7 +309,8 @@ void node::await_reload() {
       // take the node down as the default action would.
       log::info("event=signal signal={} action=ignored reason=\"no TLS certificate to reload\"", sig);
     } else if (auto why = m.tls->reload()) {
-      log::error("event=tls_reload_failed error=\"{}\" keeping=\"{}\"", *why, m.tls->describe());
+      // The certificate still in use follows, so the log says what clients get.
+      log::error("event=tls_reload_failed error=\"{}\" {}", *why, m.tls->describe());
     } else {
       log::info("event=tls_reloaded {}", m.tls->describe());
     }

@@ -21,15 +21,10 @@ constexpr const char* tls12_ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-A
                                       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-std::string openssl_reason(const boost::system::error_code& ec) {
-  // Asio's message for an OpenSSL error is its reason string ("no start line").
-  return ec.message();
-}
-
 void check_readable(const std::string& path, bool key) {
   std::ifstream in(path);
   if (!in)
-    throw tls_load_error(key, "cannot read \"" + path + "\"");
+    throw tls_load_error(key, "cannot read " + path);
 }
 
 std::shared_ptr<ssl::context> build(const std::string& cert_file, const std::string& key_file) {
@@ -46,14 +41,14 @@ std::shared_ptr<ssl::context> build(const std::string& cert_file, const std::str
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(cert_file, ec);
   if (ec)
-    throw tls_load_error(false, "\"" + cert_file + "\" is not a PEM certificate (" + openssl_reason(ec) + ")");
+    throw tls_load_error(false, cert_file + " is not a PEM certificate (" + ec.message() + ")");
   ctx->use_private_key_file(key_file, ssl::context::pem, ec);
   if (ec)
-    throw tls_load_error(true, "\"" + key_file + "\" is not a PEM private key of that certificate (" +
-                                 openssl_reason(ec) + ")");
+    throw tls_load_error(true, key_file + " is not an unencrypted PEM key of the certificate (" + ec.message() +
+                                 ")");
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
     ERR_clear_error();
-    throw tls_load_error(true, "\"" + key_file + "\" does not belong to the certificate");
+    throw tls_load_error(true, key_file + " does not belong to the certificate");
   }
   return ctx;
 }

@@ -113,7 +113,7 @@ std::size_t count_lines(const std::string& text, const std::string& needle) {
 
 } // namespace
 
-TEST_CASE("over native TLS two wss:// clients share a room and relay both ways; the per-address cap holds") {
+TEST_CASE("over native TLS two wss:// clients share a room and relay both ways, and the per-address cap holds") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1001, "first");
   tls_node node{dir, {{"MAX_CONNECTIONS_PER_IP", "2"}}};
@@ -131,7 +131,7 @@ TEST_CASE("over native TLS two wss:// clients share a room and relay both ways; 
   CHECK_THROWS(third.connect(node.port, dir.file("cert.pem")));
 }
 
-TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3; TLS 1.1 is refused") {
+TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3, and TLS 1.1 is refused") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1002, "first");
   tls_node node{dir};
@@ -161,7 +161,7 @@ TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3; TLS 
   CHECK_MESSAGE(v10.status != 0, v10.output);
 }
 
-TEST_CASE("plaintext HTTP and WebSocket to the TLS port are closed without an answer; TLS clients go on") {
+TEST_CASE("plaintext HTTP and WebSocket to the TLS port are closed without an answer and TLS clients go on") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1003, "first");
   tls_node node{dir, {{"LOG_LEVEL", "debug"}}};
@@ -194,7 +194,7 @@ TEST_CASE("plaintext HTTP and WebSocket to the TLS port are closed without an an
   CHECK(json::parse(ping.output)["clientsConnected"] == 2);
 }
 
-TEST_CASE("SIGHUP: new connections get the new certificate, open ones keep relaying; a broken file keeps the old") {
+TEST_CASE("SIGHUP: new connections get the new certificate while open ones keep relaying, and a broken file keeps the old") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 2001, "first");
   // Clients of either certificate trust both.

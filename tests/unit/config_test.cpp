@@ -498,7 +498,7 @@ TEST_CASE("describe leaves a REDIS_URL without a password as it is") {
 
 // -- TLS and /metrics -----------------------------------------------------------------------
 
-TEST_CASE("TLS_CERT_FILE and TLS_KEY_FILE are read together; one without the other names the missing one") {
+TEST_CASE("TLS_CERT_FILE and TLS_KEY_FILE are read together, and one without the other names the missing one") {
   auto c = load({"--tls-cert-file", "/etc/signal/cert.pem"}, {"TLS_KEY_FILE=/etc/signal/key.pem"}).cfg;
   CHECK(c.tls_cert_file == "/etc/signal/cert.pem");
   CHECK(c.tls_key_file == "/etc/signal/key.pem");
@@ -507,7 +507,7 @@ TEST_CASE("TLS_CERT_FILE and TLS_KEY_FILE are read together; one without the oth
   CHECK(error_of({"--tls-key-file=/etc/signal/key.pem"}).find("TLS_CERT_FILE") == 0);
 }
 
-TEST_CASE("METRICS_ALLOW is a CIDR list; a bad item is refused naming the setting and the item") {
+TEST_CASE("METRICS_ALLOW is a CIDR list, and a bad item is refused naming the setting and the item") {
   auto c = load({}, {"METRICS_ALLOW=10.0.0.0/8, 127.0.0.1 ,::1"}).cfg;
   CHECK(c.metrics_allow == std::vector<std::string>{"10.0.0.0/8", "127.0.0.1", "::1"});
   CHECK(load({}).cfg.metrics_allow.empty());
