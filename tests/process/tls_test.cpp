@@ -7,6 +7,9 @@
 #include "support/tls_ws_client.hpp"
 #include "support/ws_client.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +23,7 @@
 using namespace testing;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+namespace net = boost::asio;
 
 namespace {
 
@@ -109,6 +113,21 @@ std::size_t count_lines(const std::string& text, const std::string& needle) {
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
     ++n;
   return n;
+}
+
+// True if the node ends the connection (a one-byte read fails) within `timeout`.
+template <class Stream>
+bool closed_by_node(net::io_context& ioc, Stream& stream, std::chrono::milliseconds timeout) {
+  char byte = 0;
+  bool done = false;
+  boost::system::error_code ec;
+  stream.async_read_some(net::buffer(&byte, 1), [&](boost::system::error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
+  ioc.restart();
+  ioc.run_for(timeout);
+  return done && ec;
 }
 
 } // namespace
@@ -315,4 +334,31 @@ TEST_CASE("METRICS_ALLOW: /metrics answers listed clients only, resolved as for 
   CHECK(curl_status("/metrics", "10.9.9.9") == "200");
   CHECK(curl_status("/metrics", "") == "403");
   CHECK(curl_status("/api/ping", "") == "200");
+}
+
+TEST_CASE("a client silent before or after the TLS handshake is closed at the handshake deadline") {
+  temp_dir dir;
+  make_cert(dir.file("cert.pem"), dir.file("key.pem"), 5001, "deadline");
+  tls_node node{dir, {{"HANDSHAKE_TIMEOUT_MS", "300"}}};
+  net::ip::tcp::endpoint ep{net::ip::make_address("127.0.0.1"), node.port};
+  net::io_context ioc;
+
+  // Never starts the TLS handshake.
+  net::ip::tcp::socket silent{ioc};
+  silent.connect(ep);
+  CHECK(closed_by_node(ioc, silent, 10s));
+
+  // Completes the handshake, then never sends a request: the same deadline.
+  net::ssl::context ctx{net::ssl::context::tls_client};
+  ctx.load_verify_file(dir.file("cert.pem"));
+  ctx.set_verify_mode(net::ssl::verify_peer);
+  net::ssl::stream<net::ip::tcp::socket> tls{ioc, ctx};
+  tls.next_layer().connect(ep);
+  tls.handshake(net::ssl::stream_base::client);
+  CHECK(closed_by_node(ioc, tls, 10s));
+
+  // The node serves on.
+  tls_ws_client later;
+  later.connect(node.port, dir.file("cert.pem"));
+  CHECK(later.tls_version().rfind("TLSv1.", 0) == 0);
 }
