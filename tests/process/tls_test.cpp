@@ -150,6 +150,37 @@ TEST_CASE("over native TLS two wss:// clients share a room and relay both ways, 
   CHECK_THROWS(third.connect(node.port, dir.file("cert.pem")));
 }
 
+TEST_CASE("over native TLS a reader that stops reading is cut off at its send-queue limit and counted as such") {
+  temp_dir dir;
+  make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1004, "first");
+  tls_node node{dir, {{"MAX_SEND_QUEUE_BYTES", "262144"}, {"RATE_LIMIT_PER_SEC", "1000000"},
+                      {"RATE_LIMIT_BURST", "1000000"}}};
+  auto ca = dir.file("cert.pem");
+  tls_ws_client host, guest, other_host, other_guest;
+  for (auto* c : {&host, &guest, &other_host, &other_guest})
+    c->connect(node.port, ca);
+  auto room = create_room(host);
+  join(guest, host, room);
+  auto other_room = create_room(other_host);
+  join(other_guest, other_host, other_room);
+
+  guest.receive_buffer_bytes(4096); // and never reads again
+  std::string frame = json{{"type", "signal"}, {"roomId", room}, {"sdp", std::string(32 * 1024, 'a')}}.dump();
+  // Far more than the socket buffers and the queue hold: the node must cut the guest off.
+  for (int i = 0; i < 1000; ++i)
+    host.send(frame);
+  bool left = false;
+  for (int i = 0; i < 2000 && !left; ++i) // frames after the cut are answered with errors
+    left = json::parse(host.read_text(10s))["type"] == "peer-left";
+  CHECK(left);
+  CHECK(node.proc->wait_for_line("event=conn_cut", 10s));
+  relay_both_ways(other_host, other_guest, other_room, "beside a slow reader");
+  auto metrics = shell("curl -sS --max-time 10 --cacert " + ca + " https://localhost:" + std::to_string(node.port) +
+                       "/metrics");
+  CHECK(metrics.output.find("signal_send_queue_cutoffs_total 1") != std::string::npos);
+  CHECK(metrics.output.find("signal_closes_total{reason=\"slow_reader\"} 1") != std::string::npos);
+}
+
 TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3, and TLS 1.1 is refused") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1002, "first");

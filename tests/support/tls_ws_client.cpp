@@ -95,6 +95,10 @@ std::string tls_ws_client::tls_version() const {
   return SSL_get_version(impl_->ws->next_layer().native_handle());
 }
 
+void tls_ws_client::receive_buffer_bytes(int bytes) {
+  beast::get_lowest_layer(*impl_->ws).socket().set_option(net::socket_base::receive_buffer_size(bytes));
+}
+
 std::string tls_ws_client::peer_certificate() const {
   X509* cert = SSL_get1_peer_certificate(impl_->ws->next_layer().native_handle());
   if (!cert)

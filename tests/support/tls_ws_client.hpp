@@ -20,6 +20,9 @@ public:
   std::string read_text(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // The negotiated protocol version, e.g. "TLSv1.3".
   std::string tls_version() const;
+  // Shrinks the socket's receive buffer; a client that then stops reading
+  // is a slow reader as the node sees it.
+  void receive_buffer_bytes(int bytes);
   // The certificate the server presented: "subject=/CN=… serial=HEX".
   std::string peer_certificate() const;
 
