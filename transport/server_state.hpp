@@ -14,8 +14,6 @@
 
 namespace signaling::transport {
 
-class tls_certificate;
-
 struct server_state {
   server_options opts;
   node_stats& stats;

@@ -7,6 +7,8 @@
 #include "support/tls_ws_client.hpp"
 #include "support/ws_client.hpp"
 
+#include "node/jwt.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -179,6 +181,32 @@ TEST_CASE("over native TLS a reader that stops reading is cut off at its send-qu
                        "/metrics");
   CHECK(metrics.output.find("signal_send_queue_cutoffs_total 1") != std::string::npos);
   CHECK(metrics.output.find("signal_closes_total{reason=\"slow_reader\"} 1") != std::string::npos);
+}
+
+TEST_CASE("over native TLS the Origin check and AUTH_MODE=jwt refuse and admit as on plain TCP") {
+  temp_dir dir;
+  make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1005, "first");
+  const std::string secret = "backend-secret-0123456789";
+  tls_node node{dir, {{"AUTH_MODE", "jwt"}, {"AUTH_JWT_SECRET", secret}, {"FRONTEND_URL", "https://app.example"}}};
+  auto ca = dir.file("cert.pem");
+  auto exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+               .count() + 600;
+  auto token = signaling::jwt::sign(R"({"exp":)" + std::to_string(exp) + "}", secret);
+  tls_ws_client with_token, bearer;
+  with_token.connect(node.port, ca, "/?token=" + token, {{"Origin", "https://app.example"}});
+  bearer.connect(node.port, ca, "/", {{"Authorization", "Bearer " + token}});
+  auto room = create_room(with_token);
+  join(bearer, with_token, room);
+  relay_both_ways(with_token, bearer, room, "with tokens");
+  tls_ws_client no_token, forged, wrong_origin;
+  CHECK_THROWS(no_token.connect(node.port, ca));
+  CHECK_THROWS(forged.connect(node.port, ca, "/?token=" + signaling::jwt::sign(R"({"exp":)" + std::to_string(exp) + "}",
+                                                                                   "not-the-backend-secret")));
+  CHECK_THROWS(wrong_origin.connect(node.port, ca, "/?token=" + token, {{"Origin", "https://evil.example"}}));
+  CHECK(eventually([&] { return count_lines(node.proc->output(), "event=upgrade_refused") == 3; }, 10s));
+  auto refusals = node.proc->output();
+  CHECK(count_lines(refusals, "status=401") == 2);
+  CHECK(count_lines(refusals, "status=403") == 1);
 }
 
 TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3, and TLS 1.1 is refused") {

@@ -40,7 +40,8 @@ struct tls_ws_client::impl {
 tls_ws_client::tls_ws_client() : impl_(std::make_unique<impl>()) {}
 tls_ws_client::~tls_ws_client() = default;
 
-void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file) {
+void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file, const std::string& target,
+                            const std::map<std::string, std::string>& headers) {
   auto& m = *impl_;
   m.ctx.set_verify_mode(ssl::verify_peer);
   m.ctx.load_verify_file(ca_file);
@@ -61,7 +62,11 @@ void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file) {
     throw std::runtime_error("TLS handshake failed: " + ec.message());
   tcp.expires_never();
   done = false;
-  m.ws->async_handshake("localhost:" + std::to_string(port), "/", [&](beast::error_code e) {
+  m.ws->set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+    for (auto& [k, v] : headers)
+      req.set(k, v);
+  }));
+  m.ws->async_handshake("localhost:" + std::to_string(port), target, [&](beast::error_code e) {
     ec = e;
     done = true;
   });
