@@ -11,10 +11,11 @@
 // write in flight with a queue, and every text message through
 // protocol::parse with the protocol's answer written back.
 //
-// Why a mirror and not the session itself: websocket_session is bound to
-// beast::tcp_stream (a real socket on an io_context, owned by server_state
-// with its counters and the CAF connection actor behind it). Templating it on
-// the stream type would change production code for the fuzzer's sake; the
+// Why a mirror and not the session itself: websocket_session is instantiated
+// for beast::tcp_stream and its TLS ssl_stream only (a real socket on an
+// io_context, owned by server_state with its counters and the CAF connection
+// actor behind it). A test::stream instantiation would drag all of that into
+// the fuzzer; the
 // parts that matter to untrusted bytes (Beast's parser configured exactly as
 // the session configures it, and the protocol parse) are the same code here.
 //

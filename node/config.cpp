@@ -171,6 +171,21 @@ const std::vector<setting>& settings() {
     {"AUTH_JWT_AUDIENCE", "AUTH_MODE=jwt: required \"aud\" of tokens (empty: not checked)",
      [](config& c, const std::string& v) { c.auth_jwt_audience = v; },
      [](const config& c) { return c.auth_jwt_audience; }},
+    {"TLS_CERT_FILE", "PEM certificate (chain) file; with TLS_KEY_FILE the port speaks TLS 1.2+ only; SIGHUP re-reads it",
+     [](config& c, const std::string& v) { c.tls_cert_file = v; }, [](const config& c) { return c.tls_cert_file; }},
+    {"TLS_KEY_FILE", "PEM private key of TLS_CERT_FILE (unencrypted); SIGHUP re-reads it",
+     [](config& c, const std::string& v) { c.tls_key_file = v; }, [](const config& c) { return c.tls_key_file; }},
+    {"METRICS_ALLOW", "comma-separated CIDR blocks of clients allowed to GET /metrics, others get 403 (empty: anyone)",
+     [](config& c, const std::string& v) {
+       auto items = split_list(v);
+       try {
+         transport::parse_cidr_list(items);
+       } catch (const std::invalid_argument& e) {
+         throw config_error(std::string("METRICS_ALLOW: ") + e.what());
+       }
+       c.metrics_allow = items;
+     },
+     [](const config& c) { return join_list(c.metrics_allow); }},
     {"LOG_LEVEL", "trace, debug, info, warn, error or off",
      [](config& c, const std::string& v) { c.log_level = v; }, [](const config& c) { return c.log_level; }},
     {"MAX_MESSAGE_BYTES", "largest WebSocket message; larger closes with 1009",
@@ -385,6 +400,9 @@ config_result load_config(int argc, const char* const* argv, const char* const* 
                        "would cut its receiver off");
   if (res.cfg.auth_mode == "jwt" && res.cfg.auth_jwt_secret.size() < 16)
     throw config_error("AUTH_JWT_SECRET: AUTH_MODE=jwt needs a secret of at least 16 bytes");
+  if (res.cfg.tls_cert_file.empty() != res.cfg.tls_key_file.empty())
+    throw config_error(res.cfg.tls_cert_file.empty() ? "TLS_CERT_FILE: must be set together with TLS_KEY_FILE"
+                                                     : "TLS_KEY_FILE: must be set together with TLS_CERT_FILE");
   if (res.cfg.lim.rate_burst < 1)
     throw config_error("RATE_LIMIT_BURST: must be at least 1");
   return res;

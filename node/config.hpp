@@ -36,6 +36,9 @@ struct config {
   std::string auth_mode = "off";          // off | jwt
   std::string auth_jwt_secret;
   std::string auth_jwt_audience;
+  std::string tls_cert_file;              // both set: the port speaks TLS only (https://, wss://)
+  std::string tls_key_file;
+  std::vector<std::string> metrics_allow; // CIDR blocks that may GET /metrics; empty: anyone
   std::string env_file = ".env";
   limits lim;
 };

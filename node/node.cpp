@@ -12,6 +12,7 @@
 #include "node/admin.hpp"
 #include "node/metrics.hpp"
 #include "transport/server.hpp"
+#include "transport/tls_certificate.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -49,6 +50,8 @@ struct node::impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<transport::server> server;
   std::optional<net::signal_set> signals;
+  std::optional<net::signal_set> reload_signal; // SIGHUP
+  std::shared_ptr<transport::tls_certificate> tls; // TLS_CERT_FILE / TLS_KEY_FILE
   net::steady_timer drain_timer{ioc};
   std::vector<std::thread> threads;
   bool want_signals = false;
@@ -215,7 +218,17 @@ void node::start() {
   opts.bind_address = m.cfg.bind_address;
   opts.port = m.cfg.ws_port;
   opts.allowed_origins = m.cfg.frontend_urls;
+  opts.metrics_allow = m.cfg.metrics_allow;
   opts.lim = m.cfg.lim;
+  if (!m.cfg.tls_cert_file.empty()) {
+    try {
+      m.tls = std::make_shared<transport::tls_certificate>(m.cfg.tls_cert_file, m.cfg.tls_key_file);
+    } catch (const transport::tls_load_error& e) {
+      throw config_error(std::string(e.key ? "TLS_KEY_FILE: " : "TLS_CERT_FILE: ") + e.what());
+    }
+    log::info("event=tls_loaded {}", m.tls->describe());
+    opts.tls = m.tls;
+  }
   transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); },
                                 [&m] {
                                   std::optional<redis_view> redis;
@@ -254,8 +267,8 @@ void node::start() {
   if (m.want_signals)
     install_signals();
   m.ready = true;
-  log::info("event=listening node={} address={} port={} io_threads={} mode={}", m.cfg.node_id, m.cfg.bind_address,
-            m.server->port(), n, m.cluster ? "cluster" : "embedded");
+  log::info("event=listening node={} address={} port={} io_threads={} tls={} mode={}", m.cfg.node_id,
+            m.cfg.bind_address, m.server->port(), n, m.tls ? "on" : "off", m.cluster ? "cluster" : "embedded");
 }
 
 std::uint16_t node::admin_port() const {
@@ -277,6 +290,10 @@ void node::install_signals() {
   if (m.signals)
     return;
   m.signals.emplace(m.ioc, SIGTERM, SIGINT);
+  // SIGHUP re-reads the TLS certificate for new connections (certbot and
+  // cert-manager renew in place); open connections keep theirs.
+  m.reload_signal.emplace(m.ioc, SIGHUP);
+  await_reload();
   m.signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec)
       return;
@@ -292,6 +309,27 @@ void node::install_signals() {
       impl_->work.reset();
       impl_->ioc.stop();
     });
+  });
+}
+
+void node::await_reload() {
+  auto& m = *impl_;
+  m.reload_signal->async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec)
+      return;
+    auto& m = *impl_;
+    if (!m.tls) {
+      // Operators send SIGHUP out of habit (logrotate, config management):
+      // without a certificate there is nothing to re-read, and it must not
+      // take the node down as the default action would.
+      log::info("event=signal signal={} action=ignored reason=\"no TLS certificate to reload\"", sig);
+    } else if (auto why = m.tls->reload()) {
+      // The certificate still in use follows, so the log says what clients get.
+      log::error("event=tls_reload_failed error=\"{}\" {}", *why, m.tls->describe());
+    } else {
+      log::info("event=tls_reloaded {}", m.tls->describe());
+    }
+    await_reload();
   });
 }
 
@@ -340,6 +378,8 @@ void node::wait() {
   m.joined = true;
   if (m.signals)
     m.signals->cancel();
+  if (m.reload_signal)
+    m.reload_signal->cancel();
   // Sessions still open past the deadline die with the io_context's pending
   // handlers; their connection actors terminate with them. Then the
   // directory (and its rooms) go, and the actor system can join its actors.

@@ -26,7 +26,8 @@ public:
   std::uint16_t port() const;
   // The bound admin port of signal-console (0: off or not bound).
   std::uint16_t admin_port() const;
-  // Makes SIGTERM and SIGINT start a shutdown; call before start() so the
+  // Makes SIGTERM and SIGINT start a shutdown, and SIGHUP reload the TLS
+  // certificate (logged and ignored without TLS); call before start() so the
   // handlers are in place before the node announces its port.
   void handle_signals();
   // Starts the shutdown (thread-safe, idempotent): /readyz fails at once,
@@ -38,6 +39,7 @@ public:
 
 private:
   void install_signals();
+  void await_reload();
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -4,11 +4,19 @@
 #include "transport/websocket_session.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+
+#include <type_traits>
 
 namespace signaling::transport {
 
 namespace {
+
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
 // Small requests only: nothing this server answers has a body worth more.
 constexpr std::uint32_t header_limit = 8 * 1024;
@@ -56,34 +64,58 @@ boost::asio::ip::address client_of(const boost::asio::ip::tcp::socket& s, const 
 
 } // namespace
 
-http_session::http_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state)
-  : stream_(std::move(socket)), state_(std::move(state)) {
-  remote_ = endpoint_string(stream_.socket());
+template <class Stream>
+http_session<Stream>::http_session(Stream&& stream, std::shared_ptr<const void> tls_context,
+                                   std::shared_ptr<server_state> state)
+  : tls_context_(std::move(tls_context)), stream_(std::move(stream)), state_(std::move(state)) {
+  remote_ = endpoint_string(beast::get_lowest_layer(stream_).socket());
 }
 
-void http_session::run() {
+template <class Stream>
+void http_session<Stream>::run() {
   // Start on the session's strand: the socket was accepted onto it.
-  boost::asio::dispatch(stream_.get_executor(),
-                        beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  boost::asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (is_tls<Stream>) {
+      // The TLS handshake and the first request share one handshake deadline,
+      // so a client trickling either is cut off as on a plain port.
+      beast::get_lowest_layer(self->stream_).expires_after(self->state_->opts.lim.handshake_timeout);
+      self->stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                                    beast::bind_front_handler(&http_session::on_handshake, self));
+    } else {
+      self->do_read();
+    }
+  });
 }
 
-void http_session::do_read() {
+template <class Stream>
+void http_session<Stream>::on_handshake(beast::error_code ec) {
+  if (ec) {
+    // A plaintext client on the TLS port ends here ("http request", "wrong
+    // version number"), as do scanners and clients offering only TLS 1.0/1.1:
+    // one debug line, and the socket closes with the session.
+    log::debug("event=tls_handshake_failed remote={} error=\"{}\"", remote_, ec.message());
+    return;
+  }
+  do_read(false);
+}
+
+template <class Stream>
+void http_session<Stream>::do_read(bool rearm) {
   parser_.emplace();
   parser_->header_limit(header_limit);
   parser_->body_limit(body_limit);
   // One deadline covers the whole request, so a client that trickles its
   // upgrade a byte at a time is closed at the handshake timeout.
-  stream_.expires_after(state_->opts.lim.handshake_timeout);
+  if (rearm)
+    beast::get_lowest_layer(stream_).expires_after(state_->opts.lim.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
 }
 
-void http_session::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    return;
-  }
+template <class Stream>
+void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout)
+    return shut_down();
   if (ec) {
     log::debug("event=http_error remote={} error=\"{}\"", remote_, ec.message());
     return;
@@ -94,22 +126,39 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   response_ = std::make_shared<http::response<http::string_body>>(route(req));
   bool keep_alive = response_->keep_alive();
   http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+                    beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), keep_alive));
 }
 
-void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+template <class Stream>
+void http_session<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
   if (ec)
     return;
-  if (!keep_alive) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    return;
-  }
+  if (!keep_alive)
+    return shut_down();
   do_read();
 }
 
-void http_session::upgrade(http::request<http::string_body> req) {
+template <class Stream>
+void http_session<Stream>::shut_down() {
+  beast::error_code ignored;
+  if constexpr (is_tls<Stream>) {
+    if (beast::get_lowest_layer(stream_).socket().is_open()) {
+      // close_notify, so the client knows the response was complete; a client
+      // that never answers it is dropped at the handshake deadline.
+      beast::get_lowest_layer(stream_).expires_after(state_->opts.lim.handshake_timeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignored2;
+        beast::get_lowest_layer(self->stream_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored2);
+      });
+      return;
+    }
+  }
+  beast::get_lowest_layer(stream_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+template <class Stream>
+void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto origin = req[http::field::origin];
   auto refuse = [&](http::status status, std::string_view why) {
     log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_, static_cast<int>(status), why);
@@ -121,7 +170,7 @@ void http_session::upgrade(http::request<http::string_body> req) {
     response_->keep_alive(false);
     response_->prepare_payload();
     http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+                      beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), false));
   };
   // Cross-site WebSocket hijacking: a browser page from an origin we do not
   // serve must not ride the user's connection to us.
@@ -134,7 +183,7 @@ void http_session::upgrade(http::request<http::string_body> req) {
     return refuse(http::status::service_unavailable, "too many connections");
   // No one client takes every slot (MAX_CONNECTIONS_PER_IP); behind a trusted
   // proxy the client is the one X-Forwarded-For names.
-  auto client = address_key(client_of(stream_.socket(), req, state_->clients));
+  auto client = address_key(client_of(beast::get_lowest_layer(stream_).socket(), req, state_->clients));
   auto slot = state_->per_client->acquire(client, state_->opts.lim.max_connections_per_ip);
   if (!slot) {
     log::warn("event=per_ip_limit client={} cap={}", client, state_->opts.lim.max_connections_per_ip);
@@ -148,13 +197,15 @@ void http_session::upgrade(http::request<http::string_body> req) {
     if (auto why = state_->routes.authorize(token, grant))
       return refuse(http::status::unauthorized, *why); // the reason, never the token
   }
-  stream_.expires_never();
-  auto ws = std::make_shared<websocket_session>(std::move(stream_), state_, remote_, std::move(grant));
+  beast::get_lowest_layer(stream_).expires_never();
+  auto ws = std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(tls_context_), state_, remote_,
+                                                        std::move(grant));
   ws->hold(std::move(slot), client);
   ws->run(std::move(req));
 }
 
-http::response<http::string_body> http_session::route(const http::request<http::string_body>& req) {
+template <class Stream>
+http::response<http::string_body> http_session<Stream>::route(const http::request<http::string_body>& req) {
   http::response<http::string_body> res{http::status::ok, req.version()};
   res.set(http::field::server, "signal-node");
   res.keep_alive(req.keep_alive());
@@ -207,6 +258,12 @@ http::response<http::string_body> http_session::route(const http::request<http::
   } else if (target == "/api/ice-servers") {
     res.set(http::field::cache_control, "no-store"); // credentials
     res.body() = state_->routes.ice_servers ? state_->routes.ice_servers() : R"({"iceServers":[]})";
+  } else if (target == "/metrics" &&
+             !state_->metrics_allowed(client_of(beast::get_lowest_layer(stream_).socket(), req, state_->clients))) {
+    // METRICS_ALLOW names the scrapers; the client is resolved as for the
+    // per-address cap, so X-Forwarded-For counts only from TRUSTED_PROXIES.
+    res.result(http::status::forbidden);
+    res.body() = R"({"error":"forbidden"})";
   } else if (target == "/metrics") {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = state_->routes.metrics();
@@ -223,5 +280,8 @@ http::response<http::string_body> http_session::route(const http::request<http::
     res.body().clear(); // keep Content-Length of the GET answer
   return res;
 }
+
+template class http_session<beast::tcp_stream>;
+template class http_session<tls_stream>;
 
 } // namespace signaling::transport

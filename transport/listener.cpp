@@ -2,8 +2,11 @@
 
 #include "common/log.hpp"
 #include "transport/http_session.hpp"
+#include "transport/tls_certificate.hpp"
 
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace signaling::transport {
 
@@ -55,7 +58,16 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket) {
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<http_session>(std::move(socket), state_)->run();
+  if (state_->opts.tls) {
+    // The certificate of the moment: a SIGHUP reload changes it for the
+    // connections accepted after it, while this one keeps its context.
+    auto ctx = state_->opts.tls->current();
+    beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *ctx};
+    std::make_shared<http_session<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), std::move(ctx), state_)
+      ->run();
+  } else {
+    std::make_shared<http_session<beast::tcp_stream>>(beast::tcp_stream{std::move(socket)}, nullptr, state_)->run();
+  }
   do_accept();
 }
 

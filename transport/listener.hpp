@@ -1,5 +1,5 @@
 // Accepts TCP connections and starts an http_session on a fresh strand for
-// each. Accept errors (EMFILE and friends) are logged and accepting resumes.
+// each: over TLS when the server has a certificate, else plain TCP. Accept errors (EMFILE and friends) are logged and accepting resumes.
 #pragma once
 
 #include "transport/server_state.hpp"

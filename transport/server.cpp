@@ -1,7 +1,6 @@
 #include "transport/server.hpp"
 
 #include "transport/listener.hpp"
-#include "transport/websocket_session.hpp"
 
 #include <algorithm>
 
@@ -25,19 +24,24 @@ bool server_state::origin_allowed(std::string_view origin, std::string_view host
   return false;
 }
 
-void server_state::add(websocket_session* s, std::weak_ptr<websocket_session> w) {
+bool server_state::metrics_allowed(const boost::asio::ip::address& client) const {
+  return metrics_allow.empty() || std::any_of(metrics_allow.begin(), metrics_allow.end(),
+                                              [&](const cidr_block& b) { return b.contains(client); });
+}
+
+void server_state::add(ws_link* s, std::weak_ptr<ws_link> w) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.emplace(s, std::move(w));
 }
 
-void server_state::remove(websocket_session* s) {
+void server_state::remove(ws_link* s) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.erase(s);
 }
 
-std::vector<std::weak_ptr<websocket_session>> server_state::snapshot() const {
+std::vector<std::weak_ptr<ws_link>> server_state::snapshot() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<std::weak_ptr<websocket_session>> out;
+  std::vector<std::weak_ptr<ws_link>> out;
   out.reserve(sessions_.size());
   for (const auto& kv : sessions_)
     out.push_back(kv.second);

@@ -24,6 +24,8 @@ struct node_stats;
 
 namespace signaling::transport {
 
+class tls_certificate;
+
 struct server_options {
   std::string bind_address = "0.0.0.0";
   std::uint16_t port = 4000; // 0 picks a free port; see server::port()
@@ -31,6 +33,11 @@ struct server_options {
   // without Origin, or whose Origin is the server's own (same-origin), is
   // always allowed. "*" allows every origin.
   std::vector<std::string> allowed_origins;
+  // Set: the port speaks TLS only (https://, wss://), with whatever
+  // certificate this holds when a connection is accepted.
+  std::shared_ptr<tls_certificate> tls;
+  // CIDR blocks of clients allowed to GET /metrics (others: 403); empty: all.
+  std::vector<std::string> metrics_allow;
   limits lim;
 };
 

@@ -14,8 +14,6 @@
 
 namespace signaling::transport {
 
-class websocket_session;
-
 struct server_state {
   server_options opts;
   node_stats& stats;
@@ -39,14 +37,20 @@ struct server_state {
   client_address_policy clients{parse_cidr_list(opts.lim.trusted_proxies)};
   std::shared_ptr<per_address_counter> per_client = std::make_shared<per_address_counter>();
 
-  void add(websocket_session* s, std::weak_ptr<websocket_session> w);
-  void remove(websocket_session* s);
-  std::vector<std::weak_ptr<websocket_session>> snapshot() const;
+  // METRICS_ALLOW: clients (resolved as for MAX_CONNECTIONS_PER_IP) that may
+  // read /metrics; empty: anyone.
+  std::vector<cidr_block> metrics_allow = parse_cidr_list(opts.metrics_allow);
+  bool metrics_allowed(const boost::asio::ip::address& client) const;
+
+  // Open WebSockets, plain or TLS: shutdown reaches them through ws_link.
+  void add(ws_link* s, std::weak_ptr<ws_link> w);
+  void remove(ws_link* s);
+  std::vector<std::weak_ptr<ws_link>> snapshot() const;
   std::size_t size() const;
 
 private:
   mutable std::mutex mutex_;
-  std::unordered_map<websocket_session*, std::weak_ptr<websocket_session>> sessions_;
+  std::unordered_map<ws_link*, std::weak_ptr<ws_link>> sessions_;
 };
 
 } // namespace signaling::transport

@@ -2,22 +2,30 @@
 
 #include "common/log.hpp"
 
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
 
 namespace signaling::transport {
 
-websocket_session::websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state,
-                                     std::string remote, access_grant grant)
-  : ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)), grant_(std::move(grant)) {}
+template <class Stream>
+websocket_session<Stream>::websocket_session(Stream&& stream, std::shared_ptr<const void> tls_context,
+                                             std::shared_ptr<server_state> state, std::string remote,
+                                             access_grant grant)
+  : tls_context_(std::move(tls_context)), ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)),
+    grant_(std::move(grant)) {}
 
-websocket_session::~websocket_session() {
+template <class Stream>
+websocket_session<Stream>::~websocket_session() {
   state_->remove(this);
 }
 
-void websocket_session::run(http::request<http::string_body> req) {
-  state_->add(this, weak_from_this());
+template <class Stream>
+void websocket_session<Stream>::run(http::request<http::string_body> req) {
+  state_->add(this, this->weak_from_this());
   const auto& lim = state_->opts.lim;
   // Beast's websocket timeouts replace the tcp_stream's per-request deadline:
   // handshake (also bounds the close handshake) and idle with keepalive pings.
@@ -31,27 +39,30 @@ void websocket_session::run(http::request<http::string_body> req) {
   ws_.auto_fragment(false);
   ws_.set_option(websocket::stream_base::decorator(
     [](websocket::response_type& res) { res.set(http::field::server, "signal-node"); }));
-  ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+  ws_.async_accept(req, beast::bind_front_handler(&websocket_session<Stream>::on_accept, this->shared_from_this()));
 }
 
-void websocket_session::on_accept(beast::error_code ec) {
+template <class Stream>
+void websocket_session<Stream>::on_accept(beast::error_code ec) {
   if (ec)
     return finish(ec, "accept");
   accepted_ = true;
   state_->stats.connections.fetch_add(1, std::memory_order_relaxed);
   state_->stats.connections_total.fetch_add(1, std::memory_order_relaxed);
   log::info("event=conn_open remote={}", remote_);
-  handler_ = state_->make_handler(shared_from_this());
+  handler_ = state_->make_handler(this->shared_from_this());
   if (closing_) // close_all() reached us during the handshake
     do_close();
   do_read();
 }
 
-void websocket_session::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+template <class Stream>
+void websocket_session<Stream>::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session<Stream>::on_read, this->shared_from_this()));
 }
 
-void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
+template <class Stream>
+void websocket_session<Stream>::on_read(beast::error_code ec, std::size_t bytes) {
   if (ec)
     return finish(ec, "read");
   if (!ws_.got_text()) {
@@ -72,7 +83,8 @@ void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
   do_read();
 }
 
-void websocket_session::send(frame_ptr frame) {
+template <class Stream>
+void websocket_session<Stream>::send(frame_ptr frame) {
   if (closing_ || finished_)
     return;
   if (queued_bytes_ + frame->size() > state_->opts.lim.max_send_queue_bytes) {
@@ -85,14 +97,16 @@ void websocket_session::send(frame_ptr frame) {
     do_write();
 }
 
-void websocket_session::do_write() {
+template <class Stream>
+void websocket_session<Stream>::do_write() {
   writing_ = true;
   ws_.text(true);
   ws_.async_write(net::buffer(*queue_.front()),
-                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+                  beast::bind_front_handler(&websocket_session<Stream>::on_write, this->shared_from_this()));
 }
 
-void websocket_session::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void websocket_session<Stream>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec)
     return finish(ec, "write");
@@ -104,7 +118,8 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
     do_close();
 }
 
-void websocket_session::close(close_code code, std::string_view reason) {
+template <class Stream>
+void websocket_session<Stream>::close(close_code code, std::string_view reason) {
   if (closing_ || finished_)
     return;
   closing_ = true;
@@ -116,24 +131,27 @@ void websocket_session::close(close_code code, std::string_view reason) {
   // Frames already queued go out first, but a reader that never drains them
   // must not hold the connection open: give the flush one handshake timeout.
   close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), state_->opts.lim.handshake_timeout);
-  close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+  close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec && !self->close_sent_)
       self->cut_off("close flush timeout");
   });
 }
 
-void websocket_session::do_close() {
+template <class Stream>
+void websocket_session<Stream>::do_close() {
   if (close_sent_ || finished_)
     return;
   close_sent_ = true;
-  ws_.async_close(close_reason_, beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+  ws_.async_close(close_reason_, beast::bind_front_handler(&websocket_session<Stream>::on_close, this->shared_from_this()));
 }
 
-void websocket_session::on_close(beast::error_code ec) {
+template <class Stream>
+void websocket_session<Stream>::on_close(beast::error_code ec) {
   finish(ec, "close");
 }
 
-void websocket_session::cut_off(const char* why) {
+template <class Stream>
+void websocket_session<Stream>::cut_off(const char* why) {
   cut_off_ = true;
   log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", remote_, why, queued_bytes_);
   closing_ = true;
@@ -143,7 +161,8 @@ void websocket_session::cut_off(const char* why) {
   sock.close(ignored); // pending operations complete with operation_aborted
 }
 
-close_kind websocket_session::classify(beast::error_code ec) const {
+template <class Stream>
+close_kind websocket_session<Stream>::classify(beast::error_code ec) const {
   if (cut_off_)
     return close_kind::slow_reader;
   if (close_sent_) {
@@ -168,7 +187,8 @@ close_kind websocket_session::classify(beast::error_code ec) const {
 
 // A close the client meant, or one the server made for cause, ends the seat;
 // anything else leaves it for a resume (see close_cause).
-close_cause websocket_session::cause_of(close_kind kind, std::uint16_t their_code) {
+template <class Stream>
+close_cause websocket_session<Stream>::cause_of(close_kind kind, std::uint16_t their_code) {
   switch (kind) {
     case close_kind::client:
       return their_code == 0 || their_code == 1000 || their_code == 1001 || their_code == 1005 ? close_cause::deliberate
@@ -181,7 +201,8 @@ close_cause websocket_session::cause_of(close_kind kind, std::uint16_t their_cod
   }
 }
 
-void websocket_session::finish(beast::error_code ec, const char* where) {
+template <class Stream>
+void websocket_session<Stream>::finish(beast::error_code ec, const char* where) {
   if (finished_)
     return;
   finished_ = true;
@@ -206,14 +227,16 @@ void websocket_session::finish(beast::error_code ec, const char* where) {
   handler_->on_closed(cause_of(kind, theirs.code));
 }
 
-void websocket_session::post(std::function<void()> fn) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+template <class Stream>
+void websocket_session<Stream>::post(std::function<void()> fn) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
     if (!self->finished_)
       fn();
   });
 }
 
-void websocket_session::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+template <class Stream>
+void websocket_session<Stream>::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   if (finished_)
     return;
   // Only the live timers are kept, so a handler that re-arms never piles them up.
@@ -223,11 +246,14 @@ void websocket_session::after(std::chrono::milliseconds delay, std::function<voi
   timers_.push_back(timer);
   // The pending wait owns the timer; the session is held weakly, so a
   // deadline far ahead keeps nothing but the timer alive.
-  timer->async_wait([weak = weak_from_this(), timer, fn = std::move(fn)](beast::error_code ec) {
+  timer->async_wait([weak = this->weak_from_this(), timer, fn = std::move(fn)](beast::error_code ec) {
     auto self = weak.lock();
     if (!ec && self && !self->finished_)
       fn();
   });
 }
+
+template class websocket_session<beast::tcp_stream>;
+template class websocket_session<beast::ssl_stream<beast::tcp_stream>>;
 
 } // namespace signaling::transport

@@ -2,7 +2,9 @@
 // and at most one write in flight; queues outbound frames up to the send-queue
 // limit and cuts the connection off past it (a slow reader never makes the
 // node buffer without bound). Knows nothing of the protocol: frames go to its
-// ws_handler and come back through ws_link.
+// ws_handler and come back through ws_link. A template on the stream below
+// the WebSocket: beast::tcp_stream (ws://) or beast::ssl_stream of one
+// (wss://), both instantiated in the .cpp, so OpenSSL headers stay there.
 #pragma once
 
 #include "transport/server_state.hpp"
@@ -24,10 +26,13 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
-class websocket_session final : public ws_link, public std::enable_shared_from_this<websocket_session> {
+template <class Stream>
+class websocket_session final : public ws_link, public std::enable_shared_from_this<websocket_session<Stream>> {
 public:
-  websocket_session(beast::tcp_stream&& stream, std::shared_ptr<server_state> state, std::string remote,
-                    access_grant grant = {});
+  // `tls_context` is the TLS context the stream was made with (null for
+  // plain TCP): held as long as the session lives, whatever reloads do.
+  websocket_session(Stream&& stream, std::shared_ptr<const void> tls_context, std::shared_ptr<server_state> state,
+                    std::string remote, access_grant grant = {});
   ~websocket_session() override;
 
   // Keeps `slot` (this client's place under MAX_CONNECTIONS_PER_IP) as long as the session lives.
@@ -61,7 +66,8 @@ private:
   static close_cause cause_of(close_kind kind, std::uint16_t their_code);
   void finish(beast::error_code ec, const char* where);
 
-  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<const void> tls_context_;
+  websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   std::shared_ptr<server_state> state_;
   std::string remote_;

@@ -8,6 +8,9 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+
 #include <stdexcept>
 
 namespace testing {
@@ -37,7 +40,8 @@ struct tls_ws_client::impl {
 tls_ws_client::tls_ws_client() : impl_(std::make_unique<impl>()) {}
 tls_ws_client::~tls_ws_client() = default;
 
-void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file) {
+void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file, const std::string& target,
+                            const std::map<std::string, std::string>& headers) {
   auto& m = *impl_;
   m.ctx.set_verify_mode(ssl::verify_peer);
   m.ctx.load_verify_file(ca_file);
@@ -58,7 +62,11 @@ void tls_ws_client::connect(std::uint16_t port, const std::string& ca_file) {
     throw std::runtime_error("TLS handshake failed: " + ec.message());
   tcp.expires_never();
   done = false;
-  m.ws->async_handshake("localhost:" + std::to_string(port), "/", [&](beast::error_code e) {
+  m.ws->set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+    for (auto& [k, v] : headers)
+      req.set(k, v);
+  }));
+  m.ws->async_handshake("localhost:" + std::to_string(port), target, [&](beast::error_code e) {
     ec = e;
     done = true;
   });
@@ -90,6 +98,28 @@ std::string tls_ws_client::read_text(std::chrono::milliseconds timeout) {
 
 std::string tls_ws_client::tls_version() const {
   return SSL_get_version(impl_->ws->next_layer().native_handle());
+}
+
+void tls_ws_client::receive_buffer_bytes(int bytes) {
+  beast::get_lowest_layer(*impl_->ws).socket().set_option(net::socket_base::receive_buffer_size(bytes));
+}
+
+std::string tls_ws_client::peer_certificate() const {
+  X509* cert = SSL_get1_peer_certificate(impl_->ws->next_layer().native_handle());
+  if (!cert)
+    return "none";
+  char name[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
+  std::string out = std::string("subject=") + name + " serial=";
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      out += hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  X509_free(cert);
+  return out;
 }
 
 } // namespace testing

@@ -107,6 +107,9 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"AUTH_MODE", "--auth-mode"},
   {"AUTH_JWT_SECRET", "--auth-jwt-secret"},
   {"AUTH_JWT_AUDIENCE", "--auth-jwt-audience"},
+  {"TLS_CERT_FILE", "--tls-cert-file"},
+  {"TLS_KEY_FILE", "--tls-key-file"},
+  {"METRICS_ALLOW", "--metrics-allow"},
   {"LOG_LEVEL", "--log-level"},
   {"MAX_MESSAGE_BYTES", "--max-message-bytes"},
   {"MAX_JSON_DEPTH", "--max-json-depth"},
@@ -494,4 +497,24 @@ TEST_CASE("describe leaves a REDIS_URL without a password as it is") {
   for (const auto& l : describe(c))
     found |= l == "REDIS_URL=redis://db.example:6379/0";
   CHECK(found);
+}
+
+// -- TLS and /metrics -----------------------------------------------------------------------
+
+TEST_CASE("TLS_CERT_FILE and TLS_KEY_FILE are read together, and one without the other names the missing one") {
+  auto c = load({"--tls-cert-file", "/etc/signal/cert.pem"}, {"TLS_KEY_FILE=/etc/signal/key.pem"}).cfg;
+  CHECK(c.tls_cert_file == "/etc/signal/cert.pem");
+  CHECK(c.tls_key_file == "/etc/signal/key.pem");
+  CHECK(load({}).cfg.tls_cert_file.empty());
+  CHECK(error_of({}, {"TLS_CERT_FILE=/etc/signal/cert.pem"}).find("TLS_KEY_FILE") == 0);
+  CHECK(error_of({"--tls-key-file=/etc/signal/key.pem"}).find("TLS_CERT_FILE") == 0);
+}
+
+TEST_CASE("METRICS_ALLOW is a CIDR list, and a bad item is refused naming the setting and the item") {
+  auto c = load({}, {"METRICS_ALLOW=10.0.0.0/8, 127.0.0.1 ,::1"}).cfg;
+  CHECK(c.metrics_allow == std::vector<std::string>{"10.0.0.0/8", "127.0.0.1", "::1"});
+  CHECK(load({}).cfg.metrics_allow.empty());
+  auto err = error_of({"--metrics-allow", "10.0.0.0/8,prometheus.local"});
+  CHECK(err.find("METRICS_ALLOW") == 0);
+  CHECK(err.find("prometheus.local") != std::string::npos);
 }
