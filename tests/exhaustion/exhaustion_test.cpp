@@ -190,7 +190,7 @@ TEST_CASE("a dead peer that never answers pings is closed by the keepalive, and 
   CHECK(took < 2.5);
 }
 
-TEST_CASE("a reader that stops reading while its peer floods is cut off at the send-queue limit; node memory stays flat") {
+TEST_CASE("a reader that stops reading while its peer floods is cut off at the send-queue limit, node memory stays flat") {
   node_child node{{{"MAX_SEND_QUEUE_BYTES", "262144"},
                    {"RATE_LIMIT_PER_SEC", "1000000"},
                    {"RATE_LIMIT_BURST", "1000000"}}};
@@ -236,8 +236,16 @@ TEST_CASE("a reader that stops reading while its peer floods is cut off at the s
   MESSAGE("baseline RSS " << baseline / 1024 << " KiB, peak " << peak / 1024 << " KiB, pushed "
                           << pushed_total / 1024 << " KiB in all");
   // Each cut-off happens within the 256 KiB queue plus what the kernel's
-  // socket buffers took; the node's own memory barely moves.
+  // socket buffers took; the node's own memory barely moves. Under ASan or
+  // TSan the node's RSS also holds shadow memory (several bytes per byte of
+  // heap) and ASan's quarantine of freed blocks (up to 256 MiB), so RSS says
+  // nothing there; those builds check leaks with LeakSanitizer instead, and
+  // the bound is proven by the main suite's release build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  MESSAGE("sanitizer build: RSS bound not checked (shadow memory and quarantine)");
+#else
   CHECK(peak < baseline + (24u << 20));
+#endif
   CHECK(node.proc->output().find("reason=\"send queue limit\"") != std::string::npos);
 }
 
@@ -279,7 +287,7 @@ TEST_CASE("a client over its message rate is refused, then closed 1008, while ot
     CHECK(read_json(guest)["seq"] == i);
 }
 
-TEST_CASE("connections per client address are capped with 429; X-Forwarded-For counts only from a trusted proxy") {
+TEST_CASE("connections per client address are capped with 429, X-Forwarded-For counts only from a trusted proxy") {
   SUBCASE("no trusted proxy: the TCP peer is the client, whatever the header says") {
     single_node net{{{"MAX_CONNECTIONS_PER_IP", "3"}}};
     std::vector<ws_client> held(3);

@@ -349,7 +349,7 @@ PROTOCOL_CASE("a client over its message rate is refused, then closed with 1008"
   CHECK(create_room(other).size() == 6);
 }
 
-PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit; others go on") {
+PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit, others go on") {
   T net{{{"MAX_SEND_QUEUE_BYTES", "262144"}, {"RATE_LIMIT_PER_SEC", "1000000"}, {"RATE_LIMIT_BURST", "1000000"}}};
   auto p = make_pair_in(net);
   auto bystanders = make_pair_in(net);
@@ -584,7 +584,7 @@ TEST_CASE("through the load balancer, host and guest land on different nodes and
   }
 }
 
-TEST_CASE("the demo client is served at / and can be turned off; /api/ice-servers answers with CORS") {
+TEST_CASE("the demo client is served at / and can be turned off, /api/ice-servers answers with CORS") {
   single_node net{{{"WEB_DIR", SIGNAL_SOURCE_DIR "/web"}, {"FRONTEND_URL", "https://app.example"},
                    {"STUN_URLS", "stun:127.0.0.1:3478"}}};
   auto index = http_request(net.host_port(), "GET", "/");
@@ -607,7 +607,7 @@ TEST_CASE("the demo client is served at / and can be turned off; /api/ice-server
   CHECK(http_request(off.host_port(), "GET", "/").status == 404);
 }
 
-TEST_CASE("AUTH_MODE=jwt: a valid token connects; missing, expired, early, forged, wrong-audience and alg-none get 401") {
+TEST_CASE("AUTH_MODE=jwt: a valid token connects, missing, expired, early, forged, wrong-audience and alg-none get 401") {
   const std::string secret = "backend-secret-0123456789";
   single_node net{{{"AUTH_MODE", "jwt"}, {"AUTH_JWT_SECRET", secret}, {"AUTH_JWT_AUDIENCE", "signal"}}};
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -661,7 +661,7 @@ TEST_CASE("AUTH_MODE=jwt: a token bound to a room may join only that room and ma
   CHECK(read_json(host)["type"] == "peer-joined");
 }
 
-TEST_CASE("TLS at the load balancer: wss:// clients share a room across nodes; plaintext to the TLS port fails cleanly") {
+TEST_CASE("TLS at the load balancer: wss:// clients share a room across nodes, plaintext to the TLS port fails cleanly") {
   local_cluster lc{{{"LB_TLS", "1"}}};
   auto ca = lc.dir() + "/tls/cert.pem";
   tls_ws_client host, guest;
