@@ -18,14 +18,22 @@ mkdir -p build-logs
 passed=0 failed=0
 
 sanitized() {
-  local preset="$1" log="build-logs/$1.log"
+  local preset="$1" log="build-logs/$1.log" t0=$SECONDS
   if ! { cmake --preset "$preset" && cmake --build --preset "$preset"; } >"$log" 2>&1; then
     grep -E "error|FAILED" "$log" | head -20
     echo "$preset: build failed (full log: $log)"
     return 1
   fi
-  ctest --preset "$preset" -j "$jobs" 2>&1 | tee -a "$log" | grep -E "tests passed|\(Failed\)|\(Timeout\)|\(Subprocess"
-  [ "${PIPESTATUS[0]}" -eq 0 ]
+  echo "$preset: built in $((SECONDS - t0)) s"
+  t0=$SECONDS
+  # TSan slows every thread 5-15x: one test at a time, so a test's own
+  # threads are not starved into missing their deadlines.
+  local j="$jobs"
+  [ "$preset" = tsan ] && j=1
+  ctest --preset "$preset" -j "$j" 2>&1 | tee -a "$log" | grep -E "tests passed|\(Failed\)|\(Timeout\)|\(Subprocess"
+  local status="${PIPESTATUS[0]}"
+  echo "$preset: tests ran in $((SECONDS - t0)) s"
+  [ "$status" -eq 0 ]
 }
 
 for stage in $stages; do

@@ -16,6 +16,7 @@ if [ -z "$cxx" ]; then
   echo "fuzz: 0 passed, ${#targets[@]} failed"
   exit 1
 fi
+t0=$SECONDS
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 if ! { cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$cxx" "${launcher[@]}" >/dev/null &&
@@ -24,6 +25,7 @@ if ! { cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$cxx" "${launc
   echo "fuzz: 0 passed, ${#targets[@]} failed (build)"
   exit 1
 fi
+echo "fuzz: built in $((SECONDS - t0)) s"
 
 run_one() {
   local t="$1" short="${1%_fuzzer}"

@@ -237,8 +237,16 @@ TEST_CASE("a reader that stops reading while its peer floods is cut off at the s
   MESSAGE("baseline RSS " << baseline / 1024 << " KiB, peak " << peak / 1024 << " KiB, pushed "
                           << pushed_total / 1024 << " KiB in all");
   // Each cut-off happens within the 256 KiB queue plus what the kernel's
-  // socket buffers took; the node's own memory barely moves.
+  // socket buffers took; the node's own memory barely moves. Under ASan or
+  // TSan the node's RSS also holds shadow memory (several bytes per byte of
+  // heap) and ASan's quarantine of freed blocks (up to 256 MiB), so RSS says
+  // nothing there; those builds check leaks with LeakSanitizer instead, and
+  // the bound is proven by the main suite's release build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  MESSAGE("sanitizer build: RSS bound not checked (shadow memory and quarantine)");
+#else
   CHECK(peak < baseline + (24u << 20));
+#endif
   CHECK(node.proc->output().find("reason=\"send queue limit\"") != std::string::npos);
 }
 
