@@ -143,7 +143,9 @@ struct node::impl {
   // Polls until every WebSocket has finished its close handshake or the
   // shutdown deadline passes, then lets the I/O threads return.
   void await_drained(std::chrono::steady_clock::time_point deadline) {
-    bool drained = server->open_sessions() == 0 && stats.room_actors.load() == 0;
+    // Embedded mode: rooms whose members were closed keep their seats for a
+    // resume that cannot happen here any more; they die with the directory.
+    bool drained = server->open_sessions() == 0 && (!cluster || stats.room_actors.load() == 0);
     if (drained || std::chrono::steady_clock::now() >= deadline) {
       log::info("event=shutdown_done open_sessions={} room_actors={}", server->open_sessions(),
                 stats.room_actors.load());
