@@ -45,6 +45,7 @@ std::string_view name_of(msg_type t) {
     case msg_type::leave_room: return "leave-room";
     case msg_type::signal: return "signal";
     case msg_type::chat_message: return "chat-message";
+    case msg_type::resume: return "resume";
   }
   return "?";
 }
@@ -130,6 +131,12 @@ void check(std::string_view frame, std::size_t max_depth) {
     EXPECT(doc["roomId"].is_string(), frame);
     EXPECT(doc["roomId"].get<std::string>() == res.cmd.room_id, frame);
   }
+  if (res.cmd.type == msg_type::resume)
+    EXPECT(doc.contains("resumeToken"), frame);
+  if (doc.contains("resumeToken")) {
+    EXPECT(doc["resumeToken"].is_string(), frame);
+    EXPECT(doc["resumeToken"].get<std::string>() == res.cmd.resume_token, frame);
+  }
 
   // Stable re-serialization, with the same meaning.
   auto dump1 = doc.dump();
@@ -139,13 +146,16 @@ void check(std::string_view frame, std::size_t max_depth) {
   EXPECT(dump1 == dump2, frame);
   auto res2 = signaling::protocol::parse(dump1, max_depth);
   EXPECT(res2.ok, frame);
-  EXPECT(res2.cmd.type == res.cmd.type && res2.cmd.room_id == res.cmd.room_id, frame);
+  EXPECT(res2.cmd.type == res.cmd.type && res2.cmd.room_id == res.cmd.room_id &&
+           res2.cmd.resume_token == res.cmd.resume_token,
+         frame);
 
   // The server echoes a client's roomId in room-left / peer-joined / ...:
   // that frame must be valid JSON carrying the same string.
   for (const auto& out : {signaling::protocol::room_left(res.cmd.room_id), signaling::protocol::peer_left(res.cmd.room_id),
                           signaling::protocol::peer_joined(res.cmd.room_id),
-                          signaling::protocol::room_created(res.cmd.room_id)}) {
+                          signaling::protocol::room_created(res.cmd.room_id, res.cmd.resume_token),
+                          signaling::protocol::resumed(res.cmd.room_id, "guest", res.cmd.resume_token, 1, 0, true, 3)}) {
     auto echoed = parse_json(out);
     EXPECT(!echoed.is_discarded(), frame);
     EXPECT(echoed["roomId"].get<std::string>() == res.cmd.room_id, frame);

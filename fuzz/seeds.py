@@ -23,6 +23,7 @@ protocol = {
     "signal_sdp": '{"type":"signal","roomId":"483920","sdp":{"type":"offer","sdp":"v=0\\r\\no=- 46 2 IN IP4 127.0.0.1\\r\\n"}}',
     "signal_candidate": '{"type":"signal","roomId":"1","candidate":{"candidate":"candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}',
     "chat": '{"type":"chat-message","roomId":"483920","message":"Hello, w\\u00f6rld \\ud83d\\ude00","sender":"User","timestamp":"2024-01-01T12:00:00.000Z"}',
+    "resume": '{"type":"resume","roomId":"123456","resumeToken":"0123456789abcdef0123456789abcdef"}',
     "escaped_type": '{"type":"sig\\u006eal","roomId":"7"}',
     "numbers": '{"type":"teleport","a":[0,-0,1.5e10,-2E-3,123456789012345678901234567890,true,false,null]}',
     "nested": '{"type":"chat-message","roomId":"1","x":[[[[{"a":[{}]}]]]]}',
