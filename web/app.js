@@ -15,7 +15,7 @@ const HIGH_WATER = 1024 * 1024;
 
 // Everything the page knows; the browser tests read it as window.demo.
 const demo = {
-  roomId: null, role: null, ws: null, pc: null, channel: null, iceServers: [],
+  roomId: null, role: null, resumeToken: null, ws: null, pc: null, channel: null, iceServers: [], resumes: 0,
   queuedCandidates: [], localCandidateTypes: [], incoming: null, received: null, sent: null, errors: [], chat: [],
 };
 window.demo = demo;
@@ -36,28 +36,48 @@ async function loadIceServers() {
 function connect() {
   if (demo.ws && demo.ws.readyState <= WebSocket.OPEN) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    demo.ws = ws;
+    const ws = open();
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error("cannot reach the signaling server"));
-    ws.onclose = (e) => {
-      if (demo.roomId) status(`Disconnected from the server (${e.code}${e.reason ? " " + e.reason : ""}).`);
-      resetRoom();
-    };
-    ws.onmessage = (e) => onServerMessage(JSON.parse(e.data));
   });
 }
 
-function send(msg) { demo.ws.send(JSON.stringify(msg)); }
+// A WebSocket to the server. When it is lost (not closed by a leave: 1000 or
+// 1001) while in a room, the seat is resumed on a new one, through the load
+// balancer to any node (docs/protocol.md, "Seats and resume").
+function open() {
+  const ws = new WebSocket(wsUrl);
+  demo.ws = ws;
+  ws.onmessage = (e) => onServerMessage(JSON.parse(e.data));
+  ws.onclose = (e) => {
+    if (ws !== demo.ws) return;
+    if (demo.roomId && demo.resumeToken && e.code !== 1000 && e.code !== 1001 && demo.resumes < 10) {
+      demo.resumes += 1;
+      status(`Connection lost (${e.code}); getting back into the room…`);
+      setTimeout(() => {
+        const again = open();
+        again.onopen = () => send({ type: "resume", roomId: demo.roomId, resumeToken: demo.resumeToken });
+      }, demo.resumes === 1 ? 100 : 1000);
+      return;
+    }
+    if (demo.roomId) status(`Disconnected from the server (${e.code}${e.reason ? " " + e.reason : ""}).`);
+    resetRoom();
+  };
+  return ws;
+}
+
+function send(msg) {
+  if (demo.ws && demo.ws.readyState === WebSocket.OPEN) demo.ws.send(JSON.stringify(msg));
+}
 
 function onServerMessage(msg) {
   switch (msg.type) {
     case "room-created":
-      demo.roomId = msg.roomId; demo.role = "host";
+      demo.roomId = msg.roomId; demo.role = "host"; demo.resumeToken = msg.resumeToken || null;
       enterRoom();
       break;
     case "peer-joined":
-      if (!demo.role) { demo.role = "guest"; demo.roomId = msg.roomId; enterRoom(); }
+      if (!demo.role) { demo.role = "guest"; demo.roomId = msg.roomId; demo.resumeToken = msg.resumeToken || null; enterRoom(); }
       $("peer-state").textContent = "connected to the server";
       startPeer(demo.role === "host");
       break;
@@ -68,9 +88,18 @@ function onServerMessage(msg) {
       resetRoom();
       break;
     case "room-left": resetRoom(); break;
+    // Seat resume: the peer's connection dropped and came back, or ours did.
+    case "peer-disconnected": $("peer-state").textContent = "peer lost its connection; waiting for it…"; break;
+    case "peer-resumed": $("peer-state").textContent = "connected to the server"; break;
+    case "resumed":
+      demo.resumeToken = msg.resumeToken; demo.resumes = 0;
+      $("peer-state").textContent = msg.peerConnected ? "connected to the server" : "peer lost its connection; waiting for it…";
+      status("");
+      break;
     case "error":
       demo.errors.push(msg);
       status(`${msg.message} (${msg.code})`);
+      if (msg.code === "room-unavailable" && demo.roomId && demo.resumes > 0) resetRoom(); // too late to resume
       break;
   }
 }
@@ -83,7 +112,7 @@ function enterRoom() {
 
 function resetRoom() {
   if (demo.pc) demo.pc.close();
-  Object.assign(demo, { roomId: null, role: null, pc: null, channel: null, queuedCandidates: [], incoming: null });
+  Object.assign(demo, { roomId: null, role: null, resumeToken: null, resumes: 0, pc: null, channel: null, queuedCandidates: [], incoming: null });
   show("lobby", true); show("room", false); show("chat", false); show("transfer", false);
   $("peer-state").textContent = "waiting for a peer…";
   $("link-state").textContent = "—";
