@@ -160,7 +160,7 @@ private:
         write(protocol::peer_resumed(room_id_));
       },
       [this](resumed_atom, std::string& id, caf::actor& room, caf::actor& peer, const std::string& role,
-             const std::string& token, const std::vector<std::string>& frames, std::uint64_t dropped,
+             const std::string& token, std::vector<std::string>& frames, std::uint64_t dropped,
              bool peer_connected, std::int64_t acked) {
         pending_ = false;
         room_id_ = std::move(id);
@@ -169,8 +169,8 @@ private:
         role_ = role == "host" ? "host" : "guest";
         relayed_ = acked > 0 ? static_cast<std::uint64_t>(acked) : 0;
         write(protocol::resumed(room_id_, role_, token, frames.size(), dropped, peer_connected, acked));
-        for (const auto& f : frames) {
-          link_->send(std::make_shared<const std::string>(f));
+        for (auto& f : frames) {
+          link_->send(std::make_shared<const std::string>(std::move(f)));
           count_out();
           ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
         }

@@ -54,6 +54,10 @@ const char* role_name(int r) {
   return r == host_seat ? "host" : "guest";
 }
 
+int role_index(const std::string& name) {
+  return name == "host" ? host_seat : guest_seat;
+}
+
 int role_of(room_ptr self, const caf::actor& who) {
   auto& st = self->state;
   for (int r : {host_seat, guest_seat})
@@ -272,10 +276,7 @@ void from_remote(room_ptr self, const std::string& from, const transport::frame_
   auto& st = self->state;
   for (int r : {host_seat, guest_seat}) {
     auto& s = st.seats[r];
-    auto& o = st.seats[other(r)];
-    // From the node the peer is on, or (node drain) the one it was parked
-    // on: what its connection sent before it closed follows the park.
-    if (o.node != from && o.was_on != from)
+    if (st.seats[other(r)].node != from)
       continue;
     if (s.local) {
       ++st.remote_frames;
@@ -347,7 +348,7 @@ caf::behavior room_behavior(room_ptr self) {
     // Our park's fence: every frame published to us before it has arrived.
     [self](fence_atom, const std::string& role) {
       auto& st = self->state;
-      int r = role == "host" ? host_seat : guest_seat;
+      int r = role_index(role);
       auto& s = st.seats[r];
       if (st.ended || !s.fencing)
         return;
@@ -442,11 +443,10 @@ caf::behavior room_behavior(room_ptr self) {
     // The member on node `from` lost its connection: its seat is parked.
     [self](remote_parked_atom, const std::string& from, const std::string& role) {
       auto& st = self->state;
-      int r = role == "host" ? host_seat : guest_seat;
+      int r = role_index(role);
       auto& s = st.seats[r];
       if (st.ended || s.local || s.node != from)
         return;
-      s.was_on = s.node;
       s.node.clear();
       s.conn.clear();
       s.parked = true;
@@ -547,7 +547,7 @@ caf::behavior room_behavior(room_ptr self) {
         return;
       }
       st.gen = gen;
-      int r = role == "host" ? host_seat : guest_seat;
+      int r = role_index(role);
       auto& o = st.seats[other(r)];
       if (other_node != st.links->node_id) { // else: the other member is here, we know it
         o.local = nullptr;

@@ -66,7 +66,6 @@ struct room_links {
 struct seat {
   caf::actor local;       // its connection, when on this node
   std::string node, conn; // cluster mode: where it is seated when not here
-  std::string was_on;     // cluster mode: the node it was on before it was parked
   bool parked = false;    // its connection was lost, its grace runs
   std::uint64_t timer = 0; // generation of our grace timer for it (0: none)
   bool fencing = false;    // cluster: parked by us, our fence not back yet

@@ -116,69 +116,46 @@ if other_node == '' then redis.call('PEXPIRE', key, ARGV[8]) end
 return {1, other_node}
 )lua";
 
-// Keeps frames (ARGV[8]...) for parked seat R, appended (ARGV[7] 'tail') or
-// put before those already kept ('head'), within ARGV[5] frames and ARGV[6]
-// bytes, dropping the oldest. Used by relay_script and prepend_script.
-constexpr const char* keep_function = R"lua(
-local function keep(key, role, frames, where, max_n, max_b, ttl)
-  local q = key .. ':q:' .. role
-  local bytes = 0
-  if where == 'tail' then
-    for i = 1, #frames do redis.call('RPUSH', q, frames[i]); bytes = bytes + #frames[i] end
-  else
-    for i = #frames, 1, -1 do redis.call('LPUSH', q, frames[i]); bytes = bytes + #frames[i] end
-  end
-  local qb = redis.call('HINCRBY', key, role .. '_qb', bytes)
-  local n = redis.call('LLEN', q)
-  local dropped = 0
-  while n > 0 and (n > max_n or qb > max_b) do
-    local old = redis.call('LPOP', q)
-    qb = redis.call('HINCRBY', key, role .. '_qb', -#old)
-    n = n - 1
-    dropped = dropped + 1
-  end
-  if dropped > 0 then redis.call('HINCRBY', key, role .. '_drop', dropped) end
-  redis.call('PEXPIRE', q, ttl)
-end
-)lua";
-
-// A frame for seat ARGV[4] of room ARGV[2] (generation ARGV[3]) from node
-// ARGV[5]: published to the seat's node, or kept while the seat is parked.
-// Returns 1 published and heard, 3 published and nobody heard, 2 kept, 0 no
-// such room or seat.
-constexpr const char* relay_body = R"lua(
+// Frames (ARGV[10]...) for seat ARGV[4] of room ARGV[2] (generation ARGV[3])
+// from node ARGV[5]: published to the seat's node, in order, or kept while the
+// seat is parked, after those kept before (ARGV[9] 'tail': RELAY) or before
+// them (ARGV[9] 'head': PREPEND, for frames older than any kept since), within
+// ARGV[6] frames and ARGV[7] bytes, dropping the oldest; kept frames expire
+// after ARGV[8] ms. Returns 1 published and heard, 3 published and nobody
+// heard, 2 kept, 0 no such room or seat.
+constexpr const char* seat_frames_script = R"lua(
 local p, id, role = ARGV[1], ARGV[2], ARGV[4]
 local key = p .. 'room:' .. id
 local h = redis.call('HMGET', key, 'gen', role .. '_node', role .. '_due')
 if h[1] ~= ARGV[3] then return 0 end
 if h[2] and h[2] ~= '' then
-  local n = redis.call('PUBLISH', p .. 'chan:' .. h[2], 'F|' .. id .. '|' .. ARGV[5] .. '|' .. ARGV[9])
-  if n > 0 then return 1 end
+  local heard = 0
+  for i = 10, #ARGV do
+    heard = redis.call('PUBLISH', p .. 'chan:' .. h[2], 'F|' .. id .. '|' .. ARGV[5] .. '|' .. ARGV[i])
+  end
+  if heard > 0 then return 1 end
   return 3
 end
 if not h[3] then return 0 end
-keep(key, role, {ARGV[9]}, 'tail', tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
-return 2
-)lua";
-
-// Frames that reached node ARGV[5] for seat ARGV[4] after its connection was
-// lost and before our park's fence: older than any kept since, so they go
-// first; if the seat has resumed meanwhile, they are published to it.
-constexpr const char* prepend_body = R"lua(
-local p, id, role = ARGV[1], ARGV[2], ARGV[4]
-local key = p .. 'room:' .. id
-local h = redis.call('HMGET', key, 'gen', role .. '_node', role .. '_due')
-if h[1] ~= ARGV[3] then return 0 end
-local frames = {}
-for i = 9, #ARGV do table.insert(frames, ARGV[i]) end
-if h[2] and h[2] ~= '' then
-  for _, f in ipairs(frames) do
-    redis.call('PUBLISH', p .. 'chan:' .. h[2], 'F|' .. id .. '|' .. ARGV[5] .. '|' .. f)
-  end
-  return 1
+local q = key .. ':q:' .. role
+local bytes = 0
+if ARGV[9] == 'tail' then
+  for i = 10, #ARGV do redis.call('RPUSH', q, ARGV[i]); bytes = bytes + #ARGV[i] end
+else
+  for i = #ARGV, 10, -1 do redis.call('LPUSH', q, ARGV[i]); bytes = bytes + #ARGV[i] end
 end
-if not h[3] then return 0 end
-keep(key, role, frames, 'head', tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+local max_n, max_b = tonumber(ARGV[6]), tonumber(ARGV[7])
+local qb = redis.call('HINCRBY', key, role .. '_qb', bytes)
+local n = redis.call('LLEN', q)
+local dropped = 0
+while n > 0 and (n > max_n or qb > max_b) do
+  local old = redis.call('LPOP', q)
+  qb = redis.call('HINCRBY', key, role .. '_qb', -#old)
+  n = n - 1
+  dropped = dropped + 1
+end
+if dropped > 0 then redis.call('HINCRBY', key, role .. '_drop', dropped) end
+redis.call('PEXPIRE', q, ARGV[8])
 return 2
 )lua";
 
@@ -325,9 +302,6 @@ end
 return out
 )lua";
 
-const std::string relay_script = std::string(keep_function) + relay_body;
-const std::string prepend_script = std::string(keep_function) + prepend_body;
-
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
     .count();
@@ -365,19 +339,31 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   totals last_totals;
   bool have_totals = false;
 
-  std::vector<std::string> eval(const std::string& script, std::initializer_list<std::string> args) {
+  std::vector<std::string> eval(const char* script, std::initializer_list<std::string> args) {
     std::vector<std::string> cmd{"EVAL", script, "0", opts.prefix};
     cmd.insert(cmd.end(), args);
     return cmd;
   }
 
-  // The arguments every script that keeps frames takes after the seat:
-  // from node, bounds, and how long kept frames may outlive their grace.
-  void keep_args(std::vector<std::string>& cmd) const {
-    cmd.push_back(opts.node_id);
-    cmd.push_back(std::to_string(opts.resume_frames));
-    cmd.push_back(std::to_string(opts.resume_bytes));
-    cmd.push_back(std::to_string(opts.resume_grace.count() + 60000));
+  // SEAT_FRAMES for seat `role` of room `id`: `frames` from `from_node`,
+  // appended ("tail") or put first ("head") while the seat is parked.
+  std::vector<std::string> seat_frames(const std::string& id, const std::string& gen, const std::string& role,
+                                       const std::string& from_node, const char* where,
+                                       std::vector<std::string> frames) const {
+    std::vector<std::string> cmd{"EVAL",
+                                 seat_frames_script,
+                                 "0",
+                                 opts.prefix,
+                                 id,
+                                 gen,
+                                 role,
+                                 from_node,
+                                 std::to_string(opts.resume_frames),
+                                 std::to_string(opts.resume_bytes),
+                                 std::to_string(opts.resume_grace.count() + 60000),
+                                 where};
+    cmd.insert(cmd.end(), std::make_move_iterator(frames.begin()), std::make_move_iterator(frames.end()));
+    return cmd;
   }
 
   // Called from both links' strands: read both states and publish the result
@@ -589,9 +575,7 @@ void redis_bridge::park_seat(const std::string& id, const std::string& gen, cons
 
 void redis_bridge::relay(const std::string& id, const std::string& gen, const std::string& to_role,
                          const std::string& frame, std::function<void(relay_outcome)> cb) {
-  std::vector<std::string> cmd{"EVAL", relay_script, "0", impl_->opts.prefix, id, gen, to_role};
-  impl_->keep_args(cmd);
-  cmd.push_back(frame);
+  auto cmd = impl_->seat_frames(id, gen, to_role, impl_->opts.node_id, "tail", {frame});
   impl_->commands.command(std::move(cmd), [cb](redis_result r) {
     if (!cb)
       return;
@@ -608,11 +592,7 @@ void redis_bridge::relay(const std::string& id, const std::string& gen, const st
 
 void redis_bridge::prepend(const std::string& id, const std::string& gen, const std::string& role,
                            const std::string& from_node, const std::vector<std::string>& frames) {
-  std::vector<std::string> cmd{"EVAL", prepend_script, "0", impl_->opts.prefix, id, gen, role};
-  impl_->keep_args(cmd);
-  cmd[7] = from_node; // the frames are from the member over there, not from us
-  cmd.insert(cmd.end(), frames.begin(), frames.end());
-  impl_->commands.command(std::move(cmd), [](redis_result) {});
+  impl_->commands.command(impl_->seat_frames(id, gen, role, from_node, "head", frames), [](redis_result) {});
 }
 
 void redis_bridge::resume(const std::string& id, const std::string& token, const std::string& conn,

@@ -35,6 +35,21 @@ wait_for() {
   done
 }
 
+# GET http://127.0.0.1:$1$2 (bash's /dev/tcp, no HTTP client needed); with a
+# CA file as $3, https through `openssl s_client`. Prints the response and
+# succeeds on status 200.
+get() {
+  local request="GET $2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" response
+  if [ -n "${3:-}" ]; then
+    response=$(printf "$request" | timeout 2 openssl s_client -quiet -connect "127.0.0.1:$1" \
+      -servername localhost -verify_return_error -CAfile "$3" 2>/dev/null) || true
+  else
+    response=$(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "$request" >&3 && timeout 2 cat <&3) || true
+  fi
+  printf '%s' "$response" | tr -d '\r'
+  [[ "$response" == "HTTP/1.1 200"* ]]
+}
+
 # Running (a zombie whose parent has not reaped it yet counts as gone).
 alive() {
   local state
@@ -92,11 +107,11 @@ up() {
   # Ready when HAProxy's health checks have found every node ready.
   for i in $(seq 1 "$n"); do
     port=$(awk -v n="node$i" '$1 == n {print $3}' "$dir/state")
-    wait_for "curl -sf http://127.0.0.1:$port/readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
+    wait_for "get $port /readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
   done
-  local url="http://127.0.0.1:$lb_port/readyz" ca=""
-  [ "$scheme" = wss ] && url="https://127.0.0.1:$lb_port/readyz" ca="--cacert $dir/tls/cert.pem"
-  wait_for "curl -sf --max-time 2 $ca $url" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
+  local ca=""
+  [ "$scheme" = wss ] && ca="$dir/tls/cert.pem"
+  wait_for "get $lb_port /readyz $ca" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
   starting=0
   status
 }
@@ -110,7 +125,7 @@ status() {
     case "$name" in
       redis) echo "  redis    pid $pid  redis://127.0.0.1:$port  $state" ;;
       haproxy) echo "  haproxy  pid $pid  ${scheme:-ws}://127.0.0.1:$port  (clients connect here)  $state" ;;
-      *) echo "  $name    pid $pid  http://127.0.0.1:$port  $state  $(curl -s --max-time 2 "http://127.0.0.1:$port/api/ping" || true)" ;;
+      *) echo "  $name    pid $pid  http://127.0.0.1:$port  $state  $(get "$port" /api/ping | sed -n '$p')" ;;
     esac
   done < "$dir/state"
 }

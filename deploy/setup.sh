@@ -21,7 +21,7 @@ done
 
 build_pkgs=(cmake ninja-build ccache g++ pkg-config
   libcaf-dev libboost1.81-dev nlohmann-json3-dev libhiredis-dev doctest-dev libspdlog-dev libfmt-dev libssl-dev)
-run_pkgs=(redis-server curl)
+run_pkgs=(redis-server)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${extra[@]}")
 missing=()

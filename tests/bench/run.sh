@@ -99,7 +99,11 @@ free_port() {
 
 wait_http() { # port path
   for _ in $(seq 1 200); do
-    curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0
+    # bash's /dev/tcp: no HTTP client needed
+    local response
+    response=$(exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null
+    [[ "$response" == "HTTP/1.1 200"* ]] && return 0
     sleep 0.05
   done
   return 1

@@ -1,7 +1,7 @@
 // Native TLS (TLS_CERT_FILE / TLS_KEY_FILE), SIGHUP certificate reload and
 // the /metrics allowlist, on signal-node processes as operators run them.
-// Certificates are made at test time with the openssl CLI; curl and
-// `openssl s_client` check the port from outside as any client would.
+// Certificates are made at test time with the openssl CLI; `openssl s_client`
+// checks the port from outside as any client would.
 #include "support/child_process.hpp"
 #include "support/test_node.hpp"
 #include "support/tls_ws_client.hpp"
@@ -62,6 +62,29 @@ shell_result shell(const std::string& line, std::chrono::milliseconds timeout = 
   child_process p{{"/bin/sh", "-c", "exec </dev/null; " + line}};
   auto status = p.wait_exit(timeout);
   return {status ? *status : -1, p.output()};
+}
+
+// One HTTPS GET through `openssl s_client`, the certificate verified against
+// `ca`: the status code (0 if the exchange failed) and the body.
+struct https_answer {
+  int status = 0;
+  std::string body;
+  std::string raw;
+};
+https_answer https_get(std::uint16_t port, const std::string& ca, const std::string& path,
+                       const std::string& header = {}) {
+  auto r = shell("printf 'GET " + path + " HTTP/1.1\\r\\nHost: localhost\\r\\n" +
+                 (header.empty() ? "" : header + "\\r\\n") + "Connection: close\\r\\n\\r\\n' | " +
+                 "openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) +
+                 " -servername localhost -verify_return_error -CAfile " + ca + " 2>/dev/null");
+  https_answer a;
+  a.raw = r.output;
+  if (r.output.rfind("HTTP/1.1 ", 0) == 0)
+    a.status = std::atoi(r.output.c_str() + 9);
+  auto split = r.output.find("\r\n\r\n");
+  if (split != std::string::npos)
+    a.body = r.output.substr(split + 4);
+  return a;
 }
 
 // A self-signed leaf for localhost and 127.0.0.1 (its own CA for clients),
@@ -177,10 +200,10 @@ TEST_CASE("over native TLS a reader that stops reading is cut off at its send-qu
   CHECK(left);
   CHECK(node.proc->wait_for_line("event=conn_cut", 10s));
   relay_both_ways(other_host, other_guest, other_room, "beside a slow reader");
-  auto metrics = shell("curl -sS --max-time 10 --cacert " + ca + " https://localhost:" + std::to_string(node.port) +
-                       "/metrics");
-  CHECK(metrics.output.find("signal_send_queue_cutoffs_total 1") != std::string::npos);
-  CHECK(metrics.output.find("signal_closes_total{reason=\"slow_reader\"} 1") != std::string::npos);
+  auto metrics = https_get(node.port, ca, "/metrics");
+  REQUIRE_MESSAGE(metrics.status == 200, metrics.raw);
+  CHECK(metrics.body.find("signal_send_queue_cutoffs_total 1") != std::string::npos);
+  CHECK(metrics.body.find("signal_closes_total{reason=\"slow_reader\"} 1") != std::string::npos);
 }
 
 TEST_CASE("over native TLS the Origin check and AUTH_MODE=jwt refuse and admit as on plain TCP") {
@@ -209,15 +232,14 @@ TEST_CASE("over native TLS the Origin check and AUTH_MODE=jwt refuse and admit a
   CHECK(count_lines(refusals, "status=403") == 1);
 }
 
-TEST_CASE("curl and openssl s_client reach a TLS node over TLS 1.2 and 1.3, and TLS 1.1 is refused") {
+TEST_CASE("openssl s_client reaches a TLS node over HTTPS with TLS 1.2 and 1.3, and TLS 1.1 is refused") {
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1002, "first");
   tls_node node{dir};
   auto port = std::to_string(node.port);
-  auto ping = shell("curl -sS --max-time 10 --cacert " + dir.file("cert.pem") + " https://localhost:" + port +
-                    "/api/ping");
-  REQUIRE_MESSAGE(ping.status == 0, ping.output);
-  CHECK(json::parse(ping.output)["status"] == "ok");
+  auto ping = https_get(node.port, dir.file("cert.pem"), "/api/ping");
+  REQUIRE_MESSAGE(ping.status == 200, ping.raw);
+  CHECK(json::parse(ping.body)["status"] == "ok");
 
   auto s_client = [&](const std::string& flags) {
     return shell("openssl s_client -connect 127.0.0.1:" + port + " -servername localhost -CAfile " +
@@ -267,9 +289,9 @@ TEST_CASE("plaintext HTTP and WebSocket to the TLS port are closed without an an
   guest.connect(node.port, dir.file("cert.pem"));
   join(guest, host, room);
   relay_both_ways(host, guest, room, "after plaintext");
-  auto ping = shell("curl -sS --max-time 10 --cacert " + dir.file("cert.pem") + " https://localhost:" +
-                    std::to_string(node.port) + "/api/ping");
-  CHECK(json::parse(ping.output)["clientsConnected"] == 2);
+  auto ping = https_get(node.port, dir.file("cert.pem"), "/api/ping");
+  REQUIRE_MESSAGE(ping.status == 200, ping.raw);
+  CHECK(json::parse(ping.body)["clientsConnected"] == 2);
 }
 
 TEST_CASE("SIGHUP: new connections get the new certificate while open ones keep relaying, and a broken file keeps the old") {
@@ -380,19 +402,16 @@ TEST_CASE("METRICS_ALLOW: /metrics answers listed clients only, resolved as for 
   CHECK(http_request(*port, "GET", "/metrics").status == 403); // the proxy itself is not listed
   CHECK(http_request(*port, "GET", "/api/ping", {{"X-Forwarded-For", "203.0.113.9"}}).status == 200);
 
-  // The same over TLS, from curl.
+  // The same over TLS, from openssl s_client.
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 4001, "metrics");
   tls_node tls{dir, {{"METRICS_ALLOW", "10.0.0.0/8"}, {"TRUSTED_PROXIES", "127.0.0.1"}}};
-  auto curl_status = [&](const std::string& path, const std::string& xff) {
-    auto r = shell("curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert " + dir.file("cert.pem") +
-                   (xff.empty() ? "" : " -H 'X-Forwarded-For: " + xff + "'") + " https://localhost:" +
-                   std::to_string(tls.port) + path);
-    return r.output;
+  auto status_of = [&](const std::string& path, const std::string& xff) {
+    return https_get(tls.port, dir.file("cert.pem"), path, xff.empty() ? "" : "X-Forwarded-For: " + xff).status;
   };
-  CHECK(curl_status("/metrics", "10.9.9.9") == "200");
-  CHECK(curl_status("/metrics", "") == "403");
-  CHECK(curl_status("/api/ping", "") == "200");
+  CHECK(status_of("/metrics", "10.9.9.9") == 200);
+  CHECK(status_of("/metrics", "") == 403);
+  CHECK(status_of("/api/ping", "") == 200);
 }
 
 TEST_CASE("a client silent before or after the TLS handshake is closed at the handshake deadline") {
