@@ -1,21 +1,22 @@
-// The actor of one WebSocket connection. It is a CAF actor_companion whose
-// mailbox is drained on the connection's strand, so frames from its own
-// socket and messages from other actors are handled on one thread at a time,
-// without a hop to CAF's scheduler. It parses each inbound frame once,
-// enforces the protocol (membership, rate, one request in flight) and relays
-// validated frames, unchanged, straight to the peer's connection actor.
-// It must never block, and never forward a frame it did not validate.
+// The actor of one WebSocket connection. A CAF actor in its own right (an
+// address, a mailbox, monitors), but a small one: not a scheduled actor with a
+// behavior stack, just an enqueue that hands each message to the connection's
+// I/O thread, where frames from its own socket are handled too. So everything
+// of one connection runs on one thread, without CAF's scheduler in between.
+// It parses each inbound frame once, enforces the protocol (membership, rate,
+// one request in flight) and relays validated frames, unchanged, straight to
+// the peer's connection actor: by a plain call when the peer is on the same
+// thread, by one post when it is not. It must never block, and never forward a
+// frame it did not validate.
 #pragma once
 
-#include "transport/ws_link.hpp"
-
-#include <memory>
+#include "actors/link.hpp"
 
 namespace signaling {
 
 struct node_context;
 
 // Builds the handler the transport attaches to each upgraded WebSocket.
-transport::ws_handler_factory connection_actor_factory(node_context& ctx);
+connection_handler_factory connection_actor_factory(node_context& ctx);
 
 } // namespace signaling

@@ -1,9 +1,9 @@
 // Every atom and message type exchanged between the actors of a node, declared
-// once. Frames travel as transport::frame_ptr (one immutable buffer shared by
+// once. Frames travel as frame_ptr (one immutable buffer shared by
 // every hop), which never leaves the process, hence "unsafe" in CAF's terms.
 #pragma once
 
-#include "transport/ws_link.hpp"
+#include "actors/link.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -11,7 +11,7 @@
 
 CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(signaling, (signaling::transport::frame_ptr))
+  CAF_ADD_TYPE_ID(signaling, (signaling::frame_ptr))
 
   // connection -> directory: (create_atom, host)          a new room, host seated
   CAF_ADD_ATOM(signaling, signaling, create_atom, "create")
@@ -104,4 +104,4 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling, caf::first_custom_type_id)
 
 CAF_END_TYPE_ID_BLOCK(signaling)
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::transport::frame_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::frame_ptr)

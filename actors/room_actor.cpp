@@ -188,7 +188,7 @@ void watch_grace(room_ptr self, int r, std::chrono::milliseconds left) {
 }
 
 // Keeps `frame` for parked seat `r` here (embedded mode), oldest dropped past the bounds.
-void keep_here(room_ptr self, int r, const transport::frame_ptr& frame) {
+void keep_here(room_ptr self, int r, const frame_ptr& frame) {
   auto& s = self->state.seats[r];
   auto* links = self->state.links;
   s.kept.push_back(frame);
@@ -272,7 +272,7 @@ void seat_resumed(room_ptr self, int r, const caf::actor& conn, const std::strin
 }
 
 // A frame from node `from` for our member whose peer is seated there.
-void from_remote(room_ptr self, const std::string& from, const transport::frame_ptr& frame, std::int64_t received) {
+void from_remote(room_ptr self, const std::string& from, const frame_ptr& frame, std::int64_t received) {
   auto& st = self->state;
   for (int r : {host_seat, guest_seat}) {
     auto& s = st.seats[r];
@@ -362,7 +362,7 @@ caf::behavior room_behavior(room_ptr self) {
     // From our member, for the other one when it is not here: on another
     // node (one Redis script: published there, or kept if parked meanwhile)
     // or parked (kept).
-    [self](deliver_atom, const std::string&, const transport::frame_ptr& frame, std::int64_t) {
+    [self](deliver_atom, const std::string&, const frame_ptr& frame, std::int64_t) {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
       auto r = role_of(self, sender);
@@ -394,7 +394,7 @@ caf::behavior room_behavior(room_ptr self) {
     },
     // Only from the node a member's peer is seated on: a late envelope for
     // an earlier room with the same id must not reach this one.
-    [self](remote_frame_atom, const std::string& from, const transport::frame_ptr& frame, std::int64_t received) {
+    [self](remote_frame_atom, const std::string& from, const frame_ptr& frame, std::int64_t received) {
       auto& st = self->state;
       if (st.ended)
         return;

@@ -10,7 +10,7 @@
 // (cluster mode), so it can resume on any node.
 #pragma once
 
-#include "transport/ws_link.hpp"
+#include "actors/link.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
@@ -75,7 +75,7 @@ struct seat {
   bool freezing = false;   // node drain: asked its connection to stop relaying
   // Embedded mode keeps a seat's resume token and a parked seat's frames.
   std::string token;
-  std::deque<transport::frame_ptr> kept;
+  std::deque<frame_ptr> kept;
   std::size_t kept_bytes = 0;
   std::uint64_t dropped = 0;
   bool taken() const { return local || !node.empty() || parked; }
@@ -90,7 +90,7 @@ struct room_state {
   bool confirmed = true; // false until a guest joining from here has been told `peer-joined`
   bool resuming = false; // spawned for a resume here; waiting for Redis's answer
   // Envelopes that arrived while resuming: (from node, frame).
-  std::vector<std::pair<std::string, transport::frame_ptr>> early;
+  std::vector<std::pair<std::string, frame_ptr>> early;
   // park_all (node drain): answered once every park's fence is back.
   std::vector<caf::response_promise> parked_waiters;
   // Resumes sent to Redis, answered in order.

@@ -134,9 +134,9 @@ struct node::impl {
 
   // Closes every WebSocket with SHUTDOWN_CLOSE_CODE, then waits for them.
   void close_everyone() {
-    auto code = static_cast<transport::close_code>(cfg.lim.shutdown_close_code);
+    auto code = static_cast<close_code>(cfg.lim.shutdown_close_code);
     log::info("event=shutdown_start open_sessions={} close_code={}", server->open_sessions(), cfg.lim.shutdown_close_code);
-    server->close_all(code, code == transport::close_code::service_restart ? "service restart" : "server shutting down");
+    server->close_all(code, code == close_code::service_restart ? "service restart" : "server shutting down");
     await_drained(std::chrono::steady_clock::now() + cfg.lim.shutdown_timeout);
   }
 
@@ -251,12 +251,12 @@ void node::start() {
                                 nullptr};
   if (m.cfg.auth_mode == "jwt") {
     jwt::policy pol{m.cfg.auth_jwt_secret, m.cfg.auth_jwt_audience, std::chrono::seconds(30)};
-    routes.authorize = [pol](std::string_view token, transport::access_grant& grant) -> std::optional<std::string> {
+    routes.authorize = [pol](std::string_view token, access_grant& grant) -> std::optional<std::string> {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
       auto v = jwt::verify(token, pol, now.count());
       if (!v.ok)
         return "token " + v.reason;
-      grant = transport::access_grant{true, v.granted.subject, v.granted.room, v.granted.may_create};
+      grant = access_grant{true, v.granted.subject, v.granted.room, v.granted.may_create};
       return std::nullopt;
     };
   }

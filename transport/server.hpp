@@ -4,7 +4,7 @@
 #pragma once
 
 #include "common/limits.hpp"
-#include "transport/ws_link.hpp"
+#include "actors/link.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -62,7 +62,7 @@ struct http_routes {
 class server {
 public:
   server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
-         ws_handler_factory make_handler);
+         connection_handler_factory make_handler);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
