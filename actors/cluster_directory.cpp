@@ -5,8 +5,8 @@
 #include "actors/room_actor.hpp"
 #include "actors/room_id.hpp"
 #include "actors/messages.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>

@@ -3,7 +3,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_config.hpp>

@@ -5,8 +5,8 @@
 #include "actors/protocol.hpp"
 #include "actors/room_id.hpp"
 #include "cluster/redis_bridge.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>

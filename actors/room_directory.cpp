@@ -3,8 +3,8 @@
 #include "actors/protocol.hpp"
 #include "actors/room_actor.hpp"
 #include "actors/room_id.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>

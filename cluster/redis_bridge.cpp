@@ -1,6 +1,6 @@
 #include "cluster/redis_bridge.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

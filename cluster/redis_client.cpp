@@ -1,6 +1,6 @@
 #include "cluster/redis_client.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>

@@ -2,7 +2,7 @@
 
 #include "actors/inspector.hpp"
 #include "actors/node_context.hpp"
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

@@ -3,7 +3,7 @@
 // behind this header; it knows nothing of actors or of the signaling protocol.
 #pragma once
 
-#include "common/limits.hpp"
+#include "actors/limits.hpp"
 #include "actors/link.hpp"
 
 #include <cstdint>

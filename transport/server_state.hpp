@@ -3,7 +3,7 @@
 // (so shutdown can reach them). Sessions hold it by shared_ptr.
 #pragma once
 
-#include "common/stats.hpp"
+#include "telemetry/stats.hpp"
 #include "transport/client_address.hpp"
 #include "transport/server.hpp"
 

@@ -1,6 +1,6 @@
 #include "transport/websocket_session.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>

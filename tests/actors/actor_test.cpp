@@ -7,9 +7,9 @@
 #include "actors/node_context.hpp"
 #include "actors/room_directory.hpp"
 #include "actors/room_actor.hpp"
-#include "common/limits.hpp"
+#include "actors/limits.hpp"
 #include "actors/link.hpp"
-#include "common/stats.hpp"
+#include "telemetry/stats.hpp"
 #include "support/test_node.hpp"
 
 #include <caf/actor_system.hpp>
