@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
+#include "actors/remote.hpp"
 #include "telemetry/log.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -132,9 +133,9 @@ public:
     // A lost connection keeps its seat for a resume; a deliberate close ends it.
     if (room_) {
       if (cause == close_cause::lost)
-        caf::send_as(handle_, room_, park_atom_v, handle_, relayed_);
+        caf::anon_send(room_, member_lost{handle_, relayed_});
       else
-        caf::send_as(handle_, room_, leave_room_atom_v, handle_);
+        caf::anon_send(room_, member_left{handle_});
     }
     clear_room();
     link_ = nullptr;
@@ -176,93 +177,74 @@ private:
     }
     auto& m = x.content();
     bool done =
-      on<created_atom, std::string, caf::actor, std::string>(m,
-        [this](created_atom, std::string& id, caf::actor& room, std::string& token) {
+      on<room_created>(m,
+        [this](room_created& c) {
           pending_ = false;
-          room_id_ = std::move(id);
-          room_ = std::move(room);
-          host_ = true;
-          arm();
-          write(protocol::room_created(room_id_, token));
+          enter(std::move(c.room_id), std::move(c.room), seat_role::host, {});
+          write(protocol::room_created(room_id_, c.token));
         }) ||
-      on<joined_atom, std::string, caf::actor, caf::actor, std::string>(m,
-        [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host, std::string& token) {
+      on<room_joined>(m,
+        [this](room_joined& j) {
           pending_ = false;
-          room_id_ = std::move(id);
-          room_ = std::move(room);
-          set_peer(std::move(host));
-          host_ = false;
-          arm();
-          write(protocol::peer_joined(room_id_, token));
+          enter(std::move(j.room_id), std::move(j.room), seat_role::guest, std::move(j.peer));
+          write(protocol::peer_joined(room_id_, j.token));
         }) ||
-      // Seat resume: the peer's connection was lost (frames for it now go to
-      // the room, which keeps them), it came back, or we came back.
-      on<peer_gone_atom, caf::actor>(m,
-        [this](peer_gone_atom, caf::actor& room) {
-          if (room != room_)
+      on<peer_joined>(m,
+        [this](peer_joined& p) {
+          if (p.room != room_)
             return;
-          set_peer(room_);
+          set_peer(std::move(p.peer));
+          write(protocol::peer_joined(room_id_));
+        }) ||
+      // Seat resume: the peer's connection was lost (frames for it are kept
+      // from now on), it came back, or we came back.
+      on<peer_gone>(m,
+        [this](peer_gone& p) {
+          if (p.room != room_)
+            return;
+          set_peer(std::move(p.peer));
           write(protocol::peer_disconnected(room_id_));
         }) ||
-      on<peer_back_atom, caf::actor, caf::actor>(m,
-        [this](peer_back_atom, caf::actor& room, caf::actor& peer) {
-          if (room != room_)
+      on<peer_back>(m,
+        [this](peer_back& p) {
+          if (p.room != room_)
             return;
-          set_peer(std::move(peer));
+          set_peer(std::move(p.peer));
           write(protocol::peer_resumed(room_id_));
         }) ||
-      on<resumed_atom, std::string, caf::actor, caf::actor, std::string, std::string, std::vector<std::string>,
-         std::uint64_t, bool, std::int64_t>(m,
-        [this](resumed_atom, std::string& id, caf::actor& room, caf::actor& peer, std::string& role,
-               std::string& token, std::vector<std::string>& frames, std::uint64_t dropped, bool peer_connected,
-               std::int64_t acked) {
+      on<seat_resumed>(m,
+        [this](seat_resumed& r) {
           pending_ = false;
-          room_id_ = std::move(id);
-          room_ = std::move(room);
-          set_peer(std::move(peer));
-          host_ = role == "host";
-          relayed_ = acked > 0 ? static_cast<std::uint64_t>(acked) : 0;
-          arm();
-          write(protocol::resumed(room_id_, host_ ? "host" : "guest", token, frames.size(), dropped,
-                                  peer_connected, acked));
-          for (auto& f : frames) {
+          enter(std::move(r.room_id), std::move(r.room), r.role, std::move(r.peer));
+          relayed_ = r.acked > 0 ? static_cast<std::uint64_t>(r.acked) : 0;
+          write(protocol::resumed(room_id_, role_name(role_), r.token, r.frames.size(), r.dropped,
+                                  r.peer_connected, r.acked));
+          for (auto& f : r.frames) {
             link_->send(std::make_shared<const std::string>(std::move(f)));
             count_out();
             ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
           }
         }) ||
-      on<peer_joined_atom, caf::actor, caf::actor>(m,
-        [this](peer_joined_atom, caf::actor& room, caf::actor& guest) {
-          if (room != room_)
-            return;
-          set_peer(std::move(guest));
-          write(protocol::peer_joined(room_id_));
-        }) ||
-      on<refused_atom, std::string>(m,
-        [this](refused_atom, std::string& code) {
-          error_code c = error_code::unavailable;
-          protocol::code_from_name(code, c);
-          if (c == error_code::room_unavailable)
+      on<refused>(m,
+        [this](refused& r) {
+          if (r.code == error_code::room_unavailable)
             return join_missed();
           pending_ = false;
-          send_error(c);
+          send_error(r.code);
         }) ||
-      on<peer_left_atom, caf::actor>(m,
-        [this](peer_left_atom, caf::actor& room) {
-          if (room != room_)
+      on<peer_left>(m,
+        [this](peer_left& p) {
+          if (p.room != room_)
             return;
           auto id = room_id_;
           clear_room();
           write(protocol::peer_left(id));
         }) ||
-      // Frames from a peer on another thread, or from the room standing in for it.
-      on<deliver_atom, std::string, frame_ptr, std::int64_t>(m,
-        [this](deliver_atom, std::string& room_id, frame_ptr& frame, std::int64_t received) {
-          deliver(room_id, frame, received);
-        }) ||
-      on<relay_failed_atom, std::string>(m,
-        [this](relay_failed_atom, std::string& room_id) {
-          if (room_ && room_id == room_id_)
+      // Frames from a peer's actor on another thread, or from a room.
+      on<deliver_frame>(m, [this](deliver_frame& f) { deliver(f.room_id, f.frame, f.received); }) ||
+      on<relay_failed>(m,
+        [this](relay_failed& f) {
+          if (room_ && f.room_id == room_id_)
             send_error(error_code::unavailable, "relay to the peer's node failed");
         }) ||
       // Node drain: our seat is about to be parked and this connection closed
@@ -284,8 +266,8 @@ private:
           }
           reply(x, nlohmann::ordered_json{{"kicked", id()}, {"remote", remote}}.dump());
         }) ||
-      on<room_closed_atom, caf::actor>(m, [this](room_closed_atom, caf::actor& room) {
-        if (room != room_)
+      on<room_closed>(m, [this](room_closed& c) {
+        if (c.room != room_)
           return;
         auto id = room_id_;
         clear_room();
@@ -294,6 +276,15 @@ private:
       });
     if (!done)
       log::debug("event=unexpected_message actor={} type={}", id(), caf::to_string(m));
+  }
+
+  // Our seat in a room, told by the directory or the room.
+  void enter(std::string room_id, caf::actor room, seat_role role, peer_ref peer) {
+    room_id_ = std::move(room_id);
+    room_ = std::move(room);
+    role_ = role;
+    set_peer(std::move(peer));
+    arm();
   }
 
   // Answers a request (the console's, a room's drain).
@@ -326,7 +317,7 @@ private:
     j["node"] = ctx_.node_id;
     j["remote"] = link_->remote_address();
     j["room"] = room_ ? nlohmann::ordered_json(room_id_) : nlohmann::ordered_json(nullptr);
-    j["role"] = room_ ? nlohmann::ordered_json(host_ ? "host" : "guest") : nlohmann::ordered_json(nullptr);
+    j["role"] = room_ ? nlohmann::ordered_json(role_name(role_)) : nlohmann::ordered_json(nullptr);
     j["paired"] = static_cast<bool>(peer_);
     j["pending"] = pending_;
     j["closing"] = closing_;
@@ -349,7 +340,7 @@ private:
       return send_error(error_code::forbidden, "creating rooms");
     leave_current();
     pending_ = true;
-    caf::send_as(handle_, ctx_.directory, create_atom_v, handle_);
+    caf::anon_send(ctx_.directory, create_room_request{handle_});
   }
 
   void join_room(const std::string& id) {
@@ -366,7 +357,7 @@ private:
       return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
     leave_current();
     pending_ = true;
-    caf::send_as(handle_, ctx_.directory, join_room_atom_v, id, handle_);
+    caf::anon_send(ctx_.directory, join_room_request{id, handle_});
   }
 
   // Reclaims a seat whose connection was lost. A wrong token is a wrong
@@ -381,7 +372,7 @@ private:
       return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
     leave_current();
     pending_ = true;
-    caf::send_as(handle_, ctx_.directory, resume_atom_v, id, token, handle_);
+    caf::anon_send(ctx_.directory, resume_request{id, token, handle_});
   }
 
   void leave_room(const std::string& id) {
@@ -392,8 +383,9 @@ private:
   }
 
   // A validated signal/chat for our room: straight to the peer's connection
-  // actor (a call on this thread, else one post), or to the room when it
-  // stands in for a peer on another node or a parked one.
+  // actor (a call on this thread, else one post), to the relay port of a
+  // seat on another node (cluster), or to the room standing in for a parked
+  // peer (embedded).
   void relay(const std::string& id, std::string_view frame, std::int64_t received) {
     if (!room_ || id != room_id_)
       return send_error(error_code::not_a_member);
@@ -412,29 +404,34 @@ private:
       });
       return;
     }
-    caf::send_as(handle_, peer_, deliver_atom_v, room_id_, std::make_shared<const std::string>(frame), received);
+    if (peer_.remote) {
+      ctx_.stats.relayed_out.fetch_add(1, std::memory_order_relaxed);
+      return peer_.remote->relay(frame, handle_);
+    }
+    caf::send_as(handle_, peer_.actor, deliver_frame{room_id_, std::make_shared<const std::string>(frame), received});
   }
 
-  // The peer's handle: a connection actor (ours to call directly when on our
-  // thread) or the room standing in for it.
-  void set_peer(caf::actor peer) {
-    peer_ = std::move(peer);
+  // The peer, and its connection actor when it is one (ours to call directly
+  // on our thread).
+  void set_peer(peer_ref p) {
+    peer_ = std::move(p);
     peer_conn_ = nullptr;
-    if (peer_ && peer_ != room_)
-      peer_conn_ = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(peer_));
+    if (peer_.actor && !peer_.remote)
+      peer_conn_ = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(peer_.actor));
   }
 
   void leave_current() {
     if (!room_)
       return;
-    caf::send_as(handle_, room_, leave_room_atom_v, handle_);
+    caf::anon_send(room_, member_left{handle_});
     clear_room();
   }
 
   void clear_room() {
     bool had = static_cast<bool>(room_);
     room_ = nullptr;
-    set_peer(nullptr);
+    peer_ = {};
+    peer_conn_ = nullptr;
     room_id_.clear();
     relayed_ = 0;
     roomless_since_ = clock::now();
@@ -530,14 +527,14 @@ private:
   bool pending_ = false; // a create/join/resume is waiting for its answer
   bool closing_ = false; // we closed the link; ignore what still arrives
   bool frozen_ = false;  // node drain: our seat is parked, relay nothing more
-  bool host_ = true;     // our seat in room_id_
+  seat_role role_ = seat_role::host; // our seat in room_id_
   std::uint32_t strikes_ = 0;
   float tokens_;
   clock::time_point bucket_at_ = clock::now();
   std::string room_id_;
   caf::actor room_;
-  caf::actor peer_;
-  connection_actor* peer_conn_ = nullptr; // peer_, when it is a connection actor
+  peer_ref peer_;
+  connection_actor* peer_conn_ = nullptr; // peer_.actor, when it is a connection actor
   // What the operator console shows (see describe()).
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;
@@ -551,6 +548,15 @@ private:
 };
 
 } // namespace
+
+void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
+  auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
+  if (!c)
+    return caf::anon_send(conn, deliver_frame{std::move(room_id), std::move(frame), received});
+  c->thread()->post([p = caf::strong_actor_ptr{c->ctrl()}, id = std::move(room_id), f = std::move(frame), received] {
+    static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received);
+  });
+}
 
 connection_handler_factory connection_actor_factory(node_context& ctx) {
   return [&ctx](connection_link& link) -> connection_handler* {

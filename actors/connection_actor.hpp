@@ -12,11 +12,21 @@
 
 #include "actors/link.hpp"
 
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <string>
+
 namespace signaling {
 
 struct node_context;
 
 // Builds the handler the transport attaches to each upgraded WebSocket.
 connection_handler_factory connection_actor_factory(node_context& ctx);
+
+// Hands `frame` for room `room_id` to connection actor `conn` on its own I/O
+// thread, without a mailbox element: how frames from other nodes reach a
+// member (cluster/). Dropped if the connection has left that room meanwhile.
+void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received);
 
 } // namespace signaling

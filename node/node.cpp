@@ -1,10 +1,10 @@
 #include "node/node.hpp"
 
 #include "actors/connection_actor.hpp"
-#include "actors/cluster_directory.hpp"
 #include "actors/node_context.hpp"
 #include "actors/room_actor.hpp"
 #include "actors/room_directory.hpp"
+#include "cluster/cluster_directory.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
 #include "node/ice_servers.hpp"
@@ -44,8 +44,8 @@ struct node::impl {
   caf::actor_system_config caf_cfg;
   std::optional<caf::actor_system> system;
   std::optional<node_context> ctx;
-  room_links links;                       // embedded mode: no bridge
-  std::unique_ptr<cluster_runtime> cluster; // cluster mode
+  room_settings rooms;                             // embedded mode
+  std::unique_ptr<cluster::cluster_runtime> cluster; // cluster mode
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<transport::server> server;
@@ -104,7 +104,7 @@ struct node::impl {
   std::string ping() const {
     std::int64_t rooms = stats.rooms.load(), conns = stats.connections.load();
     if (cluster) {
-      auto t = cluster->totals();
+      auto t = cluster->cluster_totals();
       rooms = t.rooms;
       conns = t.connections;
     }
@@ -120,7 +120,7 @@ struct node::impl {
       j["mode"] = "cluster";
       j["nodeRoomsActive"] = stats.rooms.load();
       j["nodeClientsConnected"] = stats.connections.load();
-      j["clusterNodes"] = cluster->totals().nodes;
+      j["clusterNodes"] = cluster->cluster_totals().nodes;
       j["redis"] = cluster->up() ? "up" : "down";
     } else {
       j["mode"] = "embedded";
@@ -187,12 +187,12 @@ void node::start() {
   m.system.emplace(m.caf_cfg);
   room_directory directory;
   if (m.cfg.redis_url.empty()) {
-    m.links.node_id = m.cfg.node_id;
-    m.links.stats = &m.stats;
-    m.links.resume_grace = m.cfg.lim.resume_grace;
-    m.links.resume_frames = m.cfg.lim.resume_max_frames;
-    m.links.resume_bytes = m.cfg.lim.resume_max_bytes;
-    directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.links);
+    m.rooms.node_id = m.cfg.node_id;
+    m.rooms.stats = &m.stats;
+    m.rooms.resume_grace = m.cfg.lim.resume_grace;
+    m.rooms.resume_frames = m.cfg.lim.resume_max_frames;
+    m.rooms.resume_bytes = m.cfg.lim.resume_max_bytes;
+    directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.rooms);
   } else {
     cluster::redis_bridge::options ro;
     std::string err;
@@ -206,7 +206,7 @@ void node::start() {
     ro.resume_grace = m.cfg.lim.resume_grace;
     ro.resume_frames = m.cfg.lim.resume_max_frames;
     ro.resume_bytes = m.cfg.lim.resume_max_bytes;
-    m.cluster = std::make_unique<cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
+    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
   }

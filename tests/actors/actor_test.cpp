@@ -133,7 +133,7 @@ private:
 // The actor system, directory and context of one node.
 struct actor_env {
   node_stats stats;
-  room_links links{nullptr, "test-node", &stats};
+  room_settings rooms{"test-node", &stats};
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
   std::optional<node_context> ctx;
@@ -141,10 +141,10 @@ struct actor_env {
   explicit actor_env(limits lim = {}) {
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys.emplace(cfg);
-    links.resume_grace = lim.resume_grace;
-    links.resume_frames = lim.resume_max_frames;
-    links.resume_bytes = lim.resume_max_bytes;
-    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &links);
+    rooms.resume_grace = lim.resume_grace;
+    rooms.resume_frames = lim.resume_max_frames;
+    rooms.resume_bytes = lim.resume_max_bytes;
+    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &rooms);
     ctx.emplace(node_context{*sys, dir, lim, stats, "test-node"});
   }
   ~actor_env() {
@@ -550,13 +550,13 @@ TEST_CASE("5000 live rooms get 5000 distinct six-digit ids") {
   for (int i = 0; i < n; ++i) {
     auto host = sys.spawn([to_collector](caf::event_based_actor*) -> caf::behavior {
       return {
-        [to_collector](created_atom, std::string& id, caf::actor&, const std::string&) { caf::anon_send(to_collector, std::move(id)); },
-        [to_collector](refused_atom, std::string& code) {
-          caf::anon_send(to_collector, "refused: " + code);
+        [to_collector](room_created& c) { caf::anon_send(to_collector, std::move(c.room_id)); },
+        [to_collector](const refused& r) {
+          caf::anon_send(to_collector, "refused: " + std::string(protocol::code_name(r.code)));
         },
       };
     });
-    caf::anon_send(env.ctx->directory, create_atom_v, host);
+    caf::anon_send(env.ctx->directory, create_room_request{host});
     hosts.push_back(std::move(host));
   }
   std::set<std::string> ids;
