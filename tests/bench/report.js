@@ -19,6 +19,7 @@ const ratio = (a, b, d = 2) => (a != null && b ? fmt(a / b, d) + "x" : "n/a");
 const cpu = (r, per) => get(r, `server.cpu_us_per_${per}`);
 const o = (k) => runs[k];
 const has = (prefix) => Object.keys(runs).some((k) => k.startsWith(prefix));
+const yes = (b) => (b == null ? "n/a" : b ? "yes" : "**no**");
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined; };
 
 let rows = [];
@@ -109,7 +110,7 @@ if (of || sf) {
   if (nRuns > 1) {
     const list = (rs) => rs.map((r) => `${fmt(cpu(r, "relay"), 1)}${r.delivery_ok ? "" : "!"}`).join(", ");
     row(`flood: server CPU per relay of each of the ${nRuns} runs, µs (table: the median run)`, list(floods("ours")), list(floods("seed")), "");
-    row("flood: every run delivered exactly once and in order", fmt(allDelivered(floods("ours")) ? "yes" : "**no**", 0), allDelivered(floods("seed")) ? "yes" : "**no**", "");
+    row("flood: every run delivered exactly once and in order", yes(allDelivered(floods("ours"))), yes(allDelivered(floods("seed"))), "");
   }
 }
 table("\nFlood: the same flood against each server (the same load for both); ours / seed as above.\n\n| | signal-node | seed peer | ours / seed |\n|---|---|---|---|");
@@ -169,7 +170,6 @@ if (errs.length) {
 
 // -- targets --------------------------------------------------------------------------------
 
-const yes = (b) => (b == null ? "n/a" : b ? "yes" : "**no**");
 const target = (name, a, b, unit, d, limit, cmp = "le") => {
   if (a == null || b == null) return;
   const r = a / b;
