@@ -353,7 +353,7 @@ TEST_CASE("a frame that never arrives is lost, and a gap alone is not misorderin
   CHECK_FALSE(none.clean());
 }
 
-TEST_CASE("a late frame counts as misordered once; nothing is lost") {
+TEST_CASE("a late frame counts as misordered once and nothing is lost") {
   bench::sequence_check c{4};
   CHECK(c.record(0) == bench::sequence_check::verdict::in_order);
   CHECK(c.record(2) == bench::sequence_check::verdict::in_order);
@@ -386,7 +386,7 @@ TEST_CASE("a repeated frame is a duplicate and does not count as received twice"
   CHECK_FALSE(c.clean());
 }
 
-TEST_CASE("a frame numbered beyond what was sent is out of range; none expected makes every arrival one") {
+TEST_CASE("a frame numbered beyond what was sent is out of range, and with none expected every arrival is") {
   bench::sequence_check c{2};
   CHECK(c.record(2) == bench::sequence_check::verdict::out_of_range);
   CHECK(c.record(1000000) == bench::sequence_check::verdict::out_of_range);
