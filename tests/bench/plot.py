@@ -135,7 +135,7 @@ def load_note(runs):
                 xs.append(v)
     if not xs:
         return ""
-    return f"other work on the machine during the measured windows: {min(xs):.2f}–{max(xs):.2f} cores (of 2)"
+    return f"other work on the machine during the measured windows: {min(xs):.2f}–{max(xs):.2f} cores"
 
 
 # -- drawing --------------------------------------------------------------------
@@ -236,6 +236,9 @@ def draw(runs, out_dir):
                     for x, y in pts:
                         ax.annotate(fmt(y), (x, y), xytext=(0, 5), textcoords="offset points", ha="center",
                                     fontsize=8, color=color)
+            xs = sorted({p[0] for pts in sc.values() for p in pts})
+            ax.set_xticks(xs, [f"{x:,}" for x in xs], fontsize=8)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,.0f}" if y >= 10 else f"{y:g}"))
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("connections held")
             ax.set_ylabel(unit)
@@ -290,7 +293,7 @@ def self_test():
     assert [p[0] for p in sc["ours"]] == [2000, 19800]
     assert sc["ours"][1] == (19800, 10000, 3.5, 55.0)
     assert sc["seed"] == [(19800, 6000, 2.5, None)]
-    assert load_note(runs).startswith("other work on the machine during the measured windows: 0.10–0.90")
+    assert load_note(runs).startswith("other work on the machine during the measured windows: 0.10–0.90 cores")
     assert get({"a": {"b": True}}, "a.b") is None, "booleans are not figures"
     print("plot.py self-test: all checks passed")
 

@@ -124,7 +124,7 @@ if (steps.length) {
   const rate = steps.map((n) => get(at("ours", n), "loaded_relay.target_rate") || get(at("seed", n), "loaded_relay.target_rate")).find((x) => x);
   let head = "\nPer-connection cost by connection count (a fresh server per step): RSS per idle connection, CPU per connection-second while held";
   head += loaded ? `, and CPU per relay of a ${fmt(rate, 0)} relays/s paced relay through ${get(at("ours", steps[0]), "loaded_relay.rooms") || get(at("seed", steps[0]), "loaded_relay.rooms")} of the held rooms.` : ".";
-  head += "\n\n| connections | RSS/conn ours, B | seed, B | ours / seed | CPU µs/conn-s ours | seed | ours / seed |" + (loaded ? " CPU/relay ours, µs | seed, µs | ours / seed |" : "") + " dropped ours / seed | other load, cores ours / seed |";
+  head += "\n\n| connections | RSS/conn ours, B | seed, B | ours / seed | CPU µs/conn-s ours | seed | ours / seed |" + (loaded ? " CPU/relay ours, µs | seed, µs | ours / seed |" : "") + " dropped ours / seed | other load, cores: ours " + (loaded ? "hold / relay" : "hold") + "; seed " + (loaded ? "hold / relay" : "hold") + " |";
   head += "\n|---|---|---|---|---|---|---|" + (loaded ? "---|---|---|" : "") + "---|---|";
   for (const n of steps) {
     const a = at("ours", n), b = at("seed", n);
@@ -132,8 +132,8 @@ if (steps.length) {
     const lr = (r) => get(r, "loaded_relay.server.cpu_us_per_relay");
     const cells = [fmt(n, 0), fmt(rss(a), 0), fmt(rss(b), 0), ratio(rss(a), rss(b)), fmt(cps(a), 3), fmt(cps(b), 3), ratio(cps(a), cps(b))];
     if (loaded) cells.push(fmt(lr(a), 2), fmt(lr(b), 2), ratio(lr(a), lr(b)));
-    cells.push(`${fmt(get(a, "dropped_during_hold"), 0)} / ${fmt(get(b, "dropped_during_hold"), 0)}`,
-      `${fmt(get(a, "hold.other_load_cores"), 2)} / ${fmt(get(b, "hold.other_load_cores"), 2)}`);
+    const other = (r) => fmt(get(r, "hold.other_load_cores"), 2) + (loaded ? ` / ${fmt(get(r, "loaded_relay.other_load_cores"), 2)}` : "");
+    cells.push(`${fmt(get(a, "dropped_during_hold"), 0)} / ${fmt(get(b, "dropped_during_hold"), 0)}`, `${other(a)}; ${other(b)}`);
     row(...cells);
   }
   table(head);
