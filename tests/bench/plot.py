@@ -10,6 +10,8 @@ Writes into OUT_DIR, each as .svg and .png:
   advantage the same figures as "times better than the seed" (seed/ours where
             lower is better, ours/seed where higher is better), with each
             figure's issue-14 target marked
+  cross     cross-node (2 nodes + Redis) against a single node of ours at the
+            same load: total CPU per relay, one-way p50/p99, peak
   scaling   RSS per idle connection, CPU per connection-second while held and
             (when run) CPU per relay of the paced relay through held rooms,
             against the number of connections, both servers
@@ -104,6 +106,22 @@ def headline(runs):
     return out
 
 
+def cross(runs):
+    """[{key, title, unit, lower, ours: cross-node, seed: single node}] like headline()."""
+    r = runs.get
+    ch, cp = r("cross.relay.half"), r("cross.relay.peak")
+    single = r("ours.relay.crossrate") or r("ours.relay.half")  # a single node at the cross-node rate
+    values = [
+        ("cpu_same", "total CPU per relay, same load", "µs", True,
+         get(ch, "server.cpu_us_per_relay"), get(single, "server.cpu_us_per_relay")),
+        ("ow_p50", "one way p50, same load", "µs", True, get(ch, "one_way_us.p50"), get(single, "one_way_us.p50")),
+        ("ow_p99", "one way p99, same load", "µs", True, get(ch, "one_way_us.p99"), get(single, "one_way_us.p99")),
+        ("peak", "relay peak", "relays/s", False, get(cp, "relays_per_s"), get(r("ours.relay.peak"), "relays_per_s")),
+    ]
+    return [dict(key=k, title=t, unit=u, lower=lo, target=None, ours=a, seed=b)
+            for k, t, u, lo, a, b in values if a is not None and b is not None]
+
+
 def advantage(fig):
     """How many times better ours is than the seed on this figure (> 1: ours better)."""
     if fig["lower"]:
@@ -170,34 +188,42 @@ def draw(runs, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     written = []
     note = load_note(runs)
-    figs = headline(runs)
-    if figs:
+    thousands = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,.0f}" if y >= 10 else f"{y:g}")
+
+    def pairs(figs, names, ratio_name, title, name):
+        """One panel per figure, two bars each."""
         cols = min(5, len(figs))
         rows = (len(figs) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.4 * rows), squeeze=False)
         for ax in axes.flat[len(figs):]:
             ax.axis("off")
         for ax, f in zip(axes.flat, figs):
-            ours, seed, unit = f["ours"], f["seed"], f["unit"]
-            if unit == "µs" and max(ours, seed) >= 10000:  # latencies of tens of ms read better in ms
-                ours, seed, unit = ours / 1000, seed / 1000, "ms"
-            bars = ax.bar(["signal-node", "seed"], [ours, seed], color=[OURS, SEED], width=0.6)
-            for b, v in zip(bars, (ours, seed)):
-                ax.annotate(fmt(v), (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom",
-                            fontsize=9, xytext=(0, 2), textcoords="offset points")
-            ax.set_title(f"{f['title']}\nours/seed {f['ours'] / f['seed']:.2f}× "
+            a, b, unit = f["ours"], f["seed"], f["unit"]
+            if unit == "µs" and max(a, b) >= 10000:  # latencies of tens of ms read better in ms
+                a, b, unit = a / 1000, b / 1000, "ms"
+            bars = ax.bar(names, [a, b], color=[OURS, SEED], width=0.6)
+            for bar, v in zip(bars, (a, b)):
+                ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                            va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+            ax.set_title(f"{f['title']}\n{ratio_name} {f['ours'] / f['seed']:.2f}× "
                          f"({'lower' if f['lower'] else 'higher'} is better)", fontsize=9)
             ax.set_ylabel(unit, fontsize=8)
             ax.tick_params(labelsize=8)
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,.0f}" if y >= 10 else f"{y:g}"))
-            ax.set_ylim(0, max(ours, seed) * 1.18)
+            ax.yaxis.set_major_formatter(thousands)
+            ax.set_ylim(0, max(a, b) * 1.18)
             ax.spines[["top", "right"]].set_visible(False)
-        fig.suptitle("signal-node vs the Node.js seed peer (tests/bench/run.sh)", fontsize=11)
+        fig.suptitle(title, fontsize=11)
         if note:
             fig.text(0.5, -0.01, note, ha="center", fontsize=8, color="#555")
         fig.tight_layout()
-        written += save(fig, out_dir, "headline")
+        paths = save(fig, out_dir, name)
         plt.close(fig)
+        return paths
+
+    figs = headline(runs)
+    if figs:
+        written += pairs(figs, ["signal-node", "seed"], "ours/seed",
+                         "signal-node vs the Node.js seed peer (tests/bench/run.sh)", "headline")
 
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(figs) + 1.4))
         names = [f["title"] for f in figs][::-1]
@@ -220,6 +246,11 @@ def draw(runs, out_dir):
         written += save(fig, out_dir, "advantage")
         plt.close(fig)
 
+    cf = cross(runs)
+    if cf:
+        written += pairs(cf, ["cross-node", "single node"], "cross/single",
+                         "Cross-node (hosts on node A, guests on node B, one Redis) vs one node of ours", "cross")
+
     sc = scaling(runs)
     if sc:
         panels = [(1, "RSS per idle connection", "bytes"), (2, "server CPU while held", "µs per connection-second")]
@@ -238,7 +269,7 @@ def draw(runs, out_dir):
                                     fontsize=8, color=color)
             xs = sorted({p[0] for pts in sc.values() for p in pts})
             ax.set_xticks(xs, [f"{x:,}" for x in xs], fontsize=8)
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,.0f}" if y >= 10 else f"{y:g}"))
+            ax.yaxis.set_major_formatter(thousands)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("connections held")
             ax.set_ylabel(unit)
@@ -295,6 +326,14 @@ def self_test():
     assert sc["seed"] == [(19800, 6000, 2.5, None)]
     assert load_note(runs).startswith("other work on the machine during the measured windows: 0.10–0.90 cores")
     assert get({"a": {"b": True}}, "a.b") is None, "booleans are not figures"
+    assert cross(runs) == [], "no cross-node runs: no cross chart"
+    runs2 = load_runs(lines + [
+        line("cross.relay.half", server=dict(cpu_us_per_relay=200.0), one_way_us=dict(p50=2000, p99=9000)),
+        line("ours.relay.crossrate", server=dict(cpu_us_per_relay=50.0), one_way_us=dict(p50=200, p99=900)),
+    ])
+    cf = {f["key"]: f for f in cross(runs2)}
+    assert cf["cpu_same"]["ours"] == 200.0 and cf["cpu_same"]["seed"] == 50.0, "single node at the cross rate"
+    assert cf["ow_p99"]["seed"] == 900 and "peak" not in cf
     print("plot.py self-test: all checks passed")
 
 
@@ -309,7 +348,6 @@ if __name__ == "__main__":
         runs = load_runs(fh)
     paths = draw(runs, sys.argv[2])
     if not paths:
-        print("plot.py: no figure in these results has both servers", file=sys.stderr)
-        sys.exit(1)
+        print("plot.py: nothing to chart in these results (no figure measured on both sides)", file=sys.stderr)
     for p in paths:
         print(p)
