@@ -13,6 +13,10 @@
 namespace bench {
 
 // Field layout: kind, ' ', pair (10 digits), ' ', seq (12), ' ', t (20), ' ', u (20).
+// kind: 'o' host -> guest, 'a' guest -> host. t (ns, steady clock): relay, when
+// the offer was due (paced) or sent; flood, when the frame was written. u (ns):
+// relay, when the guest sent its answer; 0 otherwise. The rest of the frame is
+// SDP-like padding up to the requested size.
 constexpr std::size_t pair_digits = 10, seq_digits = 12, time_digits = 20;
 constexpr std::size_t bench_field_len = 1 + 1 + pair_digits + 1 + seq_digits + 1 + time_digits + 1 + time_digits;
 constexpr std::string_view bench_key = R"("bench":")";
