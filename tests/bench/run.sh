@@ -124,6 +124,9 @@ log() { echo "bench: $*" >&2; }
 # -- build, stage and install ------------------------------------------------------
 
 cd "$ROOT"
+# The commit the binaries are built from (taken before the build: the tree may
+# move on while the runs go).
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +dirty)"
 log "building Release"
 [ -f build/build.ninja ] || cmake --preset release >/dev/null
 cmake --build build --target signal-node signal-bench >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
@@ -227,7 +230,7 @@ FLOOD=(flood --rooms "$FLOOD_ROOMS" --messages "$FLOOD_MESSAGES" --size "$FLOOD_
   echo "date=$(date -u +%FT%TZ) nproc=$(nproc) loadavg_start=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   echo "cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\" kernel=$(uname -r)"
   echo "fd_limit=$(ulimit -n) node=$(node --version) redis=$(redis-server --version | grep -o 'v=[0-9.]*')"
-  echo "scenarios=\"$SCENARIOS\" commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +dirty)"
+  echo "scenarios=\"$SCENARIOS\" commit=$COMMIT"
 } >"$WORK/machine.txt"
 
 OURS_PORT=$(free_port)
