@@ -89,7 +89,7 @@ public:
     auto received = now_ns();
     if (!take_token()) {
       if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
-        log::warn("event=rate_limit_close actor={}", id());
+        log::debug("event=rate_limit_close actor={}", id());
         close(close_code::policy_violation, "rate limit exceeded");
         return;
       }
@@ -121,7 +121,7 @@ public:
     }
     // JOIN_TIMEOUT_MS: a connection out of any room that long is closed.
     if (!room_ && !pending_ && now >= roomless_since_ + ctx_.lim.join_timeout) {
-      log::info("event=join_timeout actor={} remote={}", id(), link_->remote_address());
+      log::debug("event=join_timeout actor={} remote={}", id(), link_->remote_address());
       return close(close_code::policy_violation, "no room joined in time");
     }
     arm();
@@ -465,7 +465,7 @@ private:
     if (join_misses_ >= ctx_.lim.join_misses_before_close) {
       pending_ = false;
       send_error(error_code::room_unavailable);
-      log::warn("event=join_miss_close actor={} remote={} misses={}", id(), link_->remote_address(), join_misses_);
+      log::debug("event=join_miss_close actor={} remote={} misses={}", id(), link_->remote_address(), join_misses_);
       close(close_code::policy_violation, "too many failed joins");
       return;
     }
