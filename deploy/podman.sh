@@ -174,6 +174,9 @@ setup() {
 # without end. The layers in use, the package layer above all, stay.
 build() {
   local t0 opts=(--pull=never --network host --layers)
+  # One build at a time on a machine: the tags are the machine's.
+  exec 9> /run/lock/signal-podman-build.lock
+  flock 9
   t0=$SECONDS
   podman build "${opts[@]}" -f "$root/deploy/Dockerfile" -t signal-node:local "$root"
   say "signal-node:local built in $((SECONDS - t0)) s"
