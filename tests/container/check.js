@@ -277,7 +277,8 @@ async function imageChecks() {
 async function composeChecks() {
   const project = `signaltest${process.pid}`;
   const [redisPort, lb, ...nodePorts] = await freePorts(5);
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "signal-compose-"));
+  const state = path.join(os.tmpdir(), `signal-compose-${process.pid}`);
+  fs.mkdirSync(state, { recursive: true });
   const cenv = {
     ...process.env, STATE_DIR: state, COMPOSE_PROJECT_NAME: project, REDIS_PORT: String(redisPort),
     LB_PORT: String(lb), NODE1_PORT: String(nodePorts[0]), NODE2_PORT: String(nodePorts[1]), NODE3_PORT: String(nodePorts[2]),
@@ -387,8 +388,40 @@ async function composeChecks() {
   }
 }
 
+// What an earlier run cut short (a ctest timeout kills this process, not the containers or the
+// API service it started) is removed first: containers, compose projects and state directories
+// of these tests whose names carry the pid of a process that is gone.
+const gone = (pid) => {
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return e.code === "ESRCH";
+  }
+};
+function removeLeftovers() {
+  const ids = [
+    ...podman("ps", "-a", "--format", "{{.ID}} {{.Names}}").stdout.split("\n")
+      .map((l) => l.match(/^(\S+) signal-image-test-(\d+)$/)).filter((m) => m && gone(m[2])).map((m) => m[1]),
+    ...podman("ps", "-a", "--format", "{{.ID}} {{index .Labels \"com.docker.compose.project\"}}").stdout.split("\n")
+      .map((l) => l.match(/^(\S+) signaltest(\d+)$/)).filter((m) => m && gone(m[2])).map((m) => m[1]),
+  ];
+  if (ids.length) {
+    console.log(`removing ${ids.length} container(s) left by an earlier run`);
+    podman("rm", "-f", "-t", "0", ...ids);
+  }
+  for (const d of fs.readdirSync(os.tmpdir())) {
+    const m = d.match(/^signal-compose-(\d+)$/);
+    if (!m || !gone(m[1])) continue;
+    const dir = path.join(os.tmpdir(), d);
+    run("bash", [podmanSh, "service", "stop"], { env: { ...process.env, STATE_DIR: dir } });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 (async () => {
   const what = process.argv[2];
+  removeLeftovers();
   if (what === "image") await imageChecks();
   else if (what === "compose") await composeChecks();
   else {
