@@ -3,96 +3,100 @@
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
-#include "common/log.hpp"
+#include "actors/remote.hpp"
+#include "telemetry/log.hpp"
 
-#include <caf/actor_companion.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_config.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/detail/disposer.hpp>
-#include <caf/scoped_execution_unit.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/make_actor.hpp>
+#include <caf/monitorable_actor.hpp>
+#include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <utility>
 
 namespace signaling {
 
 namespace {
 
-using transport::close_code;
-using transport::frame_ptr;
 using protocol::error_code;
+using clock = connection_link::clock;
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
     .count();
 }
 
-// Token bucket: `rate` tokens per second, at most `burst` saved up.
-class token_bucket {
+// Calls `f` with the elements of `m` if they are exactly Ts..., as CAF's
+// behaviors would; true if it matched.
+template <class... Ts, class F, std::size_t... Is>
+void apply_elements(caf::type_erased_tuple& m, F& f, std::index_sequence<Is...>) {
+  f(m.get_mutable_as<Ts>(Is)...);
+}
+
+template <class... Ts, class F>
+bool on(caf::type_erased_tuple& m, F&& f) {
+  if (!m.match_elements<Ts...>())
+    return false;
+  apply_elements<Ts...>(m, f, std::index_sequence_for<Ts...>{});
+  return true;
+}
+
+class connection_actor final : public caf::monitorable_actor, public connection_handler {
 public:
-  token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
-  bool take() {
-    auto now = std::chrono::steady_clock::now();
-    tokens_ = std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
-    last_ = now;
-    if (tokens_ < 1)
-      return false;
-    tokens_ -= 1;
-    return true;
+  connection_actor(caf::actor_config& cfg, node_context& ctx, connection_link& link)
+    : caf::monitorable_actor(cfg), ctx_(ctx), link_(&link), thread_(link.thread()),
+      tokens_(static_cast<float>(ctx.lim.rate_burst)) {}
+
+  const char* name() const override { return "connection"; }
+
+  // Starts life: registers with the console's registry, arms the join deadline.
+  void start(caf::actor self) {
+    handle_ = std::move(self);
+    register_at_system(); // counted among the node's running actors until closed
+    ctx_.conns->add(handle_);
+    arm();
   }
 
-private:
-  double rate_, burst_, tokens_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
+  // -- CAF side: messages from other actors, on any thread ----------------------
 
-class connection_actor final : public transport::ws_handler {
-public:
-  connection_actor(node_context& ctx, std::shared_ptr<transport::ws_link> link)
-    : ctx_(ctx),
-      link_(link.get()),
-      unit_(&ctx.system),
-      bucket_(ctx.lim.rate_per_second, ctx.lim.rate_burst) {
-    auto handle = ctx.system.spawn<caf::actor_companion>();
-    self_ = caf::actor_cast<caf::actor_companion*>(handle);
-    handle_ = std::move(handle);
-    self_->context(&unit_);
-    // Runs on the sender's thread: hand the message to our strand. The link
-    // is held weakly (the session owns us); a message for a closed
-    // connection is dropped with it.
-    std::weak_ptr<transport::ws_link> weak = link;
-    self_->on_enqueue([this, weak](caf::mailbox_element_ptr ptr) {
-      if (auto l = weak.lock()) {
-        std::shared_ptr<caf::mailbox_element> msg{ptr.release(), caf::detail::disposer{}};
-        l->post([this, msg] { self_->activate(&unit_, *msg); });
-      }
+  void enqueue(caf::mailbox_element_ptr what, caf::execution_unit*) override {
+    if (closed_.load(std::memory_order_acquire)) {
+      bounce(what);
+      return;
+    }
+    // One shared owner, so the task stays copyable for std::function; the
+    // element goes back to CAF's allocator through its own deleter.
+    std::shared_ptr<caf::mailbox_element> msg{what.release(), [](caf::mailbox_element* p) {
+                                                 caf::mailbox_element_ptr{p};
+                                               }};
+    thread_->post([self = caf::strong_actor_ptr{ctrl()}, msg] {
+      static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(self))->handle(*msg);
     });
-    self_->become(behavior());
-    ctx.conns->add(handle_);
-    arm_join_deadline(ctx.lim.join_timeout);
   }
 
-  ~connection_actor() override {
-    if (handle_)
-      on_closed(transport::close_cause::deliberate);
-  }
+  // -- the socket side, on our I/O thread -----------------------------------------
 
-  void on_text(frame_ptr frame) override {
+  void on_text(std::string_view text) override {
     ++messages_in_;
     last_activity_ms_ = unix_ms();
     if (closing_)
       return;
     auto received = now_ns();
-    if (!bucket_.take()) {
+    if (!take_token()) {
       if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
-        log::warn("event=rate_limit_close actor={}", handle_.id());
-        closing_ = true;
-        link_->close(close_code::policy_violation, "rate limit exceeded");
+        log::warn("event=rate_limit_close actor={}", id());
+        close(close_code::policy_violation, "rate limit exceeded");
         return;
       }
       return send_error(error_code::rate_limited);
     }
     strikes_ = 0;
-    auto res = protocol::parse(*frame, ctx_.lim.max_json_depth);
+    auto res = protocol::parse(text, ctx_.lim.max_json_depth);
     if (!res.ok)
       return send_error(res.error, res.detail);
     auto& cmd = res.cmd;
@@ -101,152 +105,219 @@ public:
       case protocol::msg_type::join_room: return join_room(cmd.room_id);
       case protocol::msg_type::leave_room: return leave_room(cmd.room_id);
       case protocol::msg_type::signal:
-      case protocol::msg_type::chat_message: return relay(cmd.room_id, std::move(frame), received);
+      case protocol::msg_type::chat_message: return relay(cmd.room_id, text, received);
       case protocol::msg_type::resume: return resume(cmd.room_id, cmd.resume_token);
     }
   }
 
-  void on_closed(transport::close_cause cause) override {
-    if (!handle_)
+  void on_deadline() override {
+    if (closing_ || !link_)
+      return;
+    auto now = clock::now();
+    if (miss_due_ <= now) {
+      miss_due_ = clock::time_point::max();
+      pending_ = false;
+      send_error(error_code::room_unavailable);
+    }
+    // JOIN_TIMEOUT_MS: a connection out of any room that long is closed.
+    if (!room_ && !pending_ && now >= roomless_since_ + ctx_.lim.join_timeout) {
+      log::info("event=join_timeout actor={} remote={}", id(), link_->remote_address());
+      return close(close_code::policy_violation, "no room joined in time");
+    }
+    arm();
+  }
+
+  void on_closed(close_cause cause) override {
+    if (!link_)
       return;
     // A lost connection keeps its seat for a resume; a deliberate close ends it.
     if (room_) {
-      if (cause == transport::close_cause::lost)
-        self_->send(room_, park_atom_v, handle_, relayed_);
+      if (cause == close_cause::lost)
+        caf::anon_send(room_, member_lost{handle_, relayed_});
       else
-        self_->send(room_, leave_room_atom_v, handle_);
+        caf::anon_send(room_, member_left{handle_});
     }
     clear_room();
-    // Terminates the actor: monitors (our room) get a down message. (CAF
-    // 0.17.6 declares actor_companion::disconnect but never defines it; this
-    // is its body, as in CAF's own actor_widget mixin.)
-    self_->on_enqueue(nullptr);
-    self_->cleanup(caf::error{}, &unit_);
-    ctx_.conns->remove(handle_.id());
-    handle_ = nullptr;
-    self_ = nullptr;
+    link_ = nullptr;
+    closed_.store(true, std::memory_order_release);
+    ctx_.conns->remove(id());
+    // Terminates the actor: monitors (our room) get a down message, and
+    // messages from now on bounce. The last reference may be ours.
+    cleanup(caf::error{}, nullptr);
+    unregister_from_system();
+    auto keep = std::move(handle_);
   }
 
+  // A frame from a peer's connection actor for our client; on our thread.
+  void deliver(std::string_view room_id, std::string_view frame, std::int64_t received) {
+    // Frames from a room we have since left are stale: drop them.
+    if (!link_ || !room_ || room_id != room_id_)
+      return;
+    link_->send(frame);
+    count_delivered(received);
+  }
+
+  void deliver(std::string_view room_id, const frame_ptr& frame, std::int64_t received) {
+    if (!link_ || !room_ || room_id != room_id_)
+      return;
+    link_->send(frame);
+    count_delivered(received);
+  }
+
+  const std::shared_ptr<io_thread>& thread() const { return thread_; }
+
 private:
-  caf::behavior behavior() {
-    return {
-      [this](created_atom, std::string& id, caf::actor& room, const std::string& token) {
-        pending_ = false;
-        room_id_ = std::move(id);
-        room_ = std::move(room);
-        role_ = "host";
-        write(protocol::room_created(room_id_, token));
-      },
-      [this](joined_atom, std::string& id, caf::actor& room, caf::actor& host, const std::string& token) {
-        pending_ = false;
-        room_id_ = std::move(id);
-        room_ = std::move(room);
-        peer_ = std::move(host);
-        role_ = "guest";
-        write(protocol::peer_joined(room_id_, token));
-      },
-      // Seat resume: the peer's connection was lost (frames for it now go to
-      // the room, which keeps them), it came back, or we came back.
-      [this](peer_gone_atom, const caf::actor& room) {
-        if (room != room_)
-          return;
-        peer_ = room_;
-        write(protocol::peer_disconnected(room_id_));
-      },
-      [this](peer_back_atom, const caf::actor& room, caf::actor& peer) {
-        if (room != room_)
-          return;
-        peer_ = std::move(peer);
-        write(protocol::peer_resumed(room_id_));
-      },
-      [this](resumed_atom, std::string& id, caf::actor& room, caf::actor& peer, const std::string& role,
-             const std::string& token, std::vector<std::string>& frames, std::uint64_t dropped,
-             bool peer_connected, std::int64_t acked) {
-        pending_ = false;
-        room_id_ = std::move(id);
-        room_ = std::move(room);
-        peer_ = std::move(peer);
-        role_ = role == "host" ? "host" : "guest";
-        relayed_ = acked > 0 ? static_cast<std::uint64_t>(acked) : 0;
-        write(protocol::resumed(room_id_, role_, token, frames.size(), dropped, peer_connected, acked));
-        for (auto& f : frames) {
-          link_->send(std::make_shared<const std::string>(std::move(f)));
-          count_out();
-          ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
-        }
-      },
-      [this](peer_joined_atom, const caf::actor& room, caf::actor& guest) {
-        if (room != room_)
-          return;
-        peer_ = std::move(guest);
-        write(protocol::peer_joined(room_id_));
-      },
-      [this](refused_atom, const std::string& code) {
-        error_code c = error_code::unavailable;
-        protocol::code_from_name(code, c);
-        if (c == error_code::room_unavailable)
-          return join_missed();
-        pending_ = false;
-        send_error(c);
-      },
-      [this](peer_left_atom, const caf::actor& room) {
-        if (room != room_)
-          return;
-        auto id = room_id_;
-        clear_room();
-        write(protocol::peer_left(id));
-      },
-      [this](deliver_atom, const std::string& room_id, const frame_ptr& frame, std::int64_t received) {
-        // Frames from a room we have since left are stale: drop them.
-        if (!room_ || room_id != room_id_)
-          return;
-        link_->send(frame);
-        count_out();
-        ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
-        ctx_.stats.relay_latency.observe(std::chrono::nanoseconds(now_ns() - received));
-      },
-      [this](relay_failed_atom, const std::string& room_id) {
-        if (room_ && room_id == room_id_)
-          send_error(error_code::unavailable, "relay to the peer's node failed");
-      },
+  // -- messages from other actors (on our thread) ----------------------------------
+
+  void handle(caf::mailbox_element& x) {
+    if (!link_) { // closed while the message was on its way: a request learns it
+      if (x.mid.is_request())
+        reply(x, caf::make_error(caf::sec::request_receiver_down));
+      return;
+    }
+    auto& m = x.content();
+    bool done =
+      on<room_created>(m,
+        [this](room_created& c) {
+          pending_ = false;
+          enter(std::move(c.room_id), std::move(c.room), seat_role::host, {});
+          write(protocol::room_created(room_id_, c.token));
+        }) ||
+      on<room_joined>(m,
+        [this](room_joined& j) {
+          pending_ = false;
+          enter(std::move(j.room_id), std::move(j.room), seat_role::guest, std::move(j.peer));
+          write(protocol::peer_joined(room_id_, j.token));
+        }) ||
+      on<peer_joined>(m,
+        [this](peer_joined& p) {
+          if (p.room != room_)
+            return;
+          set_peer(std::move(p.peer));
+          write(protocol::peer_joined(room_id_));
+        }) ||
+      // Seat resume: the peer's connection was lost (frames for it are kept
+      // from now on), it came back, or we came back.
+      on<peer_gone>(m,
+        [this](peer_gone& p) {
+          if (p.room != room_)
+            return;
+          set_peer(std::move(p.peer));
+          write(protocol::peer_disconnected(room_id_));
+        }) ||
+      on<peer_back>(m,
+        [this](peer_back& p) {
+          if (p.room != room_)
+            return;
+          set_peer(std::move(p.peer));
+          write(protocol::peer_resumed(room_id_));
+        }) ||
+      on<seat_resumed>(m,
+        [this](seat_resumed& r) {
+          pending_ = false;
+          enter(std::move(r.room_id), std::move(r.room), r.role, std::move(r.peer));
+          relayed_ = r.acked > 0 ? static_cast<std::uint64_t>(r.acked) : 0;
+          write(protocol::resumed(room_id_, role_name(role_), r.token, r.frames.size(), r.dropped,
+                                  r.peer_connected, r.acked));
+          for (auto& f : r.frames) {
+            link_->send(std::make_shared<const std::string>(std::move(f)));
+            count_out();
+            ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+          }
+        }) ||
+      on<refused>(m,
+        [this](refused& r) {
+          if (r.code == error_code::room_unavailable)
+            return join_missed();
+          pending_ = false;
+          send_error(r.code);
+        }) ||
+      on<peer_left>(m,
+        [this](peer_left& p) {
+          if (p.room != room_)
+            return;
+          auto id = room_id_;
+          clear_room();
+          write(protocol::peer_left(id));
+        }) ||
+      // Frames from a peer's actor on another thread, or from a room.
+      on<deliver_frame>(m, [this](deliver_frame& f) { deliver(f.room_id, f.frame, f.received); }) ||
+      on<relay_failed>(m,
+        [this](relay_failed& f) {
+          if (room_ && f.room_id == room_id_)
+            send_error(error_code::unavailable, "relay to the peer's node failed");
+        }) ||
       // Node drain: our seat is about to be parked and this connection closed
       // (1012). From now on nothing is relayed; the count tells the client,
       // once it resumes (`acked`), which of its messages to send again.
-      [this](park_all_atom) {
-        frozen_ = true;
-        return relayed_;
-      },
+      on<park_all_atom>(m,
+        [this, &x](park_all_atom) {
+          frozen_ = true;
+          reply(x, relayed_);
+        }) ||
       // The operator console (through the inspector): state, kick, room closed.
-      [this](conn_atom) { return describe(); },
-      [this](kick_atom) {
-        if (!closing_) {
-          log::warn("event=conn_kicked actor={} remote={}", handle_.id(), link_->remote_address());
-          closing_ = true;
-          link_->close(close_code::policy_violation, "kicked by operator");
-        }
-        return nlohmann::ordered_json{{"kicked", handle_.id()}, {"remote", link_->remote_address()}}.dump();
-      },
-      [this](room_closed_atom, const caf::actor& room) {
-        if (room != room_)
+      on<conn_atom>(m, [this, &x](conn_atom) { reply(x, describe()); }) ||
+      on<kick_atom>(m,
+        [this, &x](kick_atom) {
+          auto remote = link_->remote_address();
+          if (!closing_) {
+            log::warn("event=conn_kicked actor={} remote={}", id(), remote);
+            close(close_code::policy_violation, "kicked by operator");
+          }
+          reply(x, nlohmann::ordered_json{{"kicked", id()}, {"remote", remote}}.dump());
+        }) ||
+      on<room_closed>(m, [this](room_closed& c) {
+        if (c.room != room_)
           return;
         auto id = room_id_;
         clear_room();
         write(protocol::peer_left(id));
-        closing_ = true;
-        link_->close(close_code::normal, "room closed by operator");
-      },
-    };
+        close(close_code::normal, "room closed by operator");
+      });
+    if (!done)
+      log::debug("event=unexpected_message actor={} type={}", id(), caf::to_string(m));
+  }
+
+  // Our seat in a room, told by the directory or the room.
+  void enter(std::string room_id, caf::actor room, seat_role role, peer_ref peer) {
+    room_id_ = std::move(room_id);
+    room_ = std::move(room);
+    role_ = role;
+    set_peer(std::move(peer));
+    arm();
+  }
+
+  // Answers a request (the console's, a room's drain).
+  template <class T>
+  void reply(caf::mailbox_element& x, T&& value) {
+    if (!x.mid.is_request())
+      return;
+    caf::strong_actor_ptr next;
+    caf::strong_actor_ptr src;
+    auto mid = x.mid;
+    if (x.stages.empty()) {
+      next = x.sender;
+      src = ctrl();
+      mid = mid.response_id();
+    } else {
+      next = std::move(x.stages.back());
+      x.stages.pop_back();
+      src = x.sender;
+    }
+    if (next)
+      next->enqueue(caf::make_mailbox_element(std::move(src), mid, std::move(x.stages), std::forward<T>(value)),
+                    nullptr);
   }
 
   // This actor's state as JSON for the operator console.
   std::string describe() const {
     auto now = unix_ms();
     nlohmann::ordered_json j;
-    j["actor"] = handle_.id();
+    j["actor"] = id();
     j["node"] = ctx_.node_id;
     j["remote"] = link_->remote_address();
     j["room"] = room_ ? nlohmann::ordered_json(room_id_) : nlohmann::ordered_json(nullptr);
-    j["role"] = room_ ? nlohmann::ordered_json(role_) : nlohmann::ordered_json(nullptr);
+    j["role"] = room_ ? nlohmann::ordered_json(role_name(role_)) : nlohmann::ordered_json(nullptr);
     j["paired"] = static_cast<bool>(peer_);
     j["pending"] = pending_;
     j["closing"] = closing_;
@@ -260,6 +331,8 @@ private:
     return j.dump();
   }
 
+  // -- the protocol ------------------------------------------------------------------
+
   void create_room() {
     if (pending_)
       return send_error(error_code::busy);
@@ -267,7 +340,7 @@ private:
       return send_error(error_code::forbidden, "creating rooms");
     leave_current();
     pending_ = true;
-    self_->send(ctx_.directory, create_atom_v, handle_);
+    caf::anon_send(ctx_.directory, create_room_request{handle_});
   }
 
   void join_room(const std::string& id) {
@@ -284,7 +357,7 @@ private:
       return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
     leave_current();
     pending_ = true;
-    self_->send(ctx_.directory, join_room_atom_v, id, handle_);
+    caf::anon_send(ctx_.directory, join_room_request{id, handle_});
   }
 
   // Reclaims a seat whose connection was lost. A wrong token is a wrong
@@ -299,7 +372,7 @@ private:
       return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
     leave_current();
     pending_ = true;
-    self_->send(ctx_.directory, resume_atom_v, id, token, handle_);
+    caf::anon_send(ctx_.directory, resume_request{id, token, handle_});
   }
 
   void leave_room(const std::string& id) {
@@ -309,7 +382,11 @@ private:
     write(protocol::room_left(id));
   }
 
-  void relay(const std::string& id, frame_ptr frame, std::int64_t received) {
+  // A validated signal/chat for our room: straight to the peer's connection
+  // actor (a call on this thread, else one post), to the relay port of a
+  // seat on another node (cluster), or to the room standing in for a parked
+  // peer (embedded).
+  void relay(const std::string& id, std::string_view frame, std::int64_t received) {
     if (!room_ || id != room_id_)
       return send_error(error_code::not_a_member);
     if (!peer_)
@@ -317,47 +394,62 @@ private:
     if (frozen_)
       return; // the node is draining us: the client sends it again after its resume
     ++relayed_;
-    self_->send(peer_, deliver_atom_v, room_id_, std::move(frame), received);
+    if (auto* peer = peer_conn_) {
+      if (peer->thread() == thread_ && thread_->is_current())
+        return peer->deliver(room_id_, frame, received);
+      // Another thread: one post, no mailbox element.
+      peer->thread()->post([p = caf::strong_actor_ptr{peer->ctrl()}, id = room_id_,
+                            f = std::make_shared<const std::string>(frame), received] {
+        static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received);
+      });
+      return;
+    }
+    if (peer_.remote) {
+      ctx_.stats.relayed_out.fetch_add(1, std::memory_order_relaxed);
+      return peer_.remote->relay(frame, handle_);
+    }
+    caf::send_as(handle_, peer_.actor, deliver_frame{room_id_, std::make_shared<const std::string>(frame), received});
+  }
+
+  // The peer, and its connection actor when it is one (ours to call directly
+  // on our thread).
+  void set_peer(peer_ref p) {
+    peer_ = std::move(p);
+    peer_conn_ = nullptr;
+    if (peer_.actor && !peer_.remote)
+      peer_conn_ = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(peer_.actor));
   }
 
   void leave_current() {
     if (!room_)
       return;
-    self_->send(room_, leave_room_atom_v, handle_);
+    caf::anon_send(room_, member_left{handle_});
     clear_room();
   }
 
   void clear_room() {
+    bool had = static_cast<bool>(room_);
     room_ = nullptr;
-    peer_ = nullptr;
+    peer_ = {};
+    peer_conn_ = nullptr;
     room_id_.clear();
     relayed_ = 0;
-    roomless_since_ = std::chrono::steady_clock::now();
+    roomless_since_ = clock::now();
+    if (had && link_)
+      arm();
   }
 
-  // JOIN_TIMEOUT_MS: a connection out of any room that long is closed. One
-  // timer at a time: it looks again while the connection is in a room, and
-  // otherwise sleeps until the deadline of the current roomless stretch.
-  void arm_join_deadline(std::chrono::steady_clock::duration in) {
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(in);
-    link_->after(ms, [this] { check_join_deadline(); });
-  }
-
-  void check_join_deadline() {
-    if (closing_ || !handle_)
+  // The link's one deadline: the earliest of a held-back join-miss answer
+  // and, while in no room, JOIN_TIMEOUT_MS after leaving the last one.
+  void arm() {
+    if (!link_ || closing_)
       return;
-    const auto timeout = ctx_.lim.join_timeout;
-    if (room_)
-      return arm_join_deadline(timeout);
-    if (pending_) // the answer is on its way (or held back, see join_missed)
-      return arm_join_deadline(std::min<std::chrono::steady_clock::duration>(timeout, std::chrono::seconds(1)));
-    auto due = roomless_since_ + timeout;
-    auto now = std::chrono::steady_clock::now();
-    if (now < due)
-      return arm_join_deadline(due - now);
-    log::info("event=join_timeout actor={} remote={}", handle_.id(), link_->remote_address());
-    closing_ = true;
-    link_->close(close_code::policy_violation, "no room joined in time");
+    auto when = miss_due_;
+    if (!room_) {
+      auto join = pending_ ? clock::now() + std::chrono::seconds(1) : roomless_since_ + ctx_.lim.join_timeout;
+      when = std::min(when, join);
+    }
+    link_->set_deadline(when);
   }
 
   // A join-room that found no room. Guessing codes is the one way into a room
@@ -373,24 +465,40 @@ private:
     if (join_misses_ >= ctx_.lim.join_misses_before_close) {
       pending_ = false;
       send_error(error_code::room_unavailable);
-      log::warn("event=join_miss_close actor={} remote={} misses={}", handle_.id(), link_->remote_address(),
-                join_misses_);
-      closing_ = true;
-      link_->close(close_code::policy_violation, "too many failed joins");
+      log::warn("event=join_miss_close actor={} remote={} misses={}", id(), link_->remote_address(), join_misses_);
+      close(close_code::policy_violation, "too many failed joins");
       return;
     }
     if (join_misses_ == 1 || ctx_.lim.join_miss_delay.count() == 0) {
       pending_ = false;
-      return send_error(error_code::room_unavailable);
-    }
-    link_->after(ctx_.lim.join_miss_delay, [this] {
-      pending_ = false;
       send_error(error_code::room_unavailable);
-    });
+      return arm();
+    }
+    miss_due_ = clock::now() + ctx_.lim.join_miss_delay;
+    arm();
   }
 
-  void write(std::string text) {
-    link_->send(std::make_shared<const std::string>(std::move(text)));
+  void close(close_code code, std::string_view reason) {
+    closing_ = true;
+    link_->set_deadline(clock::time_point::max());
+    link_->close(code, reason);
+  }
+
+  // Token bucket: RATE_LIMIT_PER_SEC tokens a second, at most RATE_LIMIT_BURST saved.
+  bool take_token() {
+    auto now = clock::now();
+    auto elapsed = std::chrono::duration<float>(now - bucket_at_).count();
+    bucket_at_ = now;
+    tokens_ = std::min(static_cast<float>(ctx_.lim.rate_burst),
+                       tokens_ + static_cast<float>(ctx_.lim.rate_per_second) * elapsed);
+    if (tokens_ < 1)
+      return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+  void write(const std::string& text) {
+    link_->send(std::string_view(text));
     count_out();
   }
 
@@ -400,41 +508,64 @@ private:
     ctx_.stats.messages_out.fetch_add(1, std::memory_order_relaxed);
   }
 
+  void count_delivered(std::int64_t received) {
+    count_out();
+    ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+    ctx_.stats.relay_latency.observe(std::chrono::nanoseconds(now_ns() - received));
+  }
+
   void send_error(error_code c, const std::string& detail = {}) {
     ctx_.stats.errors[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
     write(protocol::error(c, detail));
   }
 
   node_context& ctx_;
-  transport::ws_link* link_; // owns us; valid for our whole life
-  caf::scoped_execution_unit unit_;
-  caf::actor handle_;
-  caf::actor_companion* self_ = nullptr;
-  token_bucket bucket_;
-  std::uint32_t strikes_ = 0;
-  bool pending_ = false; // a create/join is waiting for its answer
+  connection_link* link_; // null once closed
+  std::shared_ptr<io_thread> thread_;
+  caf::actor handle_; // ourselves, until the socket closes
+  std::atomic<bool> closed_{false};
+  bool pending_ = false; // a create/join/resume is waiting for its answer
   bool closing_ = false; // we closed the link; ignore what still arrives
   bool frozen_ = false;  // node drain: our seat is parked, relay nothing more
+  seat_role role_ = seat_role::host; // our seat in room_id_
+  std::uint32_t strikes_ = 0;
+  float tokens_;
+  clock::time_point bucket_at_ = clock::now();
   std::string room_id_;
   caf::actor room_;
-  caf::actor peer_;
+  peer_ref peer_;
+  connection_actor* peer_conn_ = nullptr; // peer_.actor, when it is a connection actor
   // What the operator console shows (see describe()).
-  const char* role_ = "host"; // in room_id_: "host" or "guest"
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;
   std::uint64_t relayed_ = 0; // frames this member relayed into its current room
   std::int64_t connected_at_ms_ = unix_ms();
   std::int64_t last_activity_ms_ = connected_at_ms_;
   // Deadlines against idle sockets and room-code guessing (see join_missed).
-  std::chrono::steady_clock::time_point roomless_since_ = std::chrono::steady_clock::now();
+  clock::time_point roomless_since_ = clock::now();
+  clock::time_point miss_due_ = clock::time_point::max();
   std::uint32_t join_misses_ = 0;
 };
 
 } // namespace
 
-transport::ws_handler_factory connection_actor_factory(node_context& ctx) {
-  return [&ctx](std::shared_ptr<transport::ws_link> link) -> std::unique_ptr<transport::ws_handler> {
-    return std::make_unique<connection_actor>(ctx, std::move(link));
+void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
+  auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
+  if (!c)
+    return caf::anon_send(conn, deliver_frame{std::move(room_id), std::move(frame), received});
+  c->thread()->post([p = caf::strong_actor_ptr{c->ctrl()}, id = std::move(room_id), f = std::move(frame), received] {
+    static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received);
+  });
+}
+
+connection_handler_factory connection_actor_factory(node_context& ctx) {
+  return [&ctx](connection_link& link) -> connection_handler* {
+    caf::actor_config cfg;
+    auto& sys = ctx.system;
+    auto handle = caf::make_actor<connection_actor, caf::actor>(sys.next_actor_id(), sys.node(), &sys, cfg, ctx, link);
+    auto* self = static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(handle));
+    self->start(std::move(handle));
+    return self;
   };
 }
 

@@ -1,21 +1,32 @@
-// The actor of one WebSocket connection. It is a CAF actor_companion whose
-// mailbox is drained on the connection's strand, so frames from its own
-// socket and messages from other actors are handled on one thread at a time,
-// without a hop to CAF's scheduler. It parses each inbound frame once,
-// enforces the protocol (membership, rate, one request in flight) and relays
-// validated frames, unchanged, straight to the peer's connection actor.
-// It must never block, and never forward a frame it did not validate.
+// The actor of one WebSocket connection. A CAF actor in its own right (an
+// address, a mailbox, monitors), but a small one: not a scheduled actor with a
+// behavior stack, just an enqueue that hands each message to the connection's
+// I/O thread, where frames from its own socket are handled too. So everything
+// of one connection runs on one thread, without CAF's scheduler in between.
+// It parses each inbound frame once, enforces the protocol (membership, rate,
+// one request in flight) and relays validated frames, unchanged, straight to
+// the peer's connection actor: by a plain call when the peer is on the same
+// thread, by one post when it is not. It must never block, and never forward a
+// frame it did not validate.
 #pragma once
 
-#include "transport/ws_link.hpp"
+#include "actors/link.hpp"
 
-#include <memory>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <string>
 
 namespace signaling {
 
 struct node_context;
 
 // Builds the handler the transport attaches to each upgraded WebSocket.
-transport::ws_handler_factory connection_actor_factory(node_context& ctx);
+connection_handler_factory connection_actor_factory(node_context& ctx);
+
+// Hands `frame` for room `room_id` to connection actor `conn` on its own I/O
+// thread, without a mailbox element: how frames from other nodes reach a
+// member (cluster/). Dropped if the connection has left that room meanwhile.
+void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received);
 
 } // namespace signaling

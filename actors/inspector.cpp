@@ -1,10 +1,10 @@
 #include "actors/inspector.hpp"
 
-#include "actors/cluster_directory.hpp"
+#include "actors/remote.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -172,7 +172,7 @@ caf::typed_response_promise<std::string> nodes(inspector_ptr self) {
   auto token = self->state.next_token++;
   self->state.pending_nodes.emplace(token, rp);
   auto me = caf::actor_cast<caf::actor>(self);
-  l.cluster->list_nodes([me, token](bool ok, std::vector<cluster::redis_bridge::node_entry> entries) {
+  l.cluster->list_nodes([me, token](bool ok, std::vector<cluster_view::node_entry> entries) {
     json rows = json::array();
     for (auto& e : entries)
       rows.push_back(

@@ -33,12 +33,12 @@
 namespace signaling {
 
 struct node_context;
-class cluster_runtime;
+class cluster_view;
 
 // What the inspector reads and does beyond node_context.
 struct inspector_links {
   node_context* ctx = nullptr;
-  cluster_runtime* cluster = nullptr;         // null in embedded mode
+  const cluster_view* cluster = nullptr;      // null in embedded mode
   std::function<std::string()> admin_address; // host:port consoles reach this node at
   std::int64_t started_ms = 0;                // unix ms
   std::function<bool()> ready;                // what /readyz answers

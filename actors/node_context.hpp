@@ -7,8 +7,8 @@
 #include "actors/connection_registry.hpp"
 #include "actors/join_miss_budget.hpp"
 #include "actors/room_directory.hpp"
-#include "common/limits.hpp"
-#include "common/stats.hpp"
+#include "actors/limits.hpp"
+#include "telemetry/stats.hpp"
 
 #include <memory>
 #include <string>

@@ -3,11 +3,10 @@
 #include "actors/protocol.hpp"
 #include "actors/room_actor.hpp"
 #include "actors/room_id.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -19,11 +18,11 @@ namespace signaling {
 namespace {
 
 struct directory_state {
-  std::unordered_map<std::string, caf::actor> rooms;
+  std::unordered_map<std::string, room_actor> rooms;
   std::unordered_map<caf::actor_addr, std::string> ids;
   room_id_generator ids_gen{6};
   node_stats* stats = nullptr;
-  const room_links* links = nullptr;
+  const room_settings* settings = nullptr;
   static inline const char* name = "room-directory";
 };
 
@@ -33,15 +32,15 @@ constexpr int max_draws = 64;
 
 using directory_ptr = room_directory::stateful_pointer<directory_state>;
 
-std::string code(protocol::error_code c) {
-  return std::string(protocol::code_name(c));
+void refuse(const caf::actor& conn, protocol::error_code c) {
+  caf::anon_send(conn, refused{c});
 }
 
 room_directory::behavior_type local_directory(directory_ptr self, unsigned digits, node_stats* stats,
-                                              const room_links* links) {
+                                              const room_settings* settings) {
   self->state.ids_gen = room_id_generator{digits};
   self->state.stats = stats;
-  self->state.links = links;
+  self->state.settings = settings;
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.ids.find(dm.source);
@@ -59,14 +58,14 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
     self->quit(em.reason);
   });
   return {
-    [self](create_atom, const caf::actor& host) {
+    [self](const create_room_request& req) {
       auto& st = self->state;
       for (int i = 0; i < max_draws; ++i) {
         auto id = st.ids_gen.next();
         if (st.rooms.count(id))
           continue;
         auto token = make_resume_token();
-        auto room = self->spawn(room_actor, id, host, token, st.links);
+        auto room = spawn_room(self->home_system(), id, req.conn, token, st.settings);
         self->monitor(room);
         st.ids.emplace(room.address(), id);
         st.rooms.emplace(id, room);
@@ -74,52 +73,47 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         st.stats->room_actors.fetch_add(1, std::memory_order_relaxed);
         st.stats->rooms_created.fetch_add(1, std::memory_order_relaxed);
         log::info("event=room_created room={}", id);
-        caf::anon_send(host, created_atom_v, std::move(id), room, std::move(token));
+        caf::anon_send(req.conn, room_created{std::move(id), caf::actor_cast<caf::actor>(room), std::move(token)});
         return;
       }
       log::error("event=room_ids_exhausted live={}", st.rooms.size());
-      caf::anon_send(host, refused_atom_v, code(protocol::error_code::unavailable));
+      refuse(req.conn, protocol::error_code::unavailable);
     },
-    [self](join_room_atom, const std::string& id, const caf::actor& guest) {
+    [self](const join_room_request& req) {
       auto& st = self->state;
-      auto i = st.rooms.find(id);
-      if (i == st.rooms.end()) {
-        caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
-        return;
-      }
+      auto i = st.rooms.find(req.room_id);
+      if (i == st.rooms.end())
+        return refuse(req.conn, protocol::error_code::room_unavailable);
       // A request, not a send: if the room ended a moment ago (its down
       // message still on the way here) the request bounces and the guest is
       // told, instead of the join vanishing.
-      self->request(i->second, caf::infinite, join_room_atom_v, guest, make_resume_token())
-        .then([](bool) {},
-              [self, guest](const caf::error&) {
-                caf::anon_send(guest, refused_atom_v, code(protocol::error_code::room_unavailable));
-              });
+      auto conn = req.conn;
+      self->request(i->second, caf::infinite, seat_guest{conn, make_resume_token()})
+        .then([](bool) {}, [conn](const caf::error&) { refuse(conn, protocol::error_code::room_unavailable); });
     },
-    [self](resume_atom, const std::string& id, const std::string& token, const caf::actor& conn) {
-      auto i = self->state.rooms.find(id);
+    [self](const resume_request& req) {
+      auto i = self->state.rooms.find(req.room_id);
       if (i == self->state.rooms.end())
-        return caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
-      self->request(i->second, caf::infinite, resume_atom_v, token, conn)
+        return refuse(req.conn, protocol::error_code::room_unavailable);
+      auto conn = req.conn;
+      self->request(i->second, caf::infinite, resume_seat{req.token, conn})
         .then(
-          [conn](const std::string& role) {
-            if (role.empty())
-              caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
+          [conn](bool ok) {
+            if (!ok)
+              refuse(conn, protocol::error_code::room_unavailable);
           },
-          [conn](const caf::error&) {
-            caf::anon_send(conn, refused_atom_v, code(protocol::error_code::room_unavailable));
-          });
+          [conn](const caf::error&) { refuse(conn, protocol::error_code::room_unavailable); });
     },
     // Embedded mode: no other node to resume on.
     [](park_all_atom) { return std::uint64_t{0}; },
     // Every room here is hosted here.
     [self](list_rooms_atom) {
-      std::map<std::string, caf::actor> sorted(self->state.rooms.begin(), self->state.rooms.end());
+      std::map<std::string, room_actor> sorted(self->state.rooms.begin(), self->state.rooms.end());
       std::vector<std::string> ids;
       std::vector<caf::actor> rooms;
       for (auto& kv : sorted) {
         ids.push_back(kv.first);
-        rooms.push_back(kv.second);
+        rooms.push_back(caf::actor_cast<caf::actor>(kv.second));
       }
       auto hosted = static_cast<std::uint64_t>(rooms.size());
       return caf::make_result(std::move(ids), std::move(rooms), hosted);
@@ -130,8 +124,8 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
 } // namespace
 
 room_directory spawn_local_directory(caf::actor_system& sys, unsigned room_id_digits, node_stats& stats,
-                                     const room_links* links) {
-  return sys.spawn(local_directory, room_id_digits, &stats, links);
+                                     const room_settings* settings) {
+  return sys.spawn(local_directory, room_id_digits, &stats, settings);
 }
 
 } // namespace signaling

@@ -1,6 +1,6 @@
 #include "cluster/redis_client.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -117,12 +118,33 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   std::set<std::string> channels;
   message_handler on_msg;
   state_handler on_st;
+  // Scripts known to the server on this connection: EVALSHA. False after a
+  // NOSCRIPT until they are loaded again: EVAL, with the script's text.
+  bool scripts_loaded = false;
+  std::size_t scripts_loading = 0;
 
-  // A command's callback travels through hiredis as privdata.
+  // Commands made on any thread, waiting for the strand (see enqueue).
+  struct queued {
+    const lua_script* script = nullptr; // null: a plain command, all in `fixed`
+    std::shared_ptr<const args> fixed;
+    std::string tail; // eval_batched: this call's own argument
+    bool batched = false;
+    callback cb;
+  };
+  std::mutex queue_mutex;
+  std::vector<queued> queue;
+  bool flush_posted = false;
+
+  // A command in flight travels through hiredis as privdata: its callbacks
+  // (several when batched calls share it) and, for a script, its arguments,
+  // so a NOSCRIPT answer can send it again as EVAL.
   struct pending {
     std::shared_ptr<impl> self;
-    callback cb;
+    std::vector<callback> cbs;
     std::uint64_t gen;
+    const lua_script* script = nullptr;
+    std::shared_ptr<const args> fixed;
+    std::vector<std::string> tails;
   };
 
   // -- hiredis event hooks (idempotent; called on the strand) ----------------
@@ -269,6 +291,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         if (r.ok && r.reply.kind == redis_reply::error)
           self->reset("SELECT refused: " + r.reply.str);
       });
+    load_scripts();
     if (on_msg) {
       for (const auto& ch : channels)
         send_subscribe(ch);
@@ -373,35 +396,158 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
   // -- commands --------------------------------------------------------------
 
-  void issue(const std::vector<std::string>& args, callback cb) {
+  // Any thread: queues `q`; the first command of a batch posts its flush, so a
+  // burst from many threads costs one hop to the strand and one write.
+  void enqueue(queued q) {
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> g{queue_mutex};
+      queue.push_back(std::move(q));
+      post = !flush_posted;
+      flush_posted = true;
+    }
+    if (post)
+      net::post(strand, [self = shared_from_this()] { self->flush(); });
+  }
+
+  // On the strand: sends everything queued, in order; batched calls with the
+  // same script and arguments next to each other become one EVALSHA.
+  void flush() {
+    std::vector<queued> batch;
+    {
+      std::lock_guard<std::mutex> g{queue_mutex};
+      batch.swap(queue);
+      flush_posted = false;
+    }
+    for (std::size_t i = 0; i < batch.size();) {
+      std::size_t j = i + 1;
+      if (batch[i].batched)
+        while (j < batch.size() && batch[j].batched && batch[j].script == batch[i].script &&
+               batch[j].fixed == batch[i].fixed)
+          ++j;
+      auto p = std::make_unique<pending>();
+      p->self = shared_from_this();
+      p->script = batch[i].script;
+      p->fixed = std::move(batch[i].fixed);
+      for (std::size_t k = i; k < j; ++k) {
+        p->cbs.push_back(std::move(batch[k].cb));
+        if (batch[k].batched)
+          p->tails.push_back(std::move(batch[k].tail));
+      }
+      issue(std::move(p));
+      i = j;
+    }
+  }
+
+  // Sends one command (or fails it at once while down).
+  void issue(std::unique_ptr<pending> p) {
+    if (!is_up || !ac)
+      return fail(*p, "redis unavailable");
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
-    for (const auto& a : args) {
+    auto add = [&](std::string_view a) {
       argv.push_back(a.data());
       lens.push_back(a.size());
+    };
+    if (p->script) {
+      if (scripts_loaded) {
+        add("EVALSHA");
+        add(p->script->sha1);
+      } else {
+        add("EVAL");
+        add(p->script->body);
+      }
+      add("0");
     }
-    auto* p = new pending{shared_from_this(), std::move(cb), gen};
+    for (const auto& a : *p->fixed)
+      add(a);
+    for (const auto& t : p->tails)
+      add(t);
+    p->gen = gen;
+    auto* raw = p.release();
     inflight.push_back(clock_type::now());
-    if (redisAsyncCommandArgv(ac, on_reply, p, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAsyncCommandArgv(ac, on_reply, raw, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
       inflight.pop_back();
-      std::unique_ptr<pending> owned{p};
-      owned->cb(redis_result{false, "redis command rejected", {}});
+      std::unique_ptr<pending> owned{raw};
+      fail(*owned, "redis command rejected");
     }
+  }
+
+  static void fail(pending& p, const std::string& why) {
+    for (auto& cb : p.cbs)
+      if (cb)
+        cb(redis_result{false, why, {}});
+  }
+
+  // A plain command of the client's own (AUTH, SELECT, PING, SCRIPT LOAD).
+  void issue(args a, callback cb) {
+    auto p = std::make_unique<pending>();
+    p->self = shared_from_this();
+    p->fixed = std::make_shared<const args>(std::move(a));
+    p->cbs.push_back(std::move(cb));
+    if (!ac)
+      return fail(*p, "redis unavailable");
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& x : *p->fixed) {
+      argv.push_back(x.data());
+      lens.push_back(x.size());
+    }
+    p->gen = gen;
+    auto* raw = p.release();
+    inflight.push_back(clock_type::now());
+    if (redisAsyncCommandArgv(ac, on_reply, raw, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      inflight.pop_back();
+      std::unique_ptr<pending> owned{raw};
+      fail(*owned, "redis command rejected");
+    }
+  }
+
+  // SCRIPT LOAD of every script: on each new connection, and after a NOSCRIPT.
+  // Until every load is answered, scripts go as EVAL; a command sent after
+  // that is answered after every EVAL sent before it, so order holds.
+  void load_scripts() {
+    scripts_loaded = false;
+    if (opts.scripts.empty())
+      return;
+    scripts_loading = opts.scripts.size();
+    for (const auto* sc : opts.scripts)
+      issue({"SCRIPT", "LOAD", std::string(sc->body)}, [self = shared_from_this(), sc](redis_result r) {
+        if (!r.ok)
+          return;
+        if (r.reply.kind != redis_reply::string || r.reply.str != sc->sha1) {
+          log::error("event=redis_script_load_failed link={} script={} reply=\"{}\"", self->opts.name, sc->name,
+                     r.reply.str);
+          return; // stays on EVAL
+        }
+        if (--self->scripts_loading == 0)
+          self->scripts_loaded = true;
+      });
   }
 
   static void on_reply(redisAsyncContext*, void* r, void* privdata) {
     std::unique_ptr<pending> p{static_cast<pending*>(privdata)};
     auto& m = *p->self;
-    redis_result res;
     if (p->gen == m.gen && !m.inflight.empty())
       m.inflight.pop_front();
-    if (r) {
-      res.ok = true;
-      res.reply = copy_reply(static_cast<redisReply*>(r));
-    } else {
-      res.error = "redis connection lost";
+    if (!r)
+      return fail(*p, "redis connection lost");
+    auto* reply = static_cast<redisReply*>(r);
+    if (p->script && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT") {
+      // The server lost our scripts: this call goes again as EVAL, and so
+      // does every script call until they are loaded again.
+      if (m.scripts_loaded) {
+        log::warn("event=redis_noscript link={} script={}", m.opts.name, p->script->name);
+        m.load_scripts();
+      }
+      return m.issue(std::move(p));
     }
-    p->cb(std::move(res));
+    redis_result res;
+    res.ok = true;
+    res.reply = copy_reply(reply);
+    for (std::size_t i = 0; i < p->cbs.size(); ++i)
+      if (p->cbs[i])
+        p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
   }
 
   void send_subscribe(const std::string& channel) {
@@ -420,8 +566,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (kind == "subscribe") {
       m->mark_up();
     } else if (kind == "message" && m->on_msg) {
-      std::string channel{reply->element[1]->str, reply->element[1]->len};
-      m->on_msg(channel, std::string{reply->element[2]->str, reply->element[2]->len});
+      m->on_msg(std::string_view{reply->element[1]->str, reply->element[1]->len},
+                std::string_view{reply->element[2]->str, reply->element[2]->len});
     }
   }
 };
@@ -448,12 +594,30 @@ void redis_client::stop() {
   net::post(impl_->strand, [m = impl_] { m->stop(); });
 }
 
-void redis_client::command(std::vector<std::string> args, callback cb) {
-  net::post(impl_->strand, [m = impl_, args = std::move(args), cb = std::move(cb)]() mutable {
-    if (!m->is_up || !m->ac)
-      return cb(redis_result{false, "redis unavailable", {}});
-    m->issue(args, std::move(cb));
-  });
+void redis_client::command(args a, callback cb) {
+  impl::queued q;
+  q.fixed = std::make_shared<const args>(std::move(a));
+  q.cb = std::move(cb);
+  impl_->enqueue(std::move(q));
+}
+
+void redis_client::eval(const lua_script& script, args a, callback cb) {
+  impl::queued q;
+  q.script = &script;
+  q.fixed = std::make_shared<const args>(std::move(a));
+  q.cb = std::move(cb);
+  impl_->enqueue(std::move(q));
+}
+
+void redis_client::eval_batched(const lua_script& script, std::shared_ptr<const args> fixed, std::string tail,
+                                callback cb) {
+  impl::queued q;
+  q.script = &script;
+  q.fixed = std::move(fixed);
+  q.tail = std::move(tail);
+  q.batched = true;
+  q.cb = std::move(cb);
+  impl_->enqueue(std::move(q));
 }
 
 void redis_client::subscribe(std::string channel) {

@@ -1,8 +1,11 @@
 // One connection to Redis (hiredis 0.14's async API driven by Asio), that
 // keeps itself connected: connect and command timeouts, reconnect with
-// jittered backoff, and every subscription re-issued after a reconnect.
-// A command either gets Redis's reply or a connection-level failure: never
-// silence. Redis only; knows nothing of rooms or actors.
+// jittered backoff, the Lua scripts loaded and every subscription re-issued
+// after each reconnect. A command either gets Redis's reply or a
+// connection-level failure: never silence. Commands from any thread are sent
+// in the order they were made, as pipelined batches (one hop to the client's
+// strand per batch, one write per batch). Redis only; knows nothing of rooms
+// or actors.
 #pragma once
 
 #include <chrono>
@@ -43,6 +46,13 @@ struct redis_result {
   redis_reply reply;  // when ok (may itself be an error reply)
 };
 
+// A Lua script, called by its SHA-1 (cluster/scripts.hpp lists them).
+struct lua_script {
+  std::string_view name;
+  std::string_view body;
+  std::string_view sha1;
+};
+
 class redis_client {
 public:
   struct options {
@@ -52,10 +62,14 @@ public:
     std::chrono::milliseconds command_timeout{2000};
     std::chrono::milliseconds backoff_min{100};
     std::chrono::milliseconds backoff_max{2000};
+    // Loaded (SCRIPT LOAD) on every connection before it counts as up.
+    std::vector<const lua_script*> scripts;
   };
   using callback = std::function<void(redis_result)>;
-  using message_handler = std::function<void(const std::string& channel, std::string payload)>;
+  // A published message; both views are valid during the call only.
+  using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
   using state_handler = std::function<void(bool up)>;
+  using args = std::vector<std::string>;
 
   redis_client(boost::asio::io_context& ioc, options opts);
   ~redis_client();
@@ -68,7 +82,16 @@ public:
   void stop(); // thread-safe; pending callbacks get a failure
 
   // Thread-safe. `cb` runs on the client's strand; fails at once while down.
-  void command(std::vector<std::string> args, callback cb);
+  void command(args a, callback cb);
+  // EVALSHA of `script` (no keys) with ARGV `a`; sent as EVAL while Redis
+  // lacks the script (NOSCRIPT: a SCRIPT FLUSH, or another server), which is
+  // then loaded again. Thread-safe.
+  void eval(const lua_script& script, args a, callback cb);
+  // The same, for calls that may share one EVALSHA: a run of them queued
+  // back to back with the same script and the same `fixed` (by pointer) is
+  // sent as one call whose ARGV is `fixed` followed by each call's `tail`;
+  // every call's `cb` gets that one reply.
+  void eval_batched(const lua_script& script, std::shared_ptr<const args> fixed, std::string tail, callback cb);
   // Thread-safe. The channel stays subscribed across reconnects.
   void subscribe(std::string channel);
   // Drops the connection now (as after a timeout) and reconnects.

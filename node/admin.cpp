@@ -2,7 +2,7 @@
 
 #include "actors/inspector.hpp"
 #include "actors/node_context.hpp"
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -45,7 +45,7 @@ void admin_server::prepare(caf::actor_system_config& caf_cfg) const {
     caf_cfg.load<caf::io::middleman>();
 }
 
-void admin_server::start(caf::actor_system& sys, node_context& ctx, cluster_runtime* cluster,
+void admin_server::start(caf::actor_system& sys, node_context& ctx, const cluster_view* cluster,
                          std::function<bool()> ready, std::function<bool()> draining, std::function<void()> drain) {
   if (cfg_.admin_port < 0) {
     log::info("event=admin_disabled");

@@ -19,7 +19,7 @@
 namespace signaling {
 
 struct node_context;
-class cluster_runtime;
+class cluster_view;
 
 class admin_server {
 public:
@@ -28,7 +28,7 @@ public:
   // Loads CAF's middleman when the admin port is on; before the actor system is built.
   void prepare(caf::actor_system_config& caf_cfg) const;
   // Spawns the inspector and publishes it; logs `event=admin_listening port=N`.
-  void start(caf::actor_system& sys, node_context& ctx, cluster_runtime* cluster, std::function<bool()> ready,
+  void start(caf::actor_system& sys, node_context& ctx, const cluster_view* cluster, std::function<bool()> ready,
              std::function<bool()> draining, std::function<void()> drain);
   // Stops the inspector (and waits for it, bounded) before the actor system goes.
   void stop();

@@ -4,7 +4,7 @@
 // overrides the environment). Every setting has one name in each form.
 #pragma once
 
-#include "common/limits.hpp"
+#include "actors/limits.hpp"
 
 #include <chrono>
 #include <cstdint>

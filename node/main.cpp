@@ -1,5 +1,5 @@
 // signal-node: the WebRTC signaling server. Configuration: see --help.
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
 

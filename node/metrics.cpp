@@ -1,7 +1,7 @@
 #include "node/metrics.hpp"
 
 #include "actors/protocol.hpp"
-#include "common/stats.hpp"
+#include "telemetry/stats.hpp"
 
 #include <fstream>
 #include <unistd.h>

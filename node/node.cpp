@@ -1,12 +1,12 @@
 #include "node/node.hpp"
 
 #include "actors/connection_actor.hpp"
-#include "actors/cluster_directory.hpp"
 #include "actors/node_context.hpp"
 #include "actors/room_actor.hpp"
 #include "actors/room_directory.hpp"
-#include "common/log.hpp"
-#include "common/stats.hpp"
+#include "cluster/cluster_directory.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 #include "node/ice_servers.hpp"
 #include "node/jwt.hpp"
 #include "node/admin.hpp"
@@ -44,8 +44,8 @@ struct node::impl {
   caf::actor_system_config caf_cfg;
   std::optional<caf::actor_system> system;
   std::optional<node_context> ctx;
-  room_links links;                       // embedded mode: no bridge
-  std::unique_ptr<cluster_runtime> cluster; // cluster mode
+  room_settings rooms;                             // embedded mode
+  std::unique_ptr<cluster::cluster_runtime> cluster; // cluster mode
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<transport::server> server;
@@ -104,7 +104,7 @@ struct node::impl {
   std::string ping() const {
     std::int64_t rooms = stats.rooms.load(), conns = stats.connections.load();
     if (cluster) {
-      auto t = cluster->totals();
+      auto t = cluster->cluster_totals();
       rooms = t.rooms;
       conns = t.connections;
     }
@@ -120,7 +120,7 @@ struct node::impl {
       j["mode"] = "cluster";
       j["nodeRoomsActive"] = stats.rooms.load();
       j["nodeClientsConnected"] = stats.connections.load();
-      j["clusterNodes"] = cluster->totals().nodes;
+      j["clusterNodes"] = cluster->cluster_totals().nodes;
       j["redis"] = cluster->up() ? "up" : "down";
     } else {
       j["mode"] = "embedded";
@@ -134,9 +134,9 @@ struct node::impl {
 
   // Closes every WebSocket with SHUTDOWN_CLOSE_CODE, then waits for them.
   void close_everyone() {
-    auto code = static_cast<transport::close_code>(cfg.lim.shutdown_close_code);
+    auto code = static_cast<close_code>(cfg.lim.shutdown_close_code);
     log::info("event=shutdown_start open_sessions={} close_code={}", server->open_sessions(), cfg.lim.shutdown_close_code);
-    server->close_all(code, code == transport::close_code::service_restart ? "service restart" : "server shutting down");
+    server->close_all(code, code == close_code::service_restart ? "service restart" : "server shutting down");
     await_drained(std::chrono::steady_clock::now() + cfg.lim.shutdown_timeout);
   }
 
@@ -187,12 +187,12 @@ void node::start() {
   m.system.emplace(m.caf_cfg);
   room_directory directory;
   if (m.cfg.redis_url.empty()) {
-    m.links.node_id = m.cfg.node_id;
-    m.links.stats = &m.stats;
-    m.links.resume_grace = m.cfg.lim.resume_grace;
-    m.links.resume_frames = m.cfg.lim.resume_max_frames;
-    m.links.resume_bytes = m.cfg.lim.resume_max_bytes;
-    directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.links);
+    m.rooms.node_id = m.cfg.node_id;
+    m.rooms.stats = &m.stats;
+    m.rooms.resume_grace = m.cfg.lim.resume_grace;
+    m.rooms.resume_frames = m.cfg.lim.resume_max_frames;
+    m.rooms.resume_bytes = m.cfg.lim.resume_max_bytes;
+    directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.rooms);
   } else {
     cluster::redis_bridge::options ro;
     std::string err;
@@ -206,7 +206,7 @@ void node::start() {
     ro.resume_grace = m.cfg.lim.resume_grace;
     ro.resume_frames = m.cfg.lim.resume_max_frames;
     ro.resume_bytes = m.cfg.lim.resume_max_bytes;
-    m.cluster = std::make_unique<cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
+    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
   }
@@ -251,12 +251,12 @@ void node::start() {
                                 nullptr};
   if (m.cfg.auth_mode == "jwt") {
     jwt::policy pol{m.cfg.auth_jwt_secret, m.cfg.auth_jwt_audience, std::chrono::seconds(30)};
-    routes.authorize = [pol](std::string_view token, transport::access_grant& grant) -> std::optional<std::string> {
+    routes.authorize = [pol](std::string_view token, access_grant& grant) -> std::optional<std::string> {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
       auto v = jwt::verify(token, pol, now.count());
       if (!v.ok)
         return "token " + v.reason;
-      grant = transport::access_grant{true, v.granted.subject, v.granted.room, v.granted.may_create};
+      grant = access_grant{true, v.granted.subject, v.granted.room, v.granted.may_create};
       return std::nullopt;
     };
   }

@@ -1,6 +1,6 @@
 #include "transport/http_session.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 #include "transport/websocket_session.hpp"
 
 #include <boost/asio/dispatch.hpp>

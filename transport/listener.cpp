@@ -1,6 +1,6 @@
 #include "transport/listener.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 #include "transport/http_session.hpp"
 #include "transport/tls_certificate.hpp"
 

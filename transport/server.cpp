@@ -1,6 +1,7 @@
 #include "transport/server.hpp"
 
 #include "transport/listener.hpp"
+#include "transport/websocket_session.hpp"
 
 #include <algorithm>
 
@@ -29,19 +30,19 @@ bool server_state::metrics_allowed(const boost::asio::ip::address& client) const
                                               [&](const cidr_block& b) { return b.contains(client); });
 }
 
-void server_state::add(ws_link* s, std::weak_ptr<ws_link> w) {
+void server_state::add(session_base* s, std::weak_ptr<session_base> w) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.emplace(s, std::move(w));
 }
 
-void server_state::remove(ws_link* s) {
+void server_state::remove(session_base* s) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.erase(s);
 }
 
-std::vector<std::weak_ptr<ws_link>> server_state::snapshot() const {
+std::vector<std::weak_ptr<session_base>> server_state::snapshot() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<std::weak_ptr<ws_link>> out;
+  std::vector<std::weak_ptr<session_base>> out;
   out.reserve(sessions_.size());
   for (const auto& kv : sessions_)
     out.push_back(kv.second);
@@ -61,7 +62,7 @@ struct server::impl {
 };
 
 server::server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
-               ws_handler_factory make_handler)
+               connection_handler_factory make_handler)
   : impl_(std::make_shared<impl>()) {
   impl_->state = std::make_shared<server_state>(std::move(opts), stats, std::move(routes), std::move(make_handler));
   impl_->acceptor = std::make_shared<listener>(ioc, impl_->state);
@@ -86,7 +87,7 @@ void server::stop_accepting() {
 void server::close_all(close_code code, std::string reason) {
   for (auto& weak : impl_->state->snapshot())
     if (auto s = weak.lock())
-      s->post([raw = s.get(), code, reason] { raw->close(code, reason); });
+      s->close_from_any_thread(code, reason);
 }
 
 std::size_t server::open_sessions() const {

@@ -3,8 +3,8 @@
 // behind this header; it knows nothing of actors or of the signaling protocol.
 #pragma once
 
-#include "common/limits.hpp"
-#include "transport/ws_link.hpp"
+#include "actors/limits.hpp"
+#include "actors/link.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -62,7 +62,7 @@ struct http_routes {
 class server {
 public:
   server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
-         ws_handler_factory make_handler);
+         connection_handler_factory make_handler);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

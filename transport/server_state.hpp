@@ -3,7 +3,7 @@
 // (so shutdown can reach them). Sessions hold it by shared_ptr.
 #pragma once
 
-#include "common/stats.hpp"
+#include "telemetry/stats.hpp"
 #include "transport/client_address.hpp"
 #include "transport/server.hpp"
 
@@ -14,13 +14,15 @@
 
 namespace signaling::transport {
 
+class session_base;
+
 struct server_state {
   server_options opts;
   node_stats& stats;
   http_routes routes;
-  ws_handler_factory make_handler;
+  connection_handler_factory make_handler;
 
-  server_state(server_options o, node_stats& s, http_routes r, ws_handler_factory f)
+  server_state(server_options o, node_stats& s, http_routes r, connection_handler_factory f)
     : opts(std::move(o)), stats(s), routes(std::move(r)), make_handler(std::move(f)) {}
 
   // Origin policy for both CORS and the WebSocket upgrade: no Origin
@@ -42,15 +44,15 @@ struct server_state {
   std::vector<cidr_block> metrics_allow = parse_cidr_list(opts.metrics_allow);
   bool metrics_allowed(const boost::asio::ip::address& client) const;
 
-  // Open WebSockets, plain or TLS: shutdown reaches them through ws_link.
-  void add(ws_link* s, std::weak_ptr<ws_link> w);
-  void remove(ws_link* s);
-  std::vector<std::weak_ptr<ws_link>> snapshot() const;
+  // Open WebSockets, plain or TLS: shutdown reaches them through session_base.
+  void add(session_base* s, std::weak_ptr<session_base> w);
+  void remove(session_base* s);
+  std::vector<std::weak_ptr<session_base>> snapshot() const;
   std::size_t size() const;
 
 private:
   mutable std::mutex mutex_;
-  std::unordered_map<ws_link*, std::weak_ptr<ws_link>> sessions_;
+  std::unordered_map<session_base*, std::weak_ptr<session_base>> sessions_;
 };
 
 } // namespace signaling::transport

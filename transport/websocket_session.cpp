@@ -1,6 +1,6 @@
 #include "transport/websocket_session.hpp"
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,16 +16,22 @@ websocket_session<Stream>::websocket_session(Stream&& stream, std::shared_ptr<co
                                              std::shared_ptr<server_state> state, std::string remote,
                                              access_grant grant)
   : tls_context_(std::move(tls_context)), ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)),
-    grant_(std::move(grant)) {}
+    grant_(std::move(grant)),
+    thread_(std::make_shared<strand_thread>(
+      *ws_.get_executor().template target<net::strand<net::io_context::executor_type>>())) {}
 
 template <class Stream>
 websocket_session<Stream>::~websocket_session() {
   state_->remove(this);
+  // Destroyed without finish() (the io_context went away at shutdown): the
+  // handler still hears of it, once.
+  if (auto* handler = std::exchange(handler_, nullptr))
+    handler->on_closed(close_cause::deliberate);
 }
 
 template <class Stream>
 void websocket_session<Stream>::run(http::request<http::string_body> req) {
-  state_->add(this, this->weak_from_this());
+  state_->add(this, std::weak_ptr<session_base>(this->shared_from_this()));
   const auto& lim = state_->opts.lim;
   // Beast's websocket timeouts replace the tcp_stream's per-request deadline:
   // handshake (also bounds the close handshake) and idle with keepalive pings.
@@ -50,7 +56,7 @@ void websocket_session<Stream>::on_accept(beast::error_code ec) {
   state_->stats.connections.fetch_add(1, std::memory_order_relaxed);
   state_->stats.connections_total.fetch_add(1, std::memory_order_relaxed);
   log::info("event=conn_open remote={}", remote_);
-  handler_ = state_->make_handler(this->shared_from_this());
+  handler_ = state_->make_handler(*this);
   if (closing_) // close_all() reached us during the handshake
     do_close();
   do_read();
@@ -58,23 +64,51 @@ void websocket_session<Stream>::on_accept(beast::error_code ec) {
 
 template <class Stream>
 void websocket_session<Stream>::do_read() {
+  // Paused (rate limit): no read until resume_reading(), unless we are
+  // closing, when the peer's close frame must still be read.
+  if (reading_ || (paused_ && !closing_))
+    return;
+  reading_ = true;
   ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session<Stream>::on_read, this->shared_from_this()));
 }
 
 template <class Stream>
+void websocket_session<Stream>::resume_reading() {
+  paused_ = false;
+  if (accepted_ && !finished_)
+    do_read();
+}
+
+template <class Stream>
+void websocket_session<Stream>::set_deadline(clock::time_point when) {
+  if (finished_)
+    return;
+  if (!deadline_)
+    deadline_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+  deadline_->expires_at(when);
+  if (when == clock::time_point::max())
+    return; // expires_at cancelled the pending wait
+  deadline_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self && !self->finished_)
+      self->handler_->on_deadline();
+  });
+}
+
+template <class Stream>
 void websocket_session<Stream>::on_read(beast::error_code ec, std::size_t bytes) {
+  reading_ = false;
   if (ec)
     return finish(ec, "read");
   if (!ws_.got_text()) {
     buffer_.consume(bytes);
     close(close_code::unsupported_data, "binary frames are not supported");
   } else {
-    auto frame = std::make_shared<const std::string>(
-      static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    buffer_.consume(bytes);
+    std::string_view text(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     state_->stats.messages_in.fetch_add(1, std::memory_order_relaxed);
     if (!closing_)
-      handler_->on_text(std::move(frame));
+      handler_->on_text(text);
+    buffer_.consume(bytes);
   }
   // An idle connection should not keep the capacity of its largest message.
   if (buffer_.capacity() > 8 * 1024)
@@ -84,7 +118,14 @@ void websocket_session<Stream>::on_read(beast::error_code ec, std::size_t bytes)
 }
 
 template <class Stream>
-void websocket_session<Stream>::send(frame_ptr frame) {
+void websocket_session<Stream>::send(std::string_view text) {
+  if (closing_ || finished_)
+    return;
+  send(std::make_shared<const std::string>(text));
+}
+
+template <class Stream>
+void websocket_session<Stream>::send(const frame_ptr& frame) {
   if (closing_ || finished_)
     return;
   if (queued_bytes_ + frame->size() > state_->opts.lim.max_send_queue_bytes) {
@@ -92,7 +133,7 @@ void websocket_session<Stream>::send(frame_ptr frame) {
     return cut_off("send queue limit");
   }
   queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
+  queue_.push_back(frame);
   if (!writing_)
     do_write();
 }
@@ -210,10 +251,8 @@ void websocket_session<Stream>::finish(beast::error_code ec, const char* where) 
   queued_bytes_ = 0;
   if (close_timer_)
     close_timer_->cancel();
-  for (auto& weak : timers_)
-    if (auto t = weak.lock())
-      t->cancel();
-  timers_.clear();
+  if (deadline_)
+    deadline_->cancel();
   if (!accepted_) {
     log::debug("event=handshake_failed remote={} where={} error=\"{}\"", remote_, where, ec.message());
     return;
@@ -224,32 +263,14 @@ void websocket_session<Stream>::finish(beast::error_code ec, const char* where) 
   const auto& theirs = ws_.reason();
   log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", remote_, where,
             ec ? ec.message() : "", close_sent_ ? close_reason_.code : 0, theirs.code);
-  handler_->on_closed(cause_of(kind, theirs.code));
+  auto* handler = std::exchange(handler_, nullptr);
+  handler->on_closed(cause_of(kind, theirs.code));
 }
 
 template <class Stream>
-void websocket_session<Stream>::post(std::function<void()> fn) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
-    if (!self->finished_)
-      fn();
-  });
-}
-
-template <class Stream>
-void websocket_session<Stream>::after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  if (finished_)
-    return;
-  // Only the live timers are kept, so a handler that re-arms never piles them up.
-  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [](const auto& w) { return w.expired(); }),
-                timers_.end());
-  auto timer = std::make_shared<net::steady_timer>(ws_.get_executor(), delay);
-  timers_.push_back(timer);
-  // The pending wait owns the timer; the session is held weakly, so a
-  // deadline far ahead keeps nothing but the timer alive.
-  timer->async_wait([weak = this->weak_from_this(), timer, fn = std::move(fn)](beast::error_code ec) {
-    auto self = weak.lock();
-    if (!ec && self && !self->finished_)
-      fn();
+void websocket_session<Stream>::close_from_any_thread(close_code code, std::string reason) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
+    self->close(code, reason);
   });
 }
 

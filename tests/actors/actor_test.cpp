@@ -7,8 +7,9 @@
 #include "actors/node_context.hpp"
 #include "actors/room_directory.hpp"
 #include "actors/room_actor.hpp"
-#include "common/limits.hpp"
-#include "common/stats.hpp"
+#include "actors/limits.hpp"
+#include "actors/link.hpp"
+#include "telemetry/stats.hpp"
 #include "support/test_node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -30,52 +31,21 @@
 using namespace signaling;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using transport::close_code;
-using transport::frame_ptr;
 
 namespace {
 
-// The socket side of one connection, without a socket. send() and close()
-// record; post() queues work for drain(), which runs it on the calling thread
-// (the "strand"). After disconnect() posts are dropped, as a closed session's.
-class fake_link final : public transport::ws_link {
+// The I/O thread of one or more fake links: post() queues work that runs only
+// when the test drains it, on the test's own thread. is_current() is true
+// while it runs something (a drain, or a frame handed to a handler), as on a
+// real I/O thread. After stop() posts are dropped, as a closed session's.
+class fake_thread final : public io_thread {
 public:
-  void send(frame_ptr frame) override {
-    std::lock_guard<std::mutex> g{mx_};
-    frames_.push_back(std::move(frame));
-  }
-  void close(close_code code, std::string_view) override {
-    std::lock_guard<std::mutex> g{mx_};
-    closes_.push_back(code);
-  }
   void post(std::function<void()> fn) override {
     std::lock_guard<std::mutex> g{mx_};
     if (!gone_)
       queue_.push_back(std::move(fn));
   }
-  // Timers never fire by themselves here: fire_timers() runs what is due so far.
-  void after(std::chrono::milliseconds, std::function<void()> fn) override {
-    std::lock_guard<std::mutex> g{mx_};
-    if (!gone_)
-      timers_.push_back(std::move(fn));
-  }
-  std::size_t fire_timers() {
-    std::vector<std::function<void()>> due;
-    {
-      std::lock_guard<std::mutex> g{mx_};
-      due.swap(timers_);
-      if (gone_)
-        return 0;
-    }
-    for (auto& fn : due)
-      fn();
-    return due.size();
-  }
-  std::size_t queued_bytes() const override { return 0; }
-  const std::string& remote_address() const override { return remote_; }
-  const std::string& client_address() const override { return remote_; }
-  const transport::access_grant& grant() const override { return grant_; }
-  transport::access_grant grant_;
+  bool is_current() const override { return running_; }
 
   // Runs queued work until the queue is empty; returns how much ran.
   std::size_t drain() {
@@ -89,17 +59,58 @@ public:
         fn = std::move(queue_.front());
         queue_.pop_front();
       }
-      fn();
+      run([&] { fn(); });
       ++n;
     }
   }
-  // The session is gone: queued and later work is dropped, never run.
-  void disconnect() {
+  // Runs `fn` as work of this thread.
+  template <class F>
+  void run(F&& fn) {
+    bool was = running_;
+    running_ = true;
+    fn();
+    running_ = was;
+  }
+  void stop() {
     std::deque<std::function<void()>> dropped;
     std::lock_guard<std::mutex> g{mx_};
     gone_ = true;
     dropped.swap(queue_);
   }
+
+private:
+  std::mutex mx_;
+  std::deque<std::function<void()>> queue_;
+  bool gone_ = false;
+  bool running_ = false;
+};
+
+// The socket side of one connection, without a socket: send() and close()
+// record, the deadline is kept for fire_deadline().
+class fake_link final : public connection_link {
+public:
+  explicit fake_link(std::shared_ptr<fake_thread> t) : thread_(std::move(t)) {}
+  void send(std::string_view text) override { send(std::make_shared<const std::string>(text)); }
+  void send(const frame_ptr& frame) override {
+    std::lock_guard<std::mutex> g{mx_};
+    frames_.push_back(frame);
+  }
+  void close(close_code code, std::string_view) override {
+    std::lock_guard<std::mutex> g{mx_};
+    closes_.push_back(code);
+  }
+  void pause_reading() override { paused_ = true; }
+  void resume_reading() override { paused_ = false; }
+  void set_deadline(clock::time_point when) override { deadline_ = when; }
+  clock::time_point deadline() const { return deadline_; }
+  std::size_t queued_bytes() const override { return 0; }
+  std::shared_ptr<io_thread> thread() const override { return thread_; }
+  const std::string& remote_address() const override { return remote_; }
+  const std::string& client_address() const override { return remote_; }
+  const access_grant& grant() const override { return grant_; }
+  access_grant grant_;
+  bool paused_ = false;
+
   std::vector<frame_ptr> frames() const {
     std::lock_guard<std::mutex> g{mx_};
     return frames_;
@@ -108,21 +119,21 @@ public:
     std::lock_guard<std::mutex> g{mx_};
     return closes_;
   }
+  fake_thread& io() { return *thread_; }
 
 private:
   mutable std::mutex mx_;
+  std::shared_ptr<fake_thread> thread_;
   std::vector<frame_ptr> frames_;
   std::vector<close_code> closes_;
-  std::deque<std::function<void()>> queue_;
-  std::vector<std::function<void()>> timers_;
-  bool gone_ = false;
+  clock::time_point deadline_ = clock::time_point::max();
   std::string remote_ = "fake";
 };
 
 // The actor system, directory and context of one node.
 struct actor_env {
   node_stats stats;
-  room_links links{nullptr, "test-node", &stats};
+  room_settings rooms{"test-node", &stats};
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
   std::optional<node_context> ctx;
@@ -130,10 +141,10 @@ struct actor_env {
   explicit actor_env(limits lim = {}) {
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys.emplace(cfg);
-    links.resume_grace = lim.resume_grace;
-    links.resume_frames = lim.resume_max_frames;
-    links.resume_bytes = lim.resume_max_bytes;
-    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &links);
+    rooms.resume_grace = lim.resume_grace;
+    rooms.resume_frames = lim.resume_max_frames;
+    rooms.resume_bytes = lim.resume_max_bytes;
+    auto dir = spawn_local_directory(*sys, lim.room_id_digits, stats, &rooms);
     ctx.emplace(node_context{*sys, dir, lim, stats, "test-node"});
   }
   ~actor_env() {
@@ -146,39 +157,37 @@ struct actor_env {
 };
 
 // One connection: a fake link and the handler the transport would attach.
+// Each client has an I/O thread of its own unless it is given one to share.
 struct client {
-  std::shared_ptr<fake_link> link = std::make_shared<fake_link>();
-  std::unique_ptr<transport::ws_handler> handler;
-  std::size_t seen = 0; // frames already taken by next()
+  std::shared_ptr<fake_link> link;
+  connection_handler* handler = nullptr; // owns itself until on_closed
+  std::size_t seen = 0;                   // frames already taken by next()
 
-  explicit client(node_context& ctx) : handler(connection_actor_factory(ctx)(link)) {}
+  explicit client(node_context& ctx, std::shared_ptr<fake_thread> t = std::make_shared<fake_thread>())
+    : link(std::make_shared<fake_link>(std::move(t))) {
+    link->io().run([&] { handler = connection_actor_factory(ctx)(*link); });
+  }
   ~client() { close(); }
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  frame_ptr send(const std::string& text) {
-    auto f = std::make_shared<const std::string>(text);
-    handler->on_text(f);
-    return f;
+  void send(const std::string& text) {
+    link->io().run([&] { handler->on_text(text); });
   }
 
   // The connection ends, as the transport ends it: on_closed, then no more
   // posted work runs.
-  void close() {
-    if (!handler)
-      return;
-    handler->on_closed(transport::close_cause::deliberate);
-    link->disconnect();
-    handler.reset();
-  }
+  void close() { end(close_cause::deliberate); }
 
   // The connection is lost (no close frame): its seat waits for a resume.
-  void lose() {
+  void lose() { end(close_cause::lost); }
+
+  void end(close_cause cause) {
     if (!handler)
       return;
-    handler->on_closed(transport::close_cause::lost);
-    link->disconnect();
-    handler.reset();
+    link->io().run([&] { handler->on_closed(cause); });
+    link->io().stop();
+    handler = nullptr;
   }
 
   std::size_t frame_count() const { return link->frames().size(); }
@@ -187,7 +196,7 @@ struct client {
   frame_ptr next_frame(std::chrono::milliseconds timeout = 5s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      link->drain();
+      link->io().drain();
       auto fs = link->frames();
       if (fs.size() > seen)
         return fs[seen++];
@@ -294,8 +303,11 @@ TEST_CASE("a third client cannot join a full room") {
   third.send(join_msg(p.room));
   third.expect_error("room-unavailable");
   // The members are still paired: a relay still works.
-  auto f = p.host.send(signal_msg(p.room));
-  CHECK(p.guest.next_frame() == f);
+  auto f = signal_msg(p.room);
+  p.host.send(f);
+  auto got = p.guest.next_frame();
+  REQUIRE(got);
+  CHECK(*got == f);
 }
 
 TEST_CASE("the host joining its own room is refused with room-unavailable") {
@@ -309,21 +321,40 @@ TEST_CASE("the host joining its own room is refused with room-unavailable") {
 
 // -- relay ---------------------------------------------------------------------------
 
-TEST_CASE("a relayed frame reaches the peer's link as the very same buffer") {
+TEST_CASE("a relayed frame reaches a peer on another thread byte for byte") {
   actor_env env;
   pair_in_room p{*env.ctx};
-  auto sent = p.host.send(signal_msg(p.room));
+  auto sent = signal_msg(p.room);
+  p.host.send(sent);
   auto got = p.guest.next_frame();
   REQUIRE(got);
-  CHECK(got.get() == sent.get());
-  auto chat = p.guest.send(signal_msg(p.room, "chat-message"));
+  CHECK(*got == sent);
+  auto chat = signal_msg(p.room, "chat-message");
+  p.guest.send(chat);
   auto back = p.host.next_frame();
   REQUIRE(back);
-  CHECK(back.get() == chat.get());
+  CHECK(*back == chat);
   CHECK(env.stats.relayed.load() == 2);
   // Nothing is echoed to the sender.
-  p.host.link->drain();
+  p.host.link->io().drain();
   CHECK(p.host.frame_count() == p.host.seen);
+}
+
+TEST_CASE("a peer on the same I/O thread gets the relayed frame at once, without a post") {
+  actor_env env;
+  auto io = std::make_shared<fake_thread>();
+  client host{*env.ctx, io}, guest{*env.ctx, io};
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  REQUIRE(guest.next()["type"] == "peer-joined");
+  REQUIRE(host.next()["type"] == "peer-joined");
+  auto sent = signal_msg(room);
+  host.send(sent);
+  // Written to the guest's link during the host's on_text: nothing was queued.
+  auto got = guest.immediate();
+  CHECK(got == json::parse(sent));
+  CHECK(io->drain() == 0);
+  CHECK(env.stats.relayed.load() == 1);
 }
 
 TEST_CASE("a stranger's signal, chat-message and leave-room get not-a-member") {
@@ -366,7 +397,7 @@ TEST_CASE("a frame relayed from a room the receiver has since left is dropped") 
   auto left = p.guest.immediate();
   CHECK(left["type"] == "room-left");
   CHECK(left["roomId"] == p.room);
-  CHECK(p.guest.link->drain() >= 1);
+  CHECK(p.guest.link->io().drain() >= 1);
   CHECK(p.guest.frame_count() == p.guest.seen);
   auto h = p.host.next();
   CHECK(h["type"] == "peer-left");
@@ -489,7 +520,7 @@ TEST_CASE("a rate-limited message is dropped, not acted on") {
   CHECK(c.immediate()["code"] == "not-a-member");
   c.send(R"({"type":"create-room"})");
   CHECK(c.immediate()["code"] == "rate-limited");
-  c.link->drain();
+  c.link->io().drain();
   CHECK(env.stats.rooms.load() == 0);
 }
 
@@ -519,13 +550,13 @@ TEST_CASE("5000 live rooms get 5000 distinct six-digit ids") {
   for (int i = 0; i < n; ++i) {
     auto host = sys.spawn([to_collector](caf::event_based_actor*) -> caf::behavior {
       return {
-        [to_collector](created_atom, std::string& id, caf::actor&, const std::string&) { caf::anon_send(to_collector, std::move(id)); },
-        [to_collector](refused_atom, std::string& code) {
-          caf::anon_send(to_collector, "refused: " + code);
+        [to_collector](room_created& c) { caf::anon_send(to_collector, std::move(c.room_id)); },
+        [to_collector](const refused& r) {
+          caf::anon_send(to_collector, "refused: " + std::string(protocol::code_name(r.code)));
         },
       };
     });
-    caf::anon_send(env.ctx->directory, create_atom_v, host);
+    caf::anon_send(env.ctx->directory, create_room_request{host});
     hosts.push_back(std::move(host));
   }
   std::set<std::string> ids;

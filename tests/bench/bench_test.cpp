@@ -1,8 +1,12 @@
 // signal-bench's measuring parts: the log-linear histogram its latency
-// percentiles come from, and the /proc accounting its CPU and RSS figures
-// come from. No timings are asserted here; the bench has its own script.
+// percentiles come from, the /proc accounting its CPU and RSS figures come
+// from, the frame codec its timestamps travel in, and the flood's
+// exactly-once, in-order delivery check. No timings are asserted here; the
+// bench has its own script.
+#include "bench/frame.hpp"
 #include "bench/histogram.hpp"
 #include "bench/proc_stats.hpp"
+#include "bench/sequence.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,6 +17,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <unistd.h>
@@ -275,4 +280,175 @@ TEST_CASE("machine CPU from /proc/stat counts all but idle and iowait as busy") 
   auto live = bench::read_machine();
   REQUIRE(live);
   CHECK(live->total >= live->busy);
+}
+
+// -- frames -------------------------------------------------------------------------
+
+TEST_CASE("a signal frame has the requested size and its bench field round-trips") {
+  for (std::size_t size : {300u, 600u, 601u, 1000u, 4096u}) {
+    for (char kind : {'o', 'a'}) {
+      auto f = bench::make_frame("123456", kind, size);
+      CAPTURE(size);
+      CHECK(f.text.size() == size);
+      CHECK(f.text.rfind(bench::signal_prefix, 0) == 0);
+      bench::fill(f, 1999, 49, 1234567890123456789ull, 42);
+      bench::bench_fields got;
+      REQUIRE(bench::parse_bench(f.text, got));
+      CHECK(got.kind == kind);
+      CHECK(got.pair == 1999);
+      CHECK(got.seq == 49);
+      CHECK(got.t == 1234567890123456789ull);
+      CHECK(got.u == 42);
+      CHECK(f.text.size() == size); // rewritten in place, same length
+    }
+  }
+}
+
+TEST_CASE("the padding never ends in a lone backslash, whatever the size") {
+  for (std::size_t size = 200; size < 1400; ++size) {
+    auto f = bench::make_frame("654321", 'o', size);
+    auto tail = f.text.find(R"("}})", f.field);
+    REQUIRE(tail != std::string::npos);
+    std::size_t slashes = 0;
+    for (auto i = tail; i-- > 0 && f.text[i] == '\\';)
+      ++slashes;
+    CAPTURE(size);
+    CHECK(slashes % 2 == 0);
+  }
+}
+
+TEST_CASE("a frame without a well-formed bench field is not parsed") {
+  bench::bench_fields f;
+  CHECK_FALSE(bench::parse_bench(R"({"type":"signal","roomId":"1"})", f));
+  auto t = bench::make_frame("1", 'o', 600);
+  CHECK_FALSE(bench::parse_bench(std::string_view(t.text).substr(0, t.field + 20), f)); // cut short
+  t.text[t.field + 5] = 'x';                                                             // a digit spoilt
+  CHECK_FALSE(bench::parse_bench(t.text, f));
+}
+
+// -- flood delivery check ---------------------------------------------------------------
+
+TEST_CASE("frames that arrive once each and in order are clean") {
+  bench::sequence_check c{50};
+  for (std::uint64_t i = 0; i < 50; ++i)
+    CHECK(c.record(i) == bench::sequence_check::verdict::in_order);
+  CHECK(c.received() == 50);
+  CHECK(c.in_order() == 50);
+  CHECK(c.lost() == 0);
+  CHECK(c.complete());
+  CHECK(c.clean());
+}
+
+TEST_CASE("a frame that never arrives is lost, and a gap alone is not misordering") {
+  bench::sequence_check c{5};
+  for (std::uint64_t i : {0, 1, 3, 4})
+    CHECK(c.record(i) == bench::sequence_check::verdict::in_order);
+  CHECK(c.lost() == 1);
+  CHECK(c.misordered() == 0);
+  CHECK_FALSE(c.complete());
+  CHECK_FALSE(c.clean());
+  // nothing at all arrived
+  bench::sequence_check none{7};
+  CHECK(none.lost() == 7);
+  CHECK_FALSE(none.clean());
+}
+
+TEST_CASE("a late frame counts as misordered once and nothing is lost") {
+  bench::sequence_check c{4};
+  CHECK(c.record(0) == bench::sequence_check::verdict::in_order);
+  CHECK(c.record(2) == bench::sequence_check::verdict::in_order);
+  CHECK(c.record(1) == bench::sequence_check::verdict::misordered);
+  CHECK(c.record(3) == bench::sequence_check::verdict::in_order);
+  CHECK(c.misordered() == 1);
+  CHECK(c.in_order() == 3);
+  CHECK(c.lost() == 0);
+  CHECK(c.complete());
+  CHECK_FALSE(c.clean());
+  // fully reversed: all but the first to arrive are late
+  bench::sequence_check r{10};
+  for (std::uint64_t i = 10; i-- > 0;)
+    r.record(i);
+  CHECK(r.misordered() == 9);
+  CHECK(r.complete());
+}
+
+TEST_CASE("a repeated frame is a duplicate and does not count as received twice") {
+  bench::sequence_check c{3};
+  c.record(0);
+  c.record(1);
+  CHECK(c.record(1) == bench::sequence_check::verdict::duplicate);
+  CHECK(c.record(0) == bench::sequence_check::verdict::duplicate);
+  c.record(2);
+  CHECK(c.duplicated() == 2);
+  CHECK(c.received() == 3);
+  CHECK(c.misordered() == 0);
+  CHECK(c.complete());
+  CHECK_FALSE(c.clean());
+}
+
+TEST_CASE("a frame numbered beyond what was sent is out of range, and with none expected every arrival is") {
+  bench::sequence_check c{2};
+  CHECK(c.record(2) == bench::sequence_check::verdict::out_of_range);
+  CHECK(c.record(1000000) == bench::sequence_check::verdict::out_of_range);
+  c.record(0);
+  c.record(1);
+  CHECK(c.out_of_range() == 2);
+  CHECK(c.complete());
+  CHECK_FALSE(c.clean());
+  bench::sequence_check quiet; // the guest -> host direction when only hosts flood
+  CHECK(quiet.clean());
+  CHECK(quiet.record(0) == bench::sequence_check::verdict::out_of_range);
+  CHECK_FALSE(quiet.clean());
+}
+
+TEST_CASE("rounds extend what is expected and the check runs on across them") {
+  bench::sequence_check c{50};
+  for (std::uint64_t i = 0; i < 50; ++i)
+    c.record(i);
+  CHECK(c.clean());
+  c.set_expected(100);
+  CHECK(c.lost() == 50);
+  for (std::uint64_t i = 50; i < 100; ++i)
+    CHECK(c.record(i) == bench::sequence_check::verdict::in_order);
+  CHECK(c.clean());
+  CHECK(c.record(7) == bench::sequence_check::verdict::duplicate); // a first-round frame again
+  // bits past 64 per word boundary: a large flood
+  bench::sequence_check big{1000};
+  std::vector<std::uint64_t> order(1000);
+  std::iota(order.begin(), order.end(), 0);
+  std::swap(order[63], order[64]);
+  std::swap(order[127], order[500]);
+  for (auto v : order)
+    big.record(v);
+  CHECK(big.complete());
+  CHECK(big.duplicated() == 0);
+  // 63 arrives after 64; once 500 has jumped ahead, 128..499 and 127 all
+  // arrive after a higher number: 1 + 372 + 1 (a frame counts as misordered
+  // when anything numbered above it came first, not by minimal moves).
+  CHECK(big.misordered() == 374);
+}
+
+TEST_CASE("the tally sums every direction and is clean only when all are") {
+  bench::sequence_check a{3}, b{3}, c{2};
+  for (std::uint64_t i : {0, 1, 2})
+    a.record(i);
+  for (std::uint64_t i : {0, 2})
+    b.record(i); // one lost
+  for (std::uint64_t i : {1, 0, 0})
+    c.record(i); // one misordered, one duplicated
+  bench::delivery_tally t;
+  t.add(a);
+  CHECK(t.clean());
+  t.add(b);
+  t.add(c);
+  CHECK(t.directions == 3);
+  CHECK(t.expected == 8);
+  CHECK(t.received == 7);
+  CHECK(t.lost == 1);
+  CHECK(t.misordered == 1);
+  CHECK(t.duplicated == 1);
+  CHECK(t.out_of_range == 0);
+  CHECK(t.directions_with_loss == 1);
+  CHECK(t.directions_out_of_order == 1);
+  CHECK_FALSE(t.clean());
 }

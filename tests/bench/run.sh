@@ -1,28 +1,62 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark (issue 6): builds Release, starts signal-node and the
-# Node.js seed peer (../shared/peers/seed-node, npm-installed into a temp dir),
-# runs the same signal-bench scenarios against both in one run, then the
-# cross-node relay on 2 nodes + Redis, and prints a markdown comparison.
+# Side-by-side benchmark (issues 6 and 14): builds Release, starts signal-node
+# and the Node.js seed peer (../shared/peers/seed-node, npm-installed into a
+# temp dir), runs the same signal-bench scenarios against both in one run, then
+# the cross-node relay on 2 nodes + Redis, and prints a markdown comparison.
 # Timings never go into the test suite: this script is not part of .ci/run.
 #
-#   tests/bench/run.sh [-o report.md] [-j results.jsonl]
+#   tests/bench/run.sh [-o report.md] [-j results.jsonl] [-p CHART_DIR] [-s "SCENARIOS"]
+#
+#   -o FILE  the markdown report (default: stdout)
+#   -j FILE  every run's JSON, one line each (tests/bench/report.js and
+#            tests/bench/plot.py read it again later)
+#   -p DIR   charts (SVG and PNG) drawn from the JSON by tests/bench/plot.py;
+#            installs Debian's python3-matplotlib first if it is missing
+#   -s LIST  scenarios to run, in this order (default: SCENARIOS below)
+#
+# Scenarios (SCENARIOS, default "relay storm idle flood cross"):
+#   relay  relay at peak on each server, then both at the same load (half the
+#          lower peak)
+#   storm  reconnect storm, fresh servers
+#   idle   idle connections at each of IDLE_STEPS, a fresh server per step and
+#          server; with IDLE_RELAY_RATE > 0, a paced relay through
+#          IDLE_RELAY_ROOMS of the held rooms at that rate after the hold
+#   flood  every room's host (FLOOD_SENDERS=both: guest too) writes
+#          FLOOD_MESSAGES signals back to back, no window; FLOOD_RUNS runs per
+#          server, fresh servers each, ours and the seed alternating
+#   cross  2 nodes + Redis (hosts on A, guests on B): peak, same load, storm,
+#          and a single node at that same load; SCENARIOS=cross runs it alone
 #
 # Knobs (environment): RELAY_SECS (10), WARMUP_SECS (2), ROOMS (100), WINDOW (4),
 # SIZE (600), THREADS (bench client threads, 1), STORM_CLIENTS (10000),
-# IDLE_CONNS (19800: the fd limit here is 20000 per process), HOLD_SECS (60),
-# KEEPALIVE_SECS (20), SEED_DIR (../shared/peers/seed-node), QUICK=1 (short
-# runs, for trying the script out; not for figures).
+# IDLE_STEPS ("2000 10000 19800": the fd limit here is 20000 per process;
+# IDLE_CONNS=N alone still means IDLE_STEPS=N), HOLD_SECS (60), KEEPALIVE_SECS (20),
+# IDLE_RELAY_RATE (4000 relays/s, 0 = none), IDLE_RELAY_ROOMS (100),
+# FLOOD_ROOMS (2000), FLOOD_MESSAGES (50), FLOOD_SIZE (SIZE), FLOOD_SENDERS
+# (hosts), FLOOD_WARMUP_ROUNDS (1), FLOOD_RUNS (3), FLOOD_THREADS (THREADS),
+# FLOOD_TIMEOUT (120 s per round), SEED_DIR (../shared/peers/seed-node),
+# QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
+#
+# Adding a scenario: write a function scenario_NAME that starts its servers
+# (start_ours/start_seed/start_redis), runs `bench LABEL SCENARIO ARGS...` and
+# stops them (stop_pid), add NAME to ALL_SCENARIOS, and give report.js (and
+# plot.py, for a chart) a section that reads the labels it writes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/tests/bench"
 OUT_MD=""
 OUT_JSON=""
-while getopts "o:j:h" opt; do
+PLOT_DIR=""
+ALL_SCENARIOS="relay storm idle flood cross"
+while getopts "o:j:p:s:h" opt; do
   case "$opt" in
     o) OUT_MD="$OPTARG" ;;
     j) OUT_JSON="$OPTARG" ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    p) PLOT_DIR="$OPTARG" ;;
+    s) SCENARIOS="$OPTARG" ;;
+    *) sed -n '2,45p' "$0"; exit 2 ;;
   esac
 done
 
@@ -33,13 +67,28 @@ WINDOW=${WINDOW:-4}
 SIZE=${SIZE:-600}
 THREADS=${THREADS:-1}
 STORM_CLIENTS=${STORM_CLIENTS:-10000}
-IDLE_CONNS=${IDLE_CONNS:-19800}
+IDLE_STEPS=${IDLE_STEPS:-${IDLE_CONNS:-"2000 10000 19800"}}
 HOLD_SECS=${HOLD_SECS:-60}
 KEEPALIVE_SECS=${KEEPALIVE_SECS:-20}
+IDLE_RELAY_RATE=${IDLE_RELAY_RATE:-4000}
+IDLE_RELAY_ROOMS=${IDLE_RELAY_ROOMS:-100}
+FLOOD_ROOMS=${FLOOD_ROOMS:-2000}
+FLOOD_MESSAGES=${FLOOD_MESSAGES:-50}
+FLOOD_SIZE=${FLOOD_SIZE:-$SIZE}
+FLOOD_SENDERS=${FLOOD_SENDERS:-hosts}
+FLOOD_WARMUP_ROUNDS=${FLOOD_WARMUP_ROUNDS:-1}
+FLOOD_RUNS=${FLOOD_RUNS:-3}
+FLOOD_THREADS=${FLOOD_THREADS:-$THREADS}
+FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-120}
+SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEED_DIR=${SEED_DIR:-"$ROOT/../shared/peers/seed-node"}
 if [ "${QUICK:-0}" = 1 ]; then
-  RELAY_SECS=3 WARMUP_SECS=1 STORM_CLIENTS=2000 IDLE_CONNS=2000 HOLD_SECS=5 KEEPALIVE_SECS=2
+  RELAY_SECS=3 WARMUP_SECS=1 STORM_CLIENTS=2000 IDLE_STEPS="500 2000" HOLD_SECS=5 KEEPALIVE_SECS=2
+  FLOOD_ROOMS=300 FLOOD_RUNS=1
 fi
+for s in $SCENARIOS; do
+  case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench: unknown scenario '$s' (have: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
+done
 
 WORK="$(mktemp -d /tmp/signal-bench-run.XXXXXX)"
 RESULTS="$WORK/results.jsonl"
@@ -72,9 +121,12 @@ trap 'exit 130' INT TERM
 
 log() { echo "bench: $*" >&2; }
 
-# -- build and stage ------------------------------------------------------------
+# -- build, stage and install ------------------------------------------------------
 
 cd "$ROOT"
+# The commit the binaries are built from (taken before the build: the tree may
+# move on while the runs go).
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +dirty)"
 log "building Release"
 [ -f build/build.ninja ] || cmake --preset release >/dev/null
 cmake --build build --target signal-node signal-bench >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
@@ -90,6 +142,15 @@ chmod -R u+w "$WORK/seed"
 (cd "$WORK/seed" && npm install --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) ||
   { cat "$WORK/npm.log" >&2; exit 1; }
 
+# Charts: Debian's matplotlib for Debian's python3 (not whatever python3 is
+# first on PATH). Installed before the runs, so a missing package fails fast.
+PLOT_PY=/usr/bin/python3
+if [ -n "$PLOT_DIR" ] && ! "$PLOT_PY" -c 'import matplotlib' 2>/dev/null; then
+  log "installing python3-matplotlib (charts)"
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-matplotlib; } \
+    >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; log "could not install python3-matplotlib"; exit 1; }
+fi
+
 # Both servers and the bench hold one descriptor per connection.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -101,8 +162,9 @@ wait_http() { # port path
   for _ in $(seq 1 200); do
     # bash's /dev/tcp: no HTTP client needed
     local response
-    response=$(exec 3<>"/dev/tcp/127.0.0.1/$1" &&
-      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null
+    # (stderr closed inside the subshell: a refused connect is expected here)
+    response=$(exec 2>/dev/null; exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 && timeout 2 cat <&3)
     [[ "$response" == "HTTP/1.1 200"* ]] && return 0
     sleep 0.05
   done
@@ -148,186 +210,150 @@ bench() {
   shift
   log "run $tag: signal-bench $*"
   local json
-  json=$("$BENCH" "$@" --threads "$THREADS" --label "$tag" --json) || true
+  json=$("$BENCH" "$@" --label "$tag" --json) || true
+  LAST_JSON=""
   [ -n "$json" ] || { log "$tag produced no result"; return 0; }
   echo "$json" >>"$RESULTS"
   LAST_JSON=$json
 }
 
 field() { # json key.path
-  node -e 'let v=JSON.parse(process.argv[1]);for(const k of process.argv[2].split("."))v=v==null?undefined:v[k];console.log(v??0)' "$1" "$2"
+  node -e 'let v=JSON.parse(process.argv[1]||"{}");for(const k of process.argv[2].split("."))v=v==null?undefined:v[k];console.log(v??0)' "$1" "$2"
 }
 
-RELAY=(relay --rooms "$ROOMS" --window "$WINDOW" --size "$SIZE" --duration "$RELAY_SECS" --warmup "$WARMUP_SECS")
-IDLE=(idle --connections "$IDLE_CONNS" --hold "$HOLD_SECS" --keepalive "$KEEPALIVE_SECS")
+RELAY=(relay --rooms "$ROOMS" --window "$WINDOW" --size "$SIZE" --duration "$RELAY_SECS" --warmup "$WARMUP_SECS" --threads "$THREADS")
+STORM=(storm --clients "$STORM_CLIENTS" --timeout 20 --threads "$THREADS")
+FLOOD=(flood --rooms "$FLOOD_ROOMS" --messages "$FLOOD_MESSAGES" --size "$FLOOD_SIZE" --senders "$FLOOD_SENDERS"
+  --warmup-rounds "$FLOOD_WARMUP_ROUNDS" --timeout "$FLOOD_TIMEOUT" --threads "$FLOOD_THREADS")
 
 {
   echo "date=$(date -u +%FT%TZ) nproc=$(nproc) loadavg_start=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   echo "cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\" kernel=$(uname -r)"
   echo "fd_limit=$(ulimit -n) node=$(node --version) redis=$(redis-server --version | grep -o 'v=[0-9.]*')"
+  echo "scenarios=\"$SCENARIOS\" commit=$COMMIT"
 } >"$WORK/machine.txt"
 
-# -- single node: relay at peak, then both at half the lower peak ----------------
-
 OURS_PORT=$(free_port)
-start_ours ours "$OURS_PORT"
-OURS_PID=$LAST_PID
 SEED_PORT=$(free_port)
-start_seed "$SEED_PORT"
-SEED_PID=$LAST_PID
+HALF="" # the single-node same-load rate, once relay has run
 
-bench ours.relay.peak "${RELAY[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$OURS_PID"
-OURS_PEAK=$(field "$LAST_JSON" relays_per_s)
-bench seed.relay.peak "${RELAY[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$SEED_PID"
-SEED_PEAK=$(field "$LAST_JSON" relays_per_s)
-HALF=$(node -e 'console.log(Math.max(100, Math.floor(Math.min(+process.argv[1], +process.argv[2]) / 2)))' "$OURS_PEAK" "$SEED_PEAK")
-log "peaks: ours $OURS_PEAK, seed $SEED_PEAK relays/s; same-load runs at $HALF relays/s"
-bench ours.relay.half "${RELAY[@]}" --rate "$HALF" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$OURS_PID"
-bench seed.relay.half "${RELAY[@]}" --rate "$HALF" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$SEED_PID"
-stop_pid "$OURS_PID"
-stop_pid "$SEED_PID"
+# -- relay: peak on each, then both at half the lower peak ---------------------------
 
-# -- storm and idle, each on freshly started servers (RSS baselines) -------------
-
-start_ours ours "$OURS_PORT"
-OURS_PID=$LAST_PID
-start_seed "$SEED_PORT"
-SEED_PID=$LAST_PID
-bench ours.storm storm --clients "$STORM_CLIENTS" --timeout 20 --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$OURS_PID"
-bench seed.storm storm --clients "$STORM_CLIENTS" --timeout 20 --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$SEED_PID"
-stop_pid "$OURS_PID"
-stop_pid "$SEED_PID"
-
-start_ours ours "$OURS_PORT"
-OURS_PID=$LAST_PID
-bench ours.idle "${IDLE[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$OURS_PID"
-stop_pid "$OURS_PID"
-start_seed "$SEED_PORT"
-SEED_PID=$LAST_PID
-bench seed.idle "${IDLE[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$SEED_PID"
-stop_pid "$SEED_PID"
-
-# -- cross-node: hosts on node A, guests on node B, one Redis --------------------
-
-REDIS_PORT=$(free_port)
-start_redis "$REDIS_PORT"
-REDIS_PID=$LAST_PID
-A_PORT=$(free_port)
-start_ours node-a "$A_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-A_PID=$LAST_PID
-B_PORT=$(free_port)
-start_ours node-b "$B_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-B_PID=$LAST_PID
-CROSS=(--hosts-url "ws://127.0.0.1:$A_PORT/" --guests-url "ws://127.0.0.1:$B_PORT/" --server-pid "$A_PID,$B_PID,$REDIS_PID")
-bench cross.relay.peak "${RELAY[@]}" "${CROSS[@]}"
-CROSS_PEAK=$(field "$LAST_JSON" relays_per_s)
-# The same-load comparison needs a load both set-ups sustain: the single-node
-# same-load rate, or half the cross-node peak if that is lower.
-CROSS_RATE=$(node -e 'console.log(Math.max(100, Math.min(+process.argv[1], Math.floor(+process.argv[2] / 2))))' "$HALF" "$CROSS_PEAK")
-log "cross-node peak $CROSS_PEAK relays/s; cross-node same-load runs at $CROSS_RATE relays/s"
-bench cross.relay.half "${RELAY[@]}" --rate "$CROSS_RATE" "${CROSS[@]}"
-bench cross.storm storm --clients "$STORM_CLIENTS" --timeout 20 "${CROSS[@]}"
-stop_pid "$A_PID"
-stop_pid "$B_PID"
-stop_pid "$REDIS_PID"
-if [ "$CROSS_RATE" != "$HALF" ]; then
+scenario_relay() {
   start_ours ours "$OURS_PORT"
-  OURS_PID=$LAST_PID
-  bench ours.relay.crossrate "${RELAY[@]}" --rate "$CROSS_RATE" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$OURS_PID"
-  stop_pid "$OURS_PID"
-fi
+  local ours_pid=$LAST_PID
+  start_seed "$SEED_PORT"
+  local seed_pid=$LAST_PID
+  bench ours.relay.peak "${RELAY[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$ours_pid"
+  local ours_peak
+  ours_peak=$(field "$LAST_JSON" relays_per_s)
+  bench seed.relay.peak "${RELAY[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$seed_pid"
+  local seed_peak
+  seed_peak=$(field "$LAST_JSON" relays_per_s)
+  HALF=$(node -e 'console.log(Math.max(100, Math.floor(Math.min(+process.argv[1], +process.argv[2]) / 2)))' "$ours_peak" "$seed_peak")
+  log "peaks: ours $ours_peak, seed $seed_peak relays/s; same-load runs at $HALF relays/s"
+  bench ours.relay.half "${RELAY[@]}" --rate "$HALF" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$ours_pid"
+  bench seed.relay.half "${RELAY[@]}" --rate "$HALF" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$seed_pid"
+  stop_pid "$ours_pid"
+  stop_pid "$seed_pid"
+}
+
+# -- storm: fresh servers ---------------------------------------------------------------
+
+scenario_storm() {
+  start_ours ours "$OURS_PORT"
+  local ours_pid=$LAST_PID
+  start_seed "$SEED_PORT"
+  local seed_pid=$LAST_PID
+  bench ours.storm "${STORM[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$ours_pid"
+  bench seed.storm "${STORM[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$seed_pid"
+  stop_pid "$ours_pid"
+  stop_pid "$seed_pid"
+}
+
+# -- idle: per-connection cost at each step, a fresh server each time (RSS baseline) --
+
+scenario_idle() {
+  local n extra=()
+  for n in $IDLE_STEPS; do
+    extra=()
+    if [ "$IDLE_RELAY_RATE" != 0 ]; then
+      extra=(--rate "$IDLE_RELAY_RATE" --rooms "$IDLE_RELAY_ROOMS" --window "$WINDOW" --size "$SIZE"
+        --duration "$RELAY_SECS" --warmup "$WARMUP_SECS")
+    fi
+    local idle=(idle --connections "$n" --hold "$HOLD_SECS" --keepalive "$KEEPALIVE_SECS" --threads "$THREADS" "${extra[@]}")
+    start_ours ours "$OURS_PORT"
+    bench "ours.idle.$n" "${idle[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+    start_seed "$SEED_PORT"
+    bench "seed.idle.$n" "${idle[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+  done
+}
+
+# -- flood: the same flood on each, fresh servers per run, alternating ----------------
+
+scenario_flood() {
+  local i
+  for i in $(seq 1 "$FLOOD_RUNS"); do
+    start_ours ours "$OURS_PORT"
+    bench "ours.flood.$i" "${FLOOD[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+    start_seed "$SEED_PORT"
+    bench "seed.flood.$i" "${FLOOD[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+  done
+}
+
+# -- cross-node: hosts on node A, guests on node B, one Redis ---------------------------
+
+scenario_cross() {
+  local redis_port a_port b_port
+  redis_port=$(free_port)
+  start_redis "$redis_port"
+  local redis_pid=$LAST_PID
+  a_port=$(free_port)
+  start_ours node-a "$a_port" REDIS_URL="redis://127.0.0.1:$redis_port"
+  local a_pid=$LAST_PID
+  b_port=$(free_port)
+  start_ours node-b "$b_port" REDIS_URL="redis://127.0.0.1:$redis_port"
+  local b_pid=$LAST_PID
+  local cross=(--hosts-url "ws://127.0.0.1:$a_port/" --guests-url "ws://127.0.0.1:$b_port/" --server-pid "$a_pid,$b_pid,$redis_pid")
+  bench cross.relay.peak "${RELAY[@]}" "${cross[@]}"
+  local cross_peak cross_rate
+  cross_peak=$(field "$LAST_JSON" relays_per_s)
+  # The same-load comparison needs a load both set-ups sustain: the
+  # single-node same-load rate, or half the cross-node peak if that is lower
+  # (or if relay did not run).
+  cross_rate=$(node -e 'const h=+process.argv[1]||Infinity;console.log(Math.max(100, Math.min(h, Math.floor(+process.argv[2] / 2))))' "${HALF:-0}" "$cross_peak")
+  log "cross-node peak $cross_peak relays/s; cross-node same-load runs at $cross_rate relays/s"
+  bench cross.relay.half "${RELAY[@]}" --rate "$cross_rate" "${cross[@]}"
+  bench cross.storm "${STORM[@]}" "${cross[@]}"
+  stop_pid "$a_pid"
+  stop_pid "$b_pid"
+  stop_pid "$redis_pid"
+  if [ "$cross_rate" != "$HALF" ]; then
+    start_ours ours "$OURS_PORT"
+    bench ours.relay.crossrate "${RELAY[@]}" --rate "$cross_rate" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+  fi
+}
+
+for s in $SCENARIOS; do
+  log "scenario $s"
+  "scenario_$s"
+done
 
 echo "loadavg_end=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$WORK/machine.txt"
 
-# -- the comparison ---------------------------------------------------------------
+# -- the comparison and the charts --------------------------------------------------------
 
-# Reads the machine lines and the JSON results; prints the markdown tables.
-cat >"$WORK/report.js" <<'JS'
-const fs = require("fs");
-const [machine, results, knobs] = process.argv.slice(2);
-const runs = {};
-for (const line of fs.readFileSync(results, "utf8").split("\n"))
-  if (line.trim()) { const r = JSON.parse(line); runs[r.label] = r; }
-const get = (r, path) => path.split(".").reduce((v, k) => (v == null ? undefined : v[k]), r);
-const fmt = (v, d = 1) => (v == null || Number.isNaN(v) ? "n/a" : Number(v).toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d}));
-const lat = (r, key, d = 0) => r && get(r, key + ".count") ? [50, 99, 999].map((p) => fmt(get(r, `${key}.p${p}`), d)).join(" / ") : "n/a";
-const ms = (r, key) => r && get(r, key + ".count") ? [50, 99].map((p) => fmt(get(r, `${key}.p${p}`) / 1000, 1)).join(" / ") : "n/a";
-const ratio = (a, b, d = 2) => (a != null && b ? fmt(a / b, d) + "x" : "n/a");
-const cpu = (r, per) => get(r, `server.cpu_us_per_${per}`);
-const O = runs, o = (k) => O[k];
-const rows = [];
-const row = (name, a, b, c) => rows.push(`| ${name} | ${a} | ${b} | ${c} |`);
-console.log("```");
-console.log(fs.readFileSync(machine, "utf8").trim());
-console.log(knobs);
-console.log("```\n");
-const half = get(o("ours.relay.half"), "target_rate");
-console.log("Single node: our `signal-node` and the seed peer, same client, same run.\n");
-console.log("| | signal-node | seed peer | ours / seed |\n|---|---|---|---|");
-const op = o("ours.relay.peak"), sp = o("seed.relay.peak"), oh = o("ours.relay.half"), sh = o("seed.relay.half");
-row(`relay peak, relays/s (${get(op, "rooms")} rooms × window ${get(op, "window")}, ${get(op, "frame_bytes")} B)`, fmt(get(op, "relays_per_s"), 0), fmt(get(sp, "relays_per_s"), 0), ratio(get(op, "relays_per_s"), get(sp, "relays_per_s")));
-row("server CPU per relay at peak, µs", fmt(cpu(op, "relay"), 2), fmt(cpu(sp, "relay"), 2), ratio(cpu(op, "relay"), cpu(sp, "relay")));
-row("round trip at peak, p50 / p99 / p99.9 µs", lat(op, "rtt_us"), lat(sp, "rtt_us"), "");
-row(`same load (${fmt(half, 0)} relays/s target): achieved relays/s`, fmt(get(oh, "relays_per_s"), 0), fmt(get(sh, "relays_per_s"), 0), "");
-row("same load: server CPU per relay, µs", fmt(cpu(oh, "relay"), 2), fmt(cpu(sh, "relay"), 2), ratio(cpu(oh, "relay"), cpu(sh, "relay")));
-row("same load: round trip p50 / p99 / p99.9 µs", lat(oh, "rtt_us"), lat(sh, "rtt_us"), ratio(get(oh, "rtt_us.p99"), get(sh, "rtt_us.p99")) + " (p99)");
-row("same load: one way p50 / p99 / p99.9 µs", lat(oh, "one_way_us"), lat(sh, "one_way_us"), "");
-const os = o("ours.storm"), ss = o("seed.storm");
-const stormDone = (r) => r ? `${fmt(get(r, "completed_pairs") * 2, 0)} of ${fmt(get(r, "clients"), 0)} (${fmt(get(r, "failed_pairs"), 0)} pairs failed)` : "n/a";
-row("storm: clients paired and signalled", stormDone(os), stormDone(ss), "");
-row("storm: clients/s (to the last completed pair)", fmt(get(os, "clients_per_s"), 0), fmt(get(ss, "clients_per_s"), 0), ratio(get(os, "clients_per_s"), get(ss, "clients_per_s")));
-row("storm: connect → answer p50 / p99, ms", ms(os, "pair_us"), ms(ss, "pair_us"), "");
-row("storm: server CPU per client, µs", fmt(cpu(os, "client"), 0), fmt(cpu(ss, "client"), 0), ratio(cpu(os, "client"), cpu(ss, "client")));
-const oi = o("ours.idle"), si = o("seed.idle");
-const idleHeld = (r) => r ? `${fmt(get(r, "connections_open"), 0)} held ${fmt(get(r, "hold_s"), 0)} s: ${fmt(get(r, "dropped_during_hold"), 0)} dropped, ${fmt(get(r, "pairs_verified"), 0)} rooms answered` : "n/a";
-row("idle: connections in rooms, keepalive on", idleHeld(oi), idleHeld(si), "");
-row("idle: server RSS per connection, bytes", fmt(get(oi, "server_rss_per_connection_bytes"), 0), fmt(get(si, "server_rss_per_connection_bytes"), 0), ratio(get(oi, "server_rss_per_connection_bytes"), get(si, "server_rss_per_connection_bytes")));
-row("idle: server RSS before → held, MB", oi ? `${fmt(get(oi, "server_rss_before_kb") / 1024)} → ${fmt(get(oi, "server_rss_held_kb") / 1024)}` : "n/a", si ? `${fmt(get(si, "server_rss_before_kb") / 1024)} → ${fmt(get(si, "server_rss_held_kb") / 1024)}` : "n/a", "");
-row("idle: server CPU while held, µs per connection-second", fmt(get(oi, "hold.server.cpu_us_per_connection_second"), 3), fmt(get(si, "hold.server.cpu_us_per_connection_second"), 3), "");
-row("bench client CPU per relay at peak, µs", fmt(get(op, "bench_cpu_us_per_relay"), 2), fmt(get(sp, "bench_cpu_us_per_relay"), 2), "");
-row("other work on the machine during peak / same-load runs, cores", `${fmt(get(op, "other_load_cores"), 2)} / ${fmt(get(oh, "other_load_cores"), 2)}`, `${fmt(get(sp, "other_load_cores"), 2)} / ${fmt(get(sh, "other_load_cores"), 2)}`, "");
-console.log(rows.join("\n"));
-rows.length = 0;
-const cp = o("cross.relay.peak"), ch = o("cross.relay.half"), cs = o("cross.storm");
-const oc = o("ours.relay.crossrate") || oh; // single node at the cross-node same-load rate
-const crossRate = get(ch, "target_rate");
-console.log("\nCross-node: hosts on node A, guests on node B, one Redis; CPU is both nodes + Redis.\n");
-console.log("| | cross-node (2 nodes + Redis) | single node (ours) | cross / single |\n|---|---|---|---|");
-row("relay peak, relays/s", fmt(get(cp, "relays_per_s"), 0), fmt(get(op, "relays_per_s"), 0), ratio(get(cp, "relays_per_s"), get(op, "relays_per_s")));
-row("total CPU per relay at peak, µs", fmt(cpu(cp, "relay"), 2), fmt(cpu(op, "relay"), 2), ratio(cpu(cp, "relay"), cpu(op, "relay")));
-row(`same load (${fmt(crossRate, 0)} relays/s target): achieved relays/s`, fmt(get(ch, "relays_per_s"), 0), fmt(get(oc, "relays_per_s"), 0), "");
-row("same load: total CPU per relay, µs", fmt(cpu(ch, "relay"), 2), fmt(cpu(oc, "relay"), 2), ratio(cpu(ch, "relay"), cpu(oc, "relay")));
-row("same load: one way p50 / p99 / p99.9 µs", lat(ch, "one_way_us"), lat(oc, "one_way_us"), "");
-row("same load: round trip p50 / p99 / p99.9 µs", lat(ch, "rtt_us"), lat(oc, "rtt_us"), "");
-row("storm: clients paired and signalled", stormDone(cs), stormDone(os), "");
-row("other work on the machine during peak / same-load runs, cores", `${fmt(get(cp, "other_load_cores"), 2)} / ${fmt(get(ch, "other_load_cores"), 2)}`, `${fmt(get(op, "other_load_cores"), 2)} / ${fmt(get(oc, "other_load_cores"), 2)}`, "");
-row("storm: clients/s", fmt(get(cs, "clients_per_s"), 0), fmt(get(os, "clients_per_s"), 0), "");
-console.log(rows.join("\n"));
-const errs = Object.values(runs).filter((r) => Object.keys(r.errors || {}).length || r.misrouted || r.ok === false);
-if (errs.length) {
-  console.log("\nRuns with errors, misrouted frames or an incomplete result:\n");
-  for (const r of errs)
-    console.log(`- ${r.label}: ok=${r.ok}, errors=${JSON.stringify(r.errors || {})}, misrouted=${r.misrouted || 0}, disconnects=${JSON.stringify(r.disconnects || {})}`);
-}
-console.log("\nTargets of issue 6:\n");
-console.log("| target | measured | met |\n|---|---|---|");
-const yes = (b) => (b == null ? "n/a" : b ? "yes" : "**no**");
-const t1 = cpu(oh, "relay") / cpu(sh, "relay");
-console.log(`| server CPU per relay ≤ 0.5× seed (same load) | ${fmt(cpu(oh, "relay"), 2)} vs ${fmt(cpu(sh, "relay"), 2)} µs = ${fmt(t1, 2)}x | ${yes(isFinite(t1) ? t1 <= 0.5 : null)} |`);
-const t2 = get(oi, "server_rss_per_connection_bytes") / get(si, "server_rss_per_connection_bytes");
-console.log(`| RSS per idle connection ≤ 0.5× seed | ${fmt(get(oi, "server_rss_per_connection_bytes"), 0)} vs ${fmt(get(si, "server_rss_per_connection_bytes"), 0)} B = ${fmt(t2, 2)}x | ${yes(isFinite(t2) ? t2 <= 0.5 : null)} |`);
-const held = get(oi, "connections_open") || 0;
-console.log(`| ≥ 200,000 idle connections held 60 s, none dropped | ${fmt(held, 0)} held ${fmt(get(oi, "hold_s"), 0)} s, ${fmt(get(oi, "dropped_during_hold"), 0)} dropped | ${yes(held >= 200000 && get(oi, "hold_s") >= 60 && !get(oi, "dropped_during_hold"))} |`);
-const t4o = get(oh, "rtt_us.p99"), t4s = get(sh, "rtt_us.p99");
-console.log(`| p99 round trip at half peak ≤ seed's | ${fmt(t4o, 0)} vs ${fmt(t4s, 0)} µs | ${yes(t4o != null && t4s != null ? t4o <= t4s : null)} |`);
-const t5 = cpu(ch, "relay") / cpu(oc, "relay");
-console.log(`| cross-node total CPU per relay ≤ 2× single node (same load, ${fmt(crossRate, 0)} relays/s) | ${fmt(cpu(ch, "relay"), 2)} vs ${fmt(cpu(oc, "relay"), 2)} µs = ${fmt(t5, 2)}x | ${yes(isFinite(t5) ? t5 <= 2 : null)} |`);
-const t6 = get(ch, "one_way_us.p99");
-console.log(`| cross-node p99 one way ≤ 3 ms (${fmt(crossRate, 0)} relays/s) | ${fmt(t6 / 1000, 2)} ms | ${yes(t6 != null ? t6 <= 3000 : null)} |`);
-JS
+KNOBS="RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
 report() {
-  node "$WORK/report.js" "$WORK/machine.txt" "$RESULTS" \
-    "RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_CONNS=$IDLE_CONNS HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS"
+  node "$HERE/report.js" "$WORK/machine.txt" "$RESULTS" "$KNOBS"
 }
 if [ -n "$OUT_JSON" ]; then cp "$RESULTS" "$OUT_JSON"; fi
 if [ -n "$OUT_MD" ]; then report >"$OUT_MD"; log "wrote $OUT_MD"; else report; fi
+if [ -n "$PLOT_DIR" ]; then
+  "$PLOT_PY" "$HERE/plot.py" "$RESULTS" "$PLOT_DIR" && log "charts in $PLOT_DIR"
+fi

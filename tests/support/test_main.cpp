@@ -3,7 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "common/log.hpp"
+#include "telemetry/log.hpp"
 
 #include <atomic>
 #include <cstdlib>

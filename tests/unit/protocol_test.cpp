@@ -2,7 +2,7 @@
 // (every error code it can produce, the depth limit, which keys count) and
 // the frames the server writes (valid JSON, the seed's texts, escaping).
 #include "actors/protocol.hpp"
-#include "common/limits.hpp"
+#include "actors/limits.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // room_id_generator: the shape of an id (digit count, no leading zero), the
 // accepted digit counts, and a loose uniformity check that cannot flake.
 #include "actors/room_id.hpp"
-#include "common/limits.hpp"
+#include "actors/limits.hpp"
 
 #include <doctest/doctest.h>
 

@@ -162,8 +162,12 @@ void connection::on_write(beast::error_code ec, std::size_t) {
   if (spare_.size() < 16)
     spare_.push_back(std::move(queue_.front()));
   queue_.pop_front();
-  if (!queue_.empty() && !down_)
+  if (down_)
+    return;
+  if (!queue_.empty())
     do_write();
+  else
+    events_.on_drained(*this);
 }
 
 void connection::fail(beast::error_code ec, const char* where) {

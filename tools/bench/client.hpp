@@ -61,6 +61,10 @@ public:
   // Connect, handshake, read or write failed, or the server closed: called
   // once; the connection is dead afterwards.
   virtual void on_down(connection& c, beast::error_code ec, const char* where) = 0;
+  // The last queued frame has been written to the socket and nothing else is
+  // queued: a sender that writes back to back sends its next frame here, so
+  // that frame is stamped when it really goes out (reads go on meanwhile).
+  virtual void on_drained(connection&) {}
 };
 
 struct connection_options {
@@ -88,6 +92,8 @@ public:
   void kill();
 
   bool open() const { return open_; }
+  // Open, nothing queued and no write in flight.
+  bool idle() const { return open_ && !writing_ && queue_.empty(); }
   std::size_t pair() const { return pair_; }
   bool is_host() const { return host_; }
   std::uint64_t started_ns() const { return started_ns_; }

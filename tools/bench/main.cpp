@@ -1,5 +1,5 @@
 // signal-bench: load generator for seed-compatible signaling servers (ours
-// or the Node.js seed peer). Scenarios relay, idle and storm; server CPU and
+// or the Node.js seed peer). Scenarios relay, idle, storm and flood; server CPU and
 // RSS from /proc with --server-pid. Prints a table, or JSON with --json.
 #include "bench/proc_stats.hpp"
 #include "bench/scenarios.hpp"
@@ -28,6 +28,13 @@ Scenarios:
           connection and drops. Spreads client sockets over 127.0.0.2, .3, ...
   storm   K clients connect at once, create/join in pairs and exchange one
           offer/answer, as fast as the server lets them (a reconnect storm).
+  flood   P rooms are paired first; then every host (with --senders both, every
+          guest too) writes M signals of S bytes back to back, no window, not
+          waiting for anything, while reading. Each receiving end checks that
+          its direction arrived exactly once and in order (lost, misordered,
+          duplicated: any is a failure). Reports relays/s from the start to the
+          last arrival, server CPU per relay over that window, one-way latency
+          (stamped when each frame is written) and arrival time from the start.
 
 Common options:
   --url URL               ws://host:port/ for hosts and guests (default ws://127.0.0.1:4000/)
@@ -47,7 +54,12 @@ relay:  --rooms P (100) --size S bytes per signal (600) --window W (4)
         --duration SEC (10) --warmup SEC (2) --messages M per host (0: use --duration)
         --rate R target relays/s, offers + answers (0: as fast as the window allows)
 idle:   --connections N (1000) --hold SEC (10) --keepalive SEC (20) --settle SEC (2)
+        (idle with --rate R: after the hold, a paced relay at R relays/s through the
+        first --rooms of the held rooms for --duration s after --warmup s)
 storm:  --clients K (2000) --timeout SEC (30)
+flood:  --rooms P (2000) --messages M per sender (50) --size S (600)
+        --senders hosts|both (hosts) --warmup-rounds N unmeasured floods first (0)
+        --timeout SEC for each round to be delivered (120)
 
 The server must let a connection send more than the bench does: for our node
 set RATE_LIMIT_PER_SEC and RATE_LIMIT_BURST high for relay runs.
@@ -78,9 +90,9 @@ bench::options parse_args(int argc, char** argv, bool& as_json) {
   if (argc < 2)
     throw std::invalid_argument("no scenario given");
   o.scenario = argv[1];
-  if (o.scenario != "relay" && o.scenario != "idle" && o.scenario != "storm")
+  if (o.scenario != "relay" && o.scenario != "idle" && o.scenario != "storm" && o.scenario != "flood")
     throw std::invalid_argument("unknown scenario \"" + o.scenario + "\"");
-  bool hosts = false, guests = false;
+  bool hosts = false, guests = false, rooms = false, messages = false, timeout = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {
@@ -114,6 +126,7 @@ bench::options parse_args(int argc, char** argv, bool& as_json) {
       o.label = need(i, argc, argv);
     } else if (a == "--rooms") {
       o.rooms = std::max<std::size_t>(1, to_uint(a, need(i, argc, argv)));
+      rooms = true;
     } else if (a == "--size") {
       o.size = to_uint(a, need(i, argc, argv));
     } else if (a == "--window") {
@@ -124,6 +137,7 @@ bench::options parse_args(int argc, char** argv, bool& as_json) {
       o.warmup = to_double(a, need(i, argc, argv));
     } else if (a == "--messages") {
       o.messages = to_uint(a, need(i, argc, argv));
+      messages = true;
     } else if (a == "--rate") {
       o.rate = to_double(a, need(i, argc, argv));
     } else if (a == "--connections") {
@@ -138,9 +152,28 @@ bench::options parse_args(int argc, char** argv, bool& as_json) {
       o.clients = std::max<std::size_t>(2, to_uint(a, need(i, argc, argv)));
     } else if (a == "--timeout") {
       o.timeout = to_double(a, need(i, argc, argv));
+      timeout = true;
+    } else if (a == "--senders") {
+      o.senders = need(i, argc, argv);
+      if (o.senders != "hosts" && o.senders != "both")
+        throw std::invalid_argument("--senders: hosts or both, got \"" + o.senders + "\"");
+    } else if (a == "--warmup-rounds") {
+      o.warmup_rounds = to_uint(a, need(i, argc, argv));
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
+  }
+  if (o.scenario == "flood") {
+    // Close to the outside reproduction of issue 14: a Node.js ws client
+    // flooding 50 signals of 600 B through each of 2,000-3,000 rooms.
+    if (!rooms)
+      o.rooms = 2000;
+    if (!messages)
+      o.messages = 50;
+    if (!timeout)
+      o.timeout = 120;
+    if (o.messages == 0)
+      throw std::invalid_argument("--messages: a flood needs at least 1");
   }
   return o;
 }
@@ -234,6 +267,29 @@ void print_table(const json& r) {
     row("bench CPU per relay", num(get(r, "bench_cpu_us_per_relay"), 2) + " us");
     if (r.contains("other_load_cores"))
       row("other load on machine", num(get(r, "other_load_cores"), 2) + " cores (not server, not bench)");
+  } else if (sc == "flood") {
+    row("rooms / messages / frame", r["rooms"].dump() + " / " + r["messages_per_sender"].dump() + " per sender (" +
+                                      r["senders"].get<std::string>() + ") / " + r["frame_bytes"].dump() + " B");
+    if (get(r, "warmup_rounds") > 0)
+      row("warm-up rounds", r["warmup_rounds"].dump() + " (not measured)");
+    row("relays", num(get(r, "relays"), 0) + " of " + num(get(r, "relays_expected"), 0) + " in " +
+                    num(get(r, "flood_s"), 3) + " s (start to last arrival) = " + num(get(r, "relays_per_s"), 0) +
+                    " relays/s" + (r.value("timed_out", false) ? "  TIMED OUT" : ""));
+    if (r.contains("delivery")) {
+      const auto& d = r["delivery"];
+      row("delivery", num(get(d, "received"), 0) + " of " + num(get(d, "expected"), 0) + " frames (all rounds): lost " +
+                        num(get(d, "lost"), 0) + ", misordered " + num(get(d, "misordered"), 0) + ", duplicated " +
+                        num(get(d, "duplicated"), 0) + ", out of range " + num(get(d, "out_of_range"), 0) +
+                        (d.value("clean", false) ? "  (exactly once, in order)" : "  FAILED"));
+    }
+    latency_row(r, "one_way_us", "one way us");
+    latency_row(r, "since_start_us", "arrival since start us");
+    server_rows(r, "relay", "relay");
+    row("bench CPU per relay", num(get(r, "bench_cpu_us_per_relay"), 2) + " us (" +
+                                 num(get(r, "bench_busy_cores"), 2) + " cores busy over " + r["threads"].dump() +
+                                 " thread(s))");
+    if (r.contains("other_load_cores"))
+      row("other load on machine", num(get(r, "other_load_cores"), 2) + " cores (not server, not bench)");
   } else if (sc == "idle") {
     row("connections", num(get(r, "connections_open"), 0) + " open of " + r["connections_requested"].dump() +
                          " requested, over " + r["source_addresses"].dump() + " source addresses");
@@ -247,6 +303,18 @@ void print_table(const json& r) {
     if (r.contains("hold") && r["hold"].contains("server") && r["hold"]["server"].value("ok", false))
       row("server CPU while held", num(get(r["hold"]["server"], "cpu_us_per_connection_second"), 3) +
                                      " us per connection-second");
+    if (r.contains("loaded_relay")) {
+      const auto& l = r["loaded_relay"];
+      row("relay while held", num(get(l, "relays_per_s"), 0) + " relays/s (target " + num(get(l, "target_rate"), 0) +
+                                ") through " + l["rooms"].dump() + " rooms" +
+                                (l.value("ok", false) ? "" : "  INCOMPLETE"));
+      latency_row(l, "rtt_us", "  round trip us");
+      if (l.contains("server") && l["server"].value("ok", false))
+        row("  server CPU per relay", num(get(l["server"], "cpu_us_per_relay"), 2) + " us");
+      row("  bench CPU per relay", num(get(l, "bench_cpu_us_per_relay"), 2) + " us");
+      if (l.contains("other_load_cores"))
+        row("  other load on machine", num(get(l, "other_load_cores"), 2) + " cores");
+    }
   } else {
     row("clients", r["clients"].dump() + " (" + num(get(r, "completed_pairs"), 0) + " pairs done, " +
                      num(get(r, "failed_pairs"), 0) + " failed)");
@@ -288,6 +356,8 @@ int main(int argc, char** argv) {
       r = bench::run_relay(o);
     else if (o.scenario == "idle")
       r = bench::run_idle(o);
+    else if (o.scenario == "flood")
+      r = bench::run_flood(o);
     else
       r = bench::run_storm(o);
   } catch (const std::exception& e) {

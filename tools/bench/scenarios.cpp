@@ -1,8 +1,10 @@
 #include "bench/scenarios.hpp"
 
 #include "bench/client.hpp"
+#include "bench/frame.hpp"
 #include "bench/histogram.hpp"
 #include "bench/proc_stats.hpp"
+#include "bench/sequence.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -23,108 +25,6 @@ namespace bench {
 namespace {
 
 using json = nlohmann::json;
-
-// -- frames ---------------------------------------------------------------------
-
-// A signal frame carries a fixed-width "bench" string the bench rewrites in
-// place for every message: kind (o = offer from the host, a = answer from the
-// guest), pair index, sequence, t (ns: when the offer was due/sent), u (ns:
-// when the answer was sent). The rest is SDP-like padding up to the size.
-constexpr std::size_t pair_digits = 10, seq_digits = 12, time_digits = 20;
-constexpr std::size_t bench_field_len = 1 + 1 + pair_digits + 1 + seq_digits + 1 + time_digits + 1 + time_digits;
-constexpr std::string_view bench_key = R"("bench":")";
-constexpr std::string_view signal_prefix = R"({"type":"signal",)";
-
-// A browser offer is a few hundred bytes of lines like these (JSON-escaped CRLF).
-constexpr std::string_view sdp_lines =
-  R"(v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n)"
-  R"(a=extmap-allow-mixed\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n)"
-  R"(c=IN IP4 0.0.0.0\r\na=ice-ufrag:Xk3v\r\na=ice-pwd:Q1m8F0pRzN4tYV2hbqW7sL9c\r\na=ice-options:trickle\r\n)"
-  R"(a=fingerprint:sha-256 4C:2B:9E:11:7A:60:D3:5F:08:C4:93:EE:21:BA:7D:46:19:F2:AC:35:8E:60:D1:0B:47:C9:2E:73:B8:15:A4:F6\r\n)"
-  R"(a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n)";
-
-void put_digits(char* at, std::size_t width, std::uint64_t v) {
-  for (std::size_t i = width; i-- > 0;) {
-    at[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-}
-
-bool get_digits(std::string_view s, std::size_t at, std::size_t width, std::uint64_t& out) {
-  if (at + width > s.size())
-    return false;
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < width; ++i) {
-    char c = s[at + i];
-    if (c < '0' || c > '9')
-      return false;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  out = v;
-  return true;
-}
-
-struct frame_template {
-  std::string text;
-  std::size_t field = 0; // offset of the bench field's first character
-};
-
-frame_template make_frame(const std::string& room_id, char kind, std::size_t size) {
-  frame_template f;
-  f.text = R"({"type":"signal","roomId":")" + room_id + R"(",)";
-  f.text += bench_key;
-  f.field = f.text.size();
-  f.text += std::string(bench_field_len, '0');
-  f.text[f.field] = kind;
-  for (std::size_t p : {std::size_t{1}, 2 + pair_digits, 3 + pair_digits + seq_digits,
-                        4 + pair_digits + seq_digits + time_digits})
-    f.text[f.field + p] = ' ';
-  f.text += R"(","sdp":{"type":")";
-  f.text += kind == 'o' ? "offer" : "answer";
-  f.text += R"(","sdp":")";
-  const std::string tail = R"("}})";
-  std::size_t room = size > f.text.size() + tail.size() ? size - f.text.size() - tail.size() : 0;
-  std::string pad;
-  while (pad.size() < room)
-    pad += sdp_lines;
-  pad.resize(room);
-  // Never end inside an escape: a lone backslash would make invalid JSON.
-  std::size_t slashes = 0;
-  for (auto i = pad.size(); i-- > 0 && pad[i] == '\\';)
-    ++slashes;
-  if (slashes % 2 == 1)
-    pad.back() = 'x';
-  f.text += pad;
-  f.text += tail;
-  return f;
-}
-
-void fill(frame_template& f, std::uint64_t pair, std::uint64_t seq, std::uint64_t t, std::uint64_t u) {
-  char* b = f.text.data() + f.field;
-  put_digits(b + 2, pair_digits, pair);
-  put_digits(b + 3 + pair_digits, seq_digits, seq);
-  put_digits(b + 4 + pair_digits + seq_digits, time_digits, t);
-  put_digits(b + 5 + pair_digits + seq_digits + time_digits, time_digits, u);
-}
-
-struct bench_fields {
-  char kind = 0;
-  std::uint64_t pair = 0, seq = 0, t = 0, u = 0;
-};
-
-bool parse_bench(std::string_view text, bench_fields& out) {
-  auto at = text.find(bench_key);
-  if (at == std::string_view::npos)
-    return false;
-  at += bench_key.size();
-  if (at + bench_field_len > text.size())
-    return false;
-  out.kind = text[at];
-  return get_digits(text, at + 2, pair_digits, out.pair) &&
-         get_digits(text, at + 3 + pair_digits, seq_digits, out.seq) &&
-         get_digits(text, at + 4 + pair_digits + seq_digits, time_digits, out.t) &&
-         get_digits(text, at + 5 + pair_digits + seq_digits + time_digits, time_digits, out.u);
-}
 
 // -- measurements -----------------------------------------------------------------
 
@@ -169,6 +69,8 @@ struct accounting {
     // The machine is shared: how many cores everything else (not the
     // server, not the bench) kept busy while this was measured.
     double secs = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
+    if (secs > 0)
+      j["bench_busy_cores"] = (b.self_us - a.self_us) / 1e6 / secs;
     if (a.machine && b.machine && secs > 0) {
       double busy_us = static_cast<double>(b.machine->busy - a.machine->busy) * 1e6 / static_cast<double>(tck_);
       j["machine_busy_cores"] = busy_us / 1e6 / secs;
@@ -185,6 +87,8 @@ struct accounting {
       s["user_us"] = d.user_us;
       s["sys_us"] = d.sys_us;
       s[std::string("cpu_us_per_") + per] = d.cpu_us_per(units);
+      if (secs > 0)
+        s["busy_cores"] = d.cpu_us / 1e6 / secs;
       s["rss_before_kb"] = d.rss_before_kb;
       s["rss_after_kb"] = d.rss_after_kb;
       s["clock_ticks_per_s"] = tck_;
@@ -213,7 +117,7 @@ bool wait_for(const std::function<bool()>& done, double timeout) {
 
 // -- pairs: a host and a guest sharing one room ------------------------------------
 
-enum class mode { relay, idle, storm };
+enum class mode { relay, idle, storm, flood };
 enum class phase { setup, run, hold, verify, done };
 
 struct pair_state {
@@ -228,6 +132,10 @@ struct pair_state {
   std::uint64_t sent = 0, inflight = 0, next_due = 0;
   bool parked = false, scheduled = false;
   std::uint64_t t_start = 0;
+  // flood: `sent` is the host's count; each sender writes up to send_target
+  // (its total over all rounds so far), and each receiving end checks order
+  std::uint64_t guest_sent = 0, send_target = 0;
+  sequence_check at_guest, at_host; // frames that arrived at the guest / at the host
 };
 
 // Everything one worker thread touches per message lives here, one cache
@@ -239,6 +147,10 @@ struct alignas(64) worker_state {
   std::map<std::string, std::uint64_t> errors_by_code, down_reasons; // worker thread only
   std::uint64_t unexpected = 0;
   std::uint64_t last_done_ns = 0; // storm: when this worker's last pair completed
+  // flood: when this worker started the current round (its own thread only),
+  // and the histogram of arrival times counted from there
+  std::uint64_t round_start_ns = 0;
+  histogram since_start;
   // pacing
   std::unique_ptr<net::steady_timer> timer;
   std::uint64_t timer_at = 0;
@@ -251,12 +163,14 @@ struct alignas(64) worker_state {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> misrouted{0};
   std::atomic<std::uint64_t> downs{0};
+  std::atomic<std::uint64_t> round_started_ns{0}; // flood: published copy of round_start_ns
+  std::atomic<std::uint64_t> last_arrival_ns{0};  // flood: latest first arrival of a frame
 };
 
 class pair_driver final : public connection_events {
 public:
   pair_driver(const options& o, mode m, std::size_t pairs)
-    : o_(o), mode_(m), hosts_url_(parse_ws_url(o.hosts_url)), guests_url_(parse_ws_url(o.guests_url)) {
+    : o_(o), mode_(m), start_mode_(m), hosts_url_(parse_ws_url(o.hosts_url)), guests_url_(parse_ws_url(o.guests_url)) {
     std::size_t threads = std::max<std::size_t>(1, o.threads);
     std::size_t gate = o.connect_concurrency == 0 ? 0 : std::max<std::size_t>(1, (o.connect_concurrency + threads - 1) / threads);
     if (m == mode::storm && o.connect_concurrency == 0)
@@ -360,20 +274,21 @@ public:
     return ok;
   }
 
-  // relay: start sending on every ready pair.
-  void start_relay() {
+  // relay: start sending on every ready pair (on the first `limit` pairs
+  // only, when given: idle's loaded relay uses a few of the held rooms).
+  void start_relay(std::size_t limit = static_cast<std::size_t>(-1)) {
     phase_ = phase::run;
-    std::size_t active = ready_.load();
+    std::size_t active = std::min<std::size_t>(ready_.load(), limit);
     // Each offer yields two relays (the offer and its answer).
     double per_host = o_.rate > 0 && active > 0 ? o_.rate / 2.0 / static_cast<double>(active) : 0;
     period_ns_ = per_host > 0 ? static_cast<std::uint64_t>(1e9 / per_host) : 0;
     for (auto& ws : workers_) {
       auto* state = ws.get();
-      state->w->post([this, state] {
+      state->w->post([this, state, limit] {
         std::mt19937_64 rng(state->w->index() + 1);
         auto now = now_ns();
         for (auto* p : state->pairs) {
-          if (!p->ready || p->failed)
+          if (!p->ready || p->failed || p->index >= limit)
             continue;
           if (period_ns_ == 0) {
             fill_window(*state, *p);
@@ -403,6 +318,64 @@ public:
     return n;
   }
   bool all_sent() const { return finished_hosts_.load() + failed_.load() >= pairs_.size(); }
+
+  // Switches what the workers do with signals (idle -> relay for the loaded
+  // relay); published to them by the posts that follow.
+  void set_mode(mode m) { mode_.store(m, std::memory_order_relaxed); }
+
+  // flood: one round. Every ready pair's sender(s) may now write up to
+  // `total` frames each (their count over all rounds so far) and start at
+  // once; each receiving end expects sequence numbers 0 .. total-1. Returns
+  // when every worker has started, with the number of frames this round must
+  // deliver, so the caller knows what to wait for.
+  std::uint64_t start_flood_round(std::uint64_t total, bool both) {
+    phase_ = phase::run;
+    round_expect_.store(0);
+    round_posted_.store(0);
+    for (auto& ws : workers_) {
+      auto* state = ws.get();
+      state->w->post([this, state, total, both] {
+        state->round_start_ns = now_ns();
+        state->round_started_ns.store(state->round_start_ns, std::memory_order_relaxed);
+        std::uint64_t expect = 0;
+        for (auto* p : state->pairs) {
+          if (!p->ready || p->failed)
+            continue;
+          expect += (total - p->send_target) * (both ? 2 : 1);
+          p->send_target = total;
+          p->at_guest.set_expected(total);
+          if (both)
+            p->at_host.set_expected(total);
+        }
+        round_expect_.fetch_add(expect);
+        round_posted_.fetch_add(1, std::memory_order_release);
+        // Then every sender's first frame, back to back; each next one
+        // follows from on_drained as soon as its predecessor is written.
+        for (auto* p : state->pairs) {
+          pump(*state, *p, true);
+          if (both)
+            pump(*state, *p, false);
+        }
+      });
+    }
+    wait_for([&] { return round_posted_.load(std::memory_order_acquire) == workers_.size(); }, 60);
+    return round_expect_.load();
+  }
+  // flood: the earliest start of the current round over all workers, and the
+  // latest arrival of a frame.
+  std::uint64_t round_started_ns() const {
+    std::uint64_t t = ~std::uint64_t{0};
+    for (auto& ws : workers_)
+      t = std::min(t, ws->round_started_ns.load(std::memory_order_relaxed));
+    return t;
+  }
+  std::uint64_t last_arrival_ns() const {
+    std::uint64_t t = 0;
+    for (auto& ws : workers_)
+      t = std::max(t, ws->last_arrival_ns.load(std::memory_order_relaxed));
+    return t;
+  }
+  std::size_t ready_pairs() const { return ready_.load(); }
   void set_phase(phase p) {
     // Published to workers by the post() that follows, or read racily as a
     // hint only (drop accounting), hence relaxed.
@@ -446,12 +419,13 @@ public:
 
   // Results, after stop(): the worker threads are joined.
   json collect(json out) const {
-    histogram rtt, one_way, connect, pair_time;
+    histogram rtt, one_way, connect, pair_time, since_start;
     std::map<std::string, std::uint64_t> errors, downs;
     std::uint64_t unexpected = 0, misrouted = 0;
     for (auto& ws : workers_) {
       rtt.merge(ws->rtt);
       one_way.merge(ws->one_way);
+      since_start.merge(ws->since_start);
       connect.merge(ws->connect);
       pair_time.merge(ws->pair_time);
       for (auto& [k, v] : ws->errors_by_code)
@@ -461,12 +435,41 @@ public:
       unexpected += ws->unexpected;
       misrouted += ws->misrouted.load();
     }
-    if (mode_ != mode::idle) {
+    const mode m = start_mode_;
+    if (m == mode::flood) {
+      out["one_way_us"] = latency_json(one_way);
+      out["since_start_us"] = latency_json(since_start);
+      delivery_tally t;
+      std::uint64_t sent = 0;
+      for (auto& p : pairs_) {
+        if (p->at_guest.expected() || p->at_guest.received() || p->at_guest.out_of_range())
+          t.add(p->at_guest);
+        if (p->at_host.expected() || p->at_host.received() || p->at_host.out_of_range())
+          t.add(p->at_host);
+        sent += p->sent + p->guest_sent;
+      }
+      out["delivery"] = json{{"frames_sent", sent},
+                             {"expected", t.expected},
+                             {"received", t.received},
+                             {"lost", t.lost},
+                             {"misordered", t.misordered},
+                             {"duplicated", t.duplicated},
+                             {"out_of_range", t.out_of_range},
+                             {"directions", t.directions},
+                             {"directions_with_loss", t.directions_with_loss},
+                             {"directions_out_of_order", t.directions_out_of_order},
+                             {"clean", t.clean()}};
+    } else if (m == mode::idle) {
+      if (out.contains("loaded_relay")) { // idle's relay through some of the held rooms
+        out["loaded_relay"]["rtt_us"] = latency_json(rtt);
+        out["loaded_relay"]["one_way_us"] = latency_json(one_way);
+      }
+    } else {
       out["rtt_us"] = latency_json(rtt);
       out["one_way_us"] = latency_json(one_way);
     }
     out["connect_us"] = latency_json(connect);
-    if (mode_ == mode::storm)
+    if (m == mode::storm)
       out["pair_us"] = latency_json(pair_time);
     out["errors"] = errors;
     out["disconnects"] = downs;
@@ -523,7 +526,7 @@ public:
       if (p.host_joined && p.guest_joined && !p.ready && !p.failed) {
         p.ready = true;
         ready_.fetch_add(1, std::memory_order_release);
-        if (mode_ == mode::storm)
+        if (mode_.load(std::memory_order_relaxed) == mode::storm)
           send_offer(ws, p, now_ns());
       }
     } else if (type == "error") {
@@ -554,7 +557,29 @@ public:
     fail_pair(p);
   }
 
+  void on_drained(connection& c) override {
+    if (mode_.load(std::memory_order_relaxed) != mode::flood)
+      return;
+    auto& ws = *workers_[c.owner().index()];
+    pump(ws, *pairs_[c.pair()], c.is_host());
+  }
+
 private:
+  // flood: the next frame of one sender, stamped now, if it has one left in
+  // this round and nothing of its own is still being written. Called at the
+  // round's start and whenever its previous frame is out (on_drained): one
+  // frame in flight per connection, back to back, never waiting for the peer.
+  void pump(worker_state&, pair_state& p, bool host) {
+    auto& c = host ? *p.host : *p.guest;
+    auto& sent = host ? p.sent : p.guest_sent;
+    if (p.failed || stop_.load(std::memory_order_relaxed) || sent >= p.send_target || !c.idle())
+      return;
+    auto& f = host ? p.offer : p.answer;
+    fill(f, p.index, sent, now_ns(), 0);
+    ++sent;
+    c.send(f.text);
+  }
+
   std::optional<net::ip::address> source_for(std::size_t conn_index) const {
     if (sources_.empty())
       return std::nullopt;
@@ -661,6 +686,28 @@ private:
       return;
     }
     bool rec = recording_.load(std::memory_order_relaxed);
+    const mode m = mode_.load(std::memory_order_relaxed);
+    if (m == mode::flood) {
+      // Hosts send 'o' frames, guests (with --senders both) 'a' frames; each
+      // end checks that its direction arrives exactly once and in order.
+      bool at_guest = !c.is_host();
+      if (f.kind != (at_guest ? 'o' : 'a')) {
+        ++ws.unexpected;
+        return;
+      }
+      auto v = (at_guest ? p.at_guest : p.at_host).record(f.seq);
+      if (v != sequence_check::verdict::in_order && v != sequence_check::verdict::misordered)
+        return; // a duplicate or a frame nobody sent: tallied by the check
+      ws.relays.fetch_add(1, std::memory_order_relaxed);
+      ws.last_arrival_ns.store(now, std::memory_order_relaxed);
+      if (rec) {
+        if (now >= f.t)
+          ws.one_way.record(now - f.t);
+        if (now >= ws.round_start_ns)
+          ws.since_start.record(now - ws.round_start_ns);
+      }
+      return;
+    }
     if (!c.is_host() && f.kind == 'o') {
       ws.relays.fetch_add(1, std::memory_order_relaxed);
       if (rec && now >= f.t)
@@ -684,7 +731,9 @@ private:
       --p.inflight;
       ws.outstanding.fetch_sub(1, std::memory_order_relaxed);
     }
-    switch (mode_) {
+    switch (m) {
+      case mode::flood:
+        return; // handled above
       case mode::storm:
         if (!p.done) {
           p.done = true;
@@ -708,7 +757,8 @@ private:
   }
 
   const options& o_;
-  mode mode_;
+  std::atomic<mode> mode_;
+  const mode start_mode_;
   ws_url hosts_url_, guests_url_;
   connection_options conn_opts_;
   std::vector<net::ip::address> sources_;
@@ -720,6 +770,7 @@ private:
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> created_{0}, ready_{0}, failed_{0}, done_{0}, verified_{0}, dropped_{0};
   std::atomic<std::uint64_t> finished_hosts_{0}, open_{0};
+  std::atomic<std::uint64_t> round_expect_{0}, round_posted_{0};
 };
 
 json common_json(const options& o, const char* scenario) {
@@ -822,8 +873,120 @@ json run_idle(const options& o) {
   // Keepalive cost while holding: server CPU per connection per second.
   auto hold_report = acct.report(held, after_hold, static_cast<double>(open_at_start) * o.hold, "connection_second");
   out["hold"] = hold_report;
+  // With --rate: a paced relay through the first --rooms of the held rooms
+  // while all the others stay connected, so CPU per relay can be compared
+  // across connection counts at one rate.
+  if (o.rate > 0 && out["ok"].get<bool>()) {
+    json lr;
+    lr["target_rate"] = o.rate;
+    lr["rooms"] = std::min(o.rooms, pairs);
+    lr["window"] = o.window;
+    auto failed0 = d.failed_pairs();
+    d.set_mode(mode::relay);
+    d.start_relay(o.rooms);
+    sleep_s(o.warmup);
+    d.set_recording(true);
+    auto a = acct.sample();
+    auto relays0 = d.relays();
+    sleep_s(o.duration);
+    d.stop_sending();
+    bool drained = wait_for([&] { return d.outstanding() == 0; }, 10);
+    auto b = acct.sample();
+    auto relays = d.relays() - relays0;
+    d.set_recording(false);
+    double secs = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
+    lr["ok"] = drained && d.failed_pairs() == failed0;
+    lr["drained"] = drained;
+    lr["measured_s"] = secs;
+    lr["relays"] = relays;
+    lr["relays_per_s"] = secs > 0 ? static_cast<double>(relays) / secs : 0;
+    lr.update(acct.report(a, b, static_cast<double>(relays), "relay"));
+    out["loaded_relay"] = lr;
+    out["ok"] = lr["ok"];
+  }
   d.stop();
   return d.collect(out);
+}
+
+// -- flood ----------------------------------------------------------------------
+
+json run_flood(const options& o) {
+  json out = common_json(o, "flood");
+  const bool both = o.senders == "both";
+  out["rooms"] = o.rooms;
+  out["messages_per_sender"] = o.messages;
+  out["senders"] = both ? "both" : "hosts";
+  out["warmup_rounds"] = o.warmup_rounds;
+  accounting acct{o.server_pids};
+  pair_driver d{o, mode::flood, o.rooms};
+  json setup;
+  bool ok = d.pair_up(setup);
+  out["setup"] = setup;
+  if (!ok || d.failed_pairs() == o.rooms) {
+    d.stop();
+    out["ok"] = false;
+    return d.collect(out);
+  }
+  // Rounds: the warm-up ones (not measured; each waits for the previous
+  // round to be delivered) and then the measured one. Sequence numbers run on
+  // across rounds, so the order check covers all of them.
+  bool timed_out = false, stalled = false;
+  accounting::mark a, b;
+  std::uint64_t relays0 = 0, relays = 0, expected = 0;
+  for (std::size_t round = 0; round <= o.warmup_rounds && !timed_out; ++round) {
+    bool measured = round == o.warmup_rounds;
+    if (measured) {
+      d.set_recording(true);
+      a = acct.sample();
+      relays0 = d.relays();
+    }
+    auto before = d.relays();
+    expected = d.start_flood_round((round + 1) * o.messages, both);
+    // Until all arrived; give up at the timeout, or sooner when nothing has
+    // arrived for 10 s (a lost frame never comes, a dead pair never sends).
+    std::uint64_t seen = before, seen_at = now_ns();
+    timed_out = !wait_for(
+      [&] {
+        auto n = d.relays();
+        if (n != seen) {
+          seen = n;
+          seen_at = now_ns();
+        } else if (now_ns() - seen_at > 10'000'000'000ull) {
+          stalled = true;
+          return true;
+        }
+        return n - before >= expected;
+      },
+      o.timeout);
+    timed_out = timed_out || stalled;
+    if (measured) {
+      b = acct.sample();
+      relays = d.relays() - relays0;
+    }
+  }
+  d.set_recording(false);
+  // A moment for duplicates or stray frames to show up before the sockets close.
+  sleep_s(0.2);
+  d.stop();
+  out["timed_out"] = timed_out;
+  out["stalled"] = stalled;
+  out["relays_expected"] = expected;
+  out["relays"] = relays;
+  if (b.at_ns != 0) {
+    // Relays per second from the round's start to its last arrival; CPU over
+    // the whole sampled window (start to the moment all had arrived).
+    auto start = d.round_started_ns(), last = d.last_arrival_ns();
+    double secs = last > start ? static_cast<double>(last - start) / 1e9 : 0;
+    out["flood_s"] = secs;
+    out["relays_per_s"] = secs > 0 ? static_cast<double>(relays) / secs : 0;
+    out["measured_s"] = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
+    out.update(acct.report(a, b, static_cast<double>(relays), "relay"));
+  }
+  auto r = d.collect(out);
+  bool clean = r["delivery"].value("clean", false) && r.value("misrouted", 0) == 0;
+  r["delivery_ok"] = clean;
+  r["ok"] = !timed_out && clean && d.failed_pairs() == 0 && r["errors"].empty();
+  return r;
 }
 
 // -- storm ----------------------------------------------------------------------

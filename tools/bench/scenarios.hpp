@@ -1,4 +1,4 @@
-// The three load shapes of signal-bench. Each speaks only the seed protocol
+// The load shapes of signal-bench. Each speaks only the seed protocol
 // (create-room, join-room, signal), so it drives our node and the seed peer
 // alike, and returns its figures as one JSON object (main prints it as a
 // table or as JSON).
@@ -14,7 +14,7 @@
 namespace bench {
 
 struct options {
-  std::string scenario; // relay, idle, storm
+  std::string scenario; // relay, idle, storm, flood
   std::string label;    // free text carried into the output ("ours", "seed")
   std::string hosts_url = "ws://127.0.0.1:4000/";
   std::string guests_url = "ws://127.0.0.1:4000/";
@@ -33,6 +33,11 @@ struct options {
   double duration = 10;
   double warmup = 2;
   double rate = 0; // target relays/s (offers + answers); 0 = as fast as the window allows
+                   // (idle: > 0 runs a paced relay through --rooms of the held rooms)
+
+  // flood (rooms, messages, size as above; defaults 2000 rooms, 50 messages)
+  std::string senders = "hosts";  // hosts, or both (guests flood back at the same time)
+  std::size_t warmup_rounds = 0;  // unmeasured floods before the measured one
 
   // idle
   std::size_t connections = 1000;
@@ -42,11 +47,12 @@ struct options {
 
   // storm
   std::size_t clients = 2000;
-  double timeout = 30;
+  double timeout = 30; // storm: for all pairs; flood: for each round to be delivered
 };
 
 nlohmann::json run_relay(const options& o);
 nlohmann::json run_idle(const options& o);
 nlohmann::json run_storm(const options& o);
+nlohmann::json run_flood(const options& o);
 
 } // namespace bench

@@ -1,0 +1,624 @@
+#include "cluster/cluster_room.hpp"
+
+#include "actors/connection_actor.hpp"
+#include "actors/remote.hpp"
+#include "actors/room_id.hpp"
+#include "cluster/redis_bridge.hpp"
+#include "cluster/room_registry.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <random>
+
+namespace signaling::cluster {
+
+namespace {
+
+// The relay port of one seat of one room: what a member here gets for the
+// other seat when that seat is on another node or parked. Every frame is one
+// F envelope through SEAT_FRAMES (published to the seat's node, or kept
+// while it is parked); calls from one member queued back to back share one
+// script call.
+class seat_port final : public remote_relay {
+public:
+  seat_port(redis_bridge* bridge, node_stats* stats, std::string room_id, const std::string& gen,
+            const std::string& node_id, seat_role role)
+    : bridge_(bridge), stats_(stats), room_id_(std::move(room_id)),
+      seat_(bridge->seat_frames_args(room_id_, gen, role_name(role))),
+      header_(envelope::frame_header(room_id_, gen, node_id, role_name(role))) {}
+
+  void relay(std::string_view frame, const caf::actor& sender) override {
+    std::string env;
+    env.reserve(header_.size() + frame.size());
+    env += header_;
+    env += frame;
+    bridge_->relay(seat_, std::move(env), [stats = stats_, sender, id = room_id_](seat_frames_reply r) {
+      if (r.result == seat_frames_reply::delivered || r.result == seat_frames_reply::kept)
+        return;
+      stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
+      caf::anon_send(sender, relay_failed{id});
+    });
+  }
+
+private:
+  redis_bridge* bridge_;
+  node_stats* stats_;
+  std::string room_id_;
+  std::shared_ptr<const redis_bridge::args> seat_;
+  std::string header_;
+};
+
+struct room_state {
+  std::string id;
+  std::string gen; // the room's generation in Redis (its first host connection); empty while resuming
+  const cluster_room_settings* settings = nullptr;
+  room_seats<caf::actor> seats;
+  std::shared_ptr<remote_relay> ports[2];   // made on first use, once gen is known
+  std::vector<std::string> in_flight[2];     // frames for a just-parked seat, before our fence
+  std::string joining_token;                 // the guest's token while its join is announced
+  // park_all (node drain): answered once every park's fence is back.
+  std::vector<caf::typed_response_promise<std::uint64_t>> parked_waiters;
+  // Resumes sent to Redis, answered in order.
+  std::deque<caf::typed_response_promise<bool>> pending_resumes;
+  // Envelopes that arrived while resuming, or while the guest here waits for
+  // its join to be announced: handled once it is.
+  std::vector<room_envelope> early;
+  std::int64_t opened_ms = 0;
+  std::uint64_t slow_frames = 0; // frames from the other node handed on by this actor
+  static inline const char* name = "cluster-room";
+};
+
+using room_ptr = cluster_room_actor::stateful_pointer<room_state>;
+
+caf::actor me(room_ptr self) {
+  return caf::actor_cast<caf::actor>(self);
+}
+
+const cluster_room_settings& settings(room_ptr self) {
+  return *self->state.settings;
+}
+
+seat_role role_from(std::string_view name) {
+  return name == "host" ? seat_role::host : seat_role::guest;
+}
+
+std::shared_ptr<remote_relay> port(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  auto& p = st.ports[static_cast<int>(r)];
+  if (!p)
+    p = std::make_shared<seat_port>(settings(self).bridge, settings(self).stats, st.id, st.gen,
+                                    settings(self).node_id, r);
+  return p;
+}
+
+// What the member of seat `r` sends its frames to: the other member here, or
+// the other seat's relay port.
+peer_ref peer_for(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  switch (st.seats.peer_of(r)) {
+    case peer_kind::member: return peer_ref{st.seats.at(other(r)).member, nullptr};
+    case peer_kind::stand_in: return peer_ref{nullptr, port(self, other(r))};
+    case peer_kind::none: break;
+  }
+  return {};
+}
+
+void unregister(room_ptr self) {
+  settings(self).registry->erase(self->state.id, self->address());
+}
+
+// Leaves without touching the room: its members are elsewhere or parked, and
+// Redis keeps the room. No envelope may reach us any more.
+void step_aside(room_ptr self, const char* why) {
+  auto& st = self->state;
+  if (st.seats.ended())
+    return;
+  st.seats.end();
+  unregister(self);
+  for (auto& p : st.parked_waiters)
+    p.deliver(std::uint64_t{0});
+  st.parked_waiters.clear();
+  log::debug("event=room_step_aside room={} reason={}", st.id, why);
+  self->quit();
+}
+
+// Ends the room once: members still here (but `leaving`) hear peer-left,
+// members on other nodes are told (`tell_remote`), and Redis forgets the room.
+void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const char* why) {
+  auto& st = self->state;
+  if (st.seats.ended())
+    return;
+  bool joining = st.seats.phase() == room_phase::joining;
+  st.seats.end();
+  unregister(self);
+  auto& bridge = *settings(self).bridge;
+  for (auto r : {seat_role::host, seat_role::guest}) {
+    auto& s = st.seats.at(r);
+    if (s.state == seat_state::here && s.member != leaving) {
+      if (joining) // still waiting for its join: that is a refusal, not a leave
+        caf::anon_send(s.member, refused{protocol::error_code::room_unavailable});
+      else
+        caf::anon_send(s.member, peer_left{me(self)});
+    }
+    if (tell_remote && s.state == seat_state::away && s.node != settings(self).node_id)
+      bridge.publish(s.node, envelope::make(envelope::kind::left, st.id, st.gen, settings(self).node_id, ""), nullptr);
+  }
+  if (!st.gen.empty())
+    bridge.end_room(st.id, st.gen);
+  for (auto& p : st.parked_waiters)
+    p.deliver(std::uint64_t{0});
+  st.parked_waiters.clear();
+  log::info("event=room_closed room={} reason={}", st.id, why);
+  self->quit();
+}
+
+void watch_grace(room_ptr self, seat_role r) {
+  static std::atomic<std::uint64_t> next_timer{0}; // only compared for equality
+  auto& s = self->state.seats.at(r);
+  s.grace = ++next_timer;
+  self->delayed_send(self, settings(self).resume_grace, grace_over{r, s.grace});
+}
+
+// After a park: answer a drain waiting for it, and leave once nobody is here.
+void after_parks(room_ptr self) {
+  auto& st = self->state;
+  if (st.seats.ended() || !st.seats.settled())
+    return;
+  for (auto& p : st.parked_waiters)
+    p.deliver(std::uint64_t{1});
+  st.parked_waiters.clear();
+  if (!st.seats.anyone_here())
+    step_aside(self, "members_parked");
+}
+
+// Member `r` here lost its connection (or the node is draining) after
+// relaying `acked` messages: its seat is kept for the grace, in Redis.
+void park(room_ptr self, seat_role r, std::uint64_t acked) {
+  auto& st = self->state;
+  auto& s = st.seats.at(r);
+  auto conn = conn_name(s.member);
+  // From now on frames for it reach this room (and wait for the fence).
+  settings(self).registry->set_member(st.id, self->address(), r, nullptr);
+  self->demonitor(s.member);
+  st.seats.park(r, acked);
+  s.fencing = true;
+  log::info("event=seat_parked room={} role={}", st.id, role_name(r));
+  auto& o = st.seats.at(other(r));
+  if (o.state == seat_state::here) {
+    caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
+    watch_grace(self, r);
+  }
+  auto room = caf::actor_cast<cluster_room_actor>(self);
+  settings(self).bridge->park_seat(st.id, st.gen, role_name(r), conn, acked,
+                                   [room, r](park_reply p) { caf::anon_send(room, park_done{r, std::move(p)}); });
+}
+
+// A member here gets its seat; frames for it may go straight to it from now on.
+void announce_member(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  settings(self).registry->set_member(st.id, self->address(), r, st.seats.at(r).member);
+}
+
+// An envelope from another node (the registry routed it here).
+void on_envelope(room_ptr self, room_envelope& e) {
+  auto& st = self->state;
+  if (st.seats.ended())
+    return;
+  auto r = role_from(e.role);
+  auto& s = st.seats.at(r);
+  switch (e.k) {
+    case envelope::kind::frame:
+      if (s.state == seat_state::here) {
+        ++st.slow_frames;
+        settings(self).stats->relayed_in.fetch_add(1, std::memory_order_relaxed);
+        deliver_to_connection(s.member, st.id, std::move(e.frame), e.received);
+      } else if (s.state == seat_state::parked && s.fencing) {
+        // Lost a moment ago: older than anything Redis keeps for it.
+        st.in_flight[static_cast<int>(r)].push_back(*e.frame);
+      }
+      return;
+    case envelope::kind::fence:
+      if (!s.fencing)
+        return;
+      s.fencing = false;
+      if (auto& f = st.in_flight[static_cast<int>(r)]; !f.empty()) {
+        settings(self).bridge->prepend(st.id, st.gen, role_name(r), f);
+        f.clear();
+      }
+      return after_parks(self);
+    case envelope::kind::joined: {
+      auto& host = st.seats.at(seat_role::host);
+      if (!st.seats.may_seat_guest(nullptr))
+        return;
+      st.seats.seat_away(seat_role::guest, e.node, e.body, unix_ms());
+      caf::anon_send(host.member, peer_joined{me(self), peer_for(self, seat_role::host)});
+      log::info("event=room_joined room={} guest_node={}", st.id, e.node);
+      return;
+    }
+    case envelope::kind::left:
+      for (auto role : {seat_role::host, seat_role::guest})
+        if (st.seats.at(role).state == seat_state::away && st.seats.at(role).node == e.node)
+          return end_room(self, nullptr, false, "remote_left");
+      return;
+    case envelope::kind::parked:
+      if (!st.seats.park_away(r, e.node))
+        return;
+      if (auto& o = st.seats.at(other(r)); o.state == seat_state::here) {
+        caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
+        watch_grace(self, r);
+      }
+      return;
+    case envelope::kind::resumed:
+      if (s.state != seat_state::parked)
+        return;
+      st.seats.seat_away(r, e.node, e.body, unix_ms());
+      st.in_flight[static_cast<int>(r)].clear();
+      if (auto& o = st.seats.at(other(r)); o.state == seat_state::here)
+        caf::anon_send(o.member, peer_back{me(self), peer_for(self, other(r))});
+      log::info("event=seat_resumed room={} role={} node={}", st.id, role_name(r), e.node);
+      return;
+  }
+}
+
+// Envelopes held while the room was not open yet, in their order.
+void replay_early(room_ptr self) {
+  auto early = std::move(self->state.early);
+  for (auto& e : early)
+    on_envelope(self, e);
+}
+
+// Redis's answer to a resume through this room.
+void on_resumed(room_ptr self, resume_done& d) {
+  auto& st = self->state;
+  auto rp = st.pending_resumes.front();
+  st.pending_resumes.pop_front();
+  auto& rr = d.reply;
+  if (rr.result != outcome::ok || st.seats.ended() || (!st.gen.empty() && rr.gen != st.gen)) {
+    rp.deliver(false);
+    if (st.seats.phase() == room_phase::resuming)
+      step_aside(self, "resume_refused");
+    return;
+  }
+  if (st.gen.empty()) {
+    st.gen = rr.gen;
+    settings(self).registry->set_gen(st.id, self->address(), st.gen);
+  }
+  auto r = role_from(rr.role);
+  auto& o = st.seats.at(other(r));
+  if (rr.other_node != settings(self).node_id) { // else: the other member is here, we know it
+    if (rr.other_parked) {
+      o = seat<caf::actor>{};
+      o.state = seat_state::parked;
+    } else if (!rr.other_node.empty()) {
+      st.seats.seat_away(other(r), rr.other_node, rr.other_conn, unix_ms());
+    } else {
+      o = seat<caf::actor>{};
+    }
+  }
+  if (o.state == seat_state::parked && o.grace == 0)
+    watch_grace(self, other(r));
+  st.in_flight[static_cast<int>(r)].clear();
+  st.seats.resume_here(r, d.conn, d.token, unix_ms());
+  self->monitor(d.conn);
+  if (o.state == seat_state::here)
+    caf::anon_send(o.member, peer_back{me(self), peer_ref{d.conn, nullptr}});
+  log::info("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(r), rr.frames.size(),
+            rr.dropped);
+  auto frames = std::move(rr.frames);
+  caf::anon_send(d.conn, seat_resumed{st.id, me(self), peer_for(self, r), r, d.token, std::move(frames), rr.dropped,
+                                  st.seats.peer_connected(r), rr.acked});
+  if (st.seats.phase() == room_phase::resuming) {
+    st.seats.open();
+    replay_early(self);
+  }
+  // Only now may frames bypass this actor: everything before is handed on.
+  if (!st.seats.ended())
+    announce_member(self, r);
+  rp.deliver(true);
+}
+
+cluster_room_actor::behavior_type room_behavior(room_ptr self) {
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto r : {seat_role::host, seat_role::guest}) {
+      auto& s = st.seats.at(r);
+      if (s.state == seat_state::here && s.member.address() == dm.source)
+        return end_room(self, s.member, true, r == seat_role::host ? "host_disconnected" : "guest_disconnected");
+    }
+  });
+  return {
+    // A guest on this node joins the room hosted here (the directory seated
+    // it in Redis already).
+    [self](seat_guest& g) -> bool {
+      auto& st = self->state;
+      if (!st.seats.may_seat_guest(&g.conn)) {
+        settings(self).bridge->unseat_guest(st.id, conn_name(g.conn));
+        caf::anon_send(g.conn, refused{protocol::error_code::room_unavailable});
+        return false;
+      }
+      st.seats.seat_here(seat_role::guest, g.conn, g.token, unix_ms());
+      self->monitor(g.conn);
+      auto& host = st.seats.at(seat_role::host).member;
+      caf::anon_send(g.conn, room_joined{st.id, me(self), peer_ref{host, nullptr}, g.token});
+      caf::anon_send(host, peer_joined{me(self), peer_ref{g.conn, nullptr}});
+      log::info("event=room_joined room={}", st.id);
+      return true;
+    },
+    [self](const member_left& m) {
+      if (self->state.seats.role_of(m.conn))
+        end_room(self, m.conn, true, "left");
+    },
+    [self](const member_lost& m) {
+      auto& st = self->state;
+      auto r = st.seats.role_of(m.conn);
+      switch (st.seats.on_lost(m.conn, settings(self).resume_grace.count() > 0)) {
+        case lost_effect::ignore: return;
+        case lost_effect::end_room:
+          return end_room(self, m.conn, true, *r == seat_role::host ? "host_disconnected" : "guest_disconnected");
+        case lost_effect::park: return park(self, *r, m.acked);
+      }
+    },
+    // Members here send to a relay port, never to the room: only a frame
+    // queued before a change of peer lands here. Hand it on.
+    [self](deliver_frame& f) {
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      auto r = st.seats.role_of(sender);
+      if (st.seats.ended() || !r)
+        return;
+      auto& o = st.seats.at(other(*r));
+      if (o.state == seat_state::here)
+        caf::anon_send(o.member, std::move(f));
+      else if (o.taken())
+        port(self, other(*r))->relay(*f.frame, sender);
+    },
+    [self](park_done& p) {
+      auto& st = self->state;
+      if (st.seats.ended() || p.reply.result == outcome::ok)
+        return;
+      // Not parked (Redis away, or the seat is no longer ours): the room
+      // cannot wait for a resume.
+      st.seats.at(p.role).fencing = false;
+      end_room(self, nullptr, true, "park_failed");
+    },
+    [self](room_envelope& e) {
+      auto& st = self->state;
+      auto phase = st.seats.phase();
+      if (phase == room_phase::resuming || phase == room_phase::joining) {
+        st.early.push_back(std::move(e));
+      } else {
+        on_envelope(self, e);
+      }
+      settings(self).registry->handled(st.id, self->address());
+    },
+    // Our J envelope reached the host's node (or could not).
+    [self](const join_announced& j) {
+      auto& st = self->state;
+      auto& guest = st.seats.at(seat_role::guest);
+      if (st.seats.phase() != room_phase::joining || guest.state != seat_state::here)
+        return;
+      if (j.delivered) {
+        st.seats.open();
+        caf::anon_send(guest.member, room_joined{st.id, me(self), peer_for(self, seat_role::guest), st.joining_token});
+        replay_early(self);
+        if (st.seats.ended())
+          return;
+        announce_member(self, seat_role::guest);
+        log::info("event=room_joined room={} host_node={}", st.id, st.seats.at(seat_role::host).node);
+        return;
+      }
+      // The host's node is unreachable right now: give the seat back (the
+      // host's room stays joinable) and let the guest retry.
+      settings(self).bridge->unseat_guest(st.id, conn_name(guest.member));
+      caf::anon_send(guest.member, refused{protocol::error_code::unavailable});
+      step_aside(self, "join_unconfirmed");
+    },
+    [self](const grace_over& g) {
+      auto& st = self->state;
+      auto& s = st.seats.at(g.role);
+      if (st.seats.ended() || s.state != seat_state::parked || s.grace != g.timer)
+        return;
+      auto room = caf::actor_cast<cluster_room_actor>(self);
+      settings(self).bridge->expire_seat(st.id, st.gen, role_name(g.role), [room, g](expire_reply e) {
+        caf::anon_send(room, grace_checked{g.role, g.timer, e.ended});
+      });
+    },
+    [self](const grace_checked& g) {
+      auto& s = self->state.seats.at(g.role);
+      if (g.ended && s.state == seat_state::parked && s.grace == g.timer)
+        end_room(self, nullptr, false, "resume_grace_over");
+    },
+    // A resume of one of our seats, on this node.
+    [self](resume_seat& rs) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.seats.ended())
+        return false;
+      // Redis answers in order on one connection: the promises wait in order.
+      auto rp = self->make_response_promise<bool>();
+      st.pending_resumes.push_back(rp);
+      auto room = caf::actor_cast<cluster_room_actor>(self);
+      auto token = make_resume_token();
+      settings(self).bridge->resume(st.id, rs.token, conn_name(rs.conn), token,
+                                    [room, conn = rs.conn, token](resume_reply r) {
+                                      caf::anon_send(room, resume_done{conn, token, std::move(r)});
+                                    });
+      return rp;
+    },
+    [self](resume_done& d) { on_resumed(self, d); },
+    // Node drain: park every member here (their connections close next,
+    // with 1012); answered once Redis has them all.
+    [self](park_all_atom) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (st.seats.ended() || settings(self).resume_grace.count() == 0 || st.seats.phase() != room_phase::open)
+        return std::uint64_t{0};
+      // Each connection first stops relaying and says how much it relayed;
+      // then its seat is parked with that count.
+      for (auto r : {seat_role::host, seat_role::guest}) {
+        auto& s = st.seats.at(r);
+        if (s.state != seat_state::here)
+          continue;
+        s.freezing = true;
+        self->request(s.member, std::chrono::seconds(2), park_all_atom_v)
+          .then(
+            [self, r, conn = s.member](std::uint64_t acked) {
+              auto& s = self->state.seats.at(r);
+              s.freezing = false;
+              if (!self->state.seats.ended() && s.state == seat_state::here && s.member == conn)
+                park(self, r, acked);
+              after_parks(self);
+            },
+            [self, r](const caf::error&) { // gone meanwhile: its own park or leave decides
+              self->state.seats.at(r).freezing = false;
+              after_parks(self);
+            });
+      }
+      if (st.seats.settled()) {
+        after_parks(self);
+        return std::uint64_t{1};
+      }
+      auto rp = self->make_response_promise<std::uint64_t>();
+      st.parked_waiters.push_back(rp);
+      return rp;
+    },
+    [self](room_atom) {
+      auto& st = self->state;
+      return describe_room(st.seats, st.id, settings(self).node_id, st.opened_ms,
+                           settings(self).registry->direct_frames(st.id) + st.slow_frames);
+    },
+    // Closed by the operator: members here get `peer-left` and close 1000
+    // "room closed by operator"; a member on another node hears `peer-left`
+    // (as when its peer leaves) and stays connected.
+    [self](close_room_atom) {
+      auto& st = self->state;
+      std::vector<caf::actor_id> closed;
+      std::string remote_node;
+      if (st.seats.phase() != room_phase::joining) // else end_room refuses the waiting guest instead
+        for (auto r : {seat_role::host, seat_role::guest}) {
+          auto& s = st.seats.at(r);
+          if (s.state != seat_state::here)
+            continue;
+          closed.push_back(s.member.id());
+          caf::anon_send(s.member, room_closed{me(self)});
+          self->demonitor(s.member);
+          s.state = seat_state::free;
+        }
+      for (auto r : {seat_role::host, seat_role::guest})
+        if (st.seats.at(r).state == seat_state::away)
+          remote_node = st.seats.at(r).node;
+      nlohmann::ordered_json j{{"closed", st.id},
+                               {"members_closed", closed},
+                               {"remote_member_node", remote_node.empty() ? nlohmann::ordered_json(nullptr)
+                                                                          : nlohmann::ordered_json(remote_node)}};
+      log::warn("event=room_closed_by_operator room={}", st.id);
+      end_room(self, nullptr, true, "closed_by_operator");
+      return j.dump();
+    },
+    // Redis lost our record (restart without data, or we were silent past
+    // our TTL): write it back, or end the room if the id went to another.
+    [self](write_back) {
+      auto& st = self->state;
+      auto& host = st.seats.at(seat_role::host);
+      auto& guest = st.seats.at(seat_role::guest);
+      if (st.seats.ended() || host.state != seat_state::here)
+        return;
+      std::string guest_node = guest.state == seat_state::here ? settings(self).node_id : guest.node;
+      std::string guest_conn = guest.state == seat_state::here ? conn_name(guest.member) : guest.conn;
+      auto room = caf::actor_cast<cluster_room_actor>(self);
+      settings(self).bridge->restore_room(st.id, st.gen, conn_name(host.member), guest_node, guest_conn,
+                                          [room](restore_reply r) {
+                                            if (r.result == outcome::refused)
+                                              caf::anon_send(room, record_lost{});
+                                          });
+    },
+    [self](record_lost) { end_room(self, nullptr, true, "record_lost"); },
+    [self](reaped) { end_room(self, nullptr, true, "record_lost"); },
+  };
+}
+
+cluster_room_actor::behavior_type hosted_room(room_ptr self, std::string id, caf::actor host, std::string token,
+                                              const cluster_room_settings* s) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.settings = s;
+  st.gen = conn_name(host);
+  st.opened_ms = unix_ms();
+  st.seats.seat_here(seat_role::host, host, token, st.opened_ms);
+  self->monitor(host);
+  s->registry->put(st.id, st.gen, me(self));
+  caf::anon_send(host, room_created{st.id, me(self), std::move(token)});
+  announce_member(self, seat_role::host);
+  return room_behavior(self);
+}
+
+cluster_room_actor::behavior_type joined_room(room_ptr self, std::string id, caf::actor guest, std::string host_node,
+                                              std::string host_conn, std::string gen, std::string token,
+                                              const cluster_room_settings* s) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.settings = s;
+  st.gen = std::move(gen);
+  st.seats = room_seats<caf::actor>{room_phase::joining};
+  st.opened_ms = unix_ms();
+  st.seats.seat_here(seat_role::guest, guest, token, st.opened_ms);
+  st.seats.seat_away(seat_role::host, host_node, std::move(host_conn), 0);
+  st.joining_token = std::move(token);
+  self->monitor(guest);
+  s->registry->put(st.id, st.gen, me(self));
+  // Tell the host's node first; the guest hears `peer-joined` only once the
+  // host's node has the news, so the guest's first signal cannot overtake it.
+  auto room = caf::actor_cast<cluster_room_actor>(self);
+  s->bridge->publish(host_node,
+                     envelope::make(envelope::kind::joined, st.id, st.gen, s->node_id, "guest", conn_name(guest)),
+                     [room](bool delivered) { caf::anon_send(room, join_announced{delivered}); });
+  return room_behavior(self);
+}
+
+cluster_room_actor::behavior_type resuming_room(room_ptr self, std::string id, const cluster_room_settings* s) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.settings = s;
+  st.seats = room_seats<caf::actor>{room_phase::resuming};
+  st.opened_ms = unix_ms();
+  s->registry->put(st.id, "", me(self));
+  return room_behavior(self);
+}
+
+} // namespace
+
+cluster_room_actor spawn_hosted_room(caf::actor_system& sys, std::string id, caf::actor host, std::string token,
+                                     const cluster_room_settings* settings) {
+  return sys.spawn(hosted_room, std::move(id), std::move(host), std::move(token), settings);
+}
+
+cluster_room_actor spawn_joined_room(caf::actor_system& sys, std::string id, caf::actor guest, std::string host_node,
+                                     std::string host_conn, std::string gen, std::string token,
+                                     const cluster_room_settings* settings) {
+  return sys.spawn(joined_room, std::move(id), std::move(guest), std::move(host_node), std::move(host_conn),
+                   std::move(gen), std::move(token), settings);
+}
+
+cluster_room_actor spawn_resuming_room(caf::actor_system& sys, std::string id, const cluster_room_settings* settings) {
+  return sys.spawn(resuming_room, std::move(id), settings);
+}
+
+std::string conn_name(const caf::actor& conn) {
+  // Actor ids restart at 1 in every process: the incarnation keeps a
+  // restarted node's connections distinct from its crashed predecessor's.
+  static const std::string incarnation = [] {
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    return std::string(buf);
+  }();
+  return incarnation + "-" + std::to_string(conn.id());
+}
+
+} // namespace signaling::cluster

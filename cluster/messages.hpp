@@ -1,0 +1,101 @@
+// The messages of cluster mode's actors, declared once (the block continues
+// actors/messages.hpp's IDs): envelopes from other nodes routed to a room,
+// and Redis's answers, which come back on a Redis strand and return to the
+// room or directory that asked as messages.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "cluster/envelope.hpp"
+#include "cluster/scripts.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/type_id.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace signaling::cluster {
+
+// An envelope for a room (any kind but a frame the registry handed to its
+// member directly). `frame` holds an F envelope's body.
+struct room_envelope {
+  envelope::kind k = envelope::kind::left;
+  std::string node, role, body;
+  frame_ptr frame;
+  std::int64_t received = 0;
+};
+
+// -- Redis's answers to a room --------------------------------------------------
+
+struct park_done {
+  seat_role role;
+  park_reply reply;
+};
+struct resume_done {
+  caf::actor conn;
+  std::string token; // the seat's new token, if it resumed
+  resume_reply reply;
+};
+// Our J envelope reached the host's node (or could not).
+struct join_announced {
+  bool delivered = false;
+};
+struct grace_checked {
+  seat_role role;
+  std::uint64_t timer = 0;
+  bool ended = false;
+};
+// RESTORE refused: the id went to another room while Redis had lost ours.
+struct record_lost {};
+
+// -- the directory tells its rooms ----------------------------------------------
+
+// Redis lost our records (a restart without data, FLUSHALL): write yours back.
+struct write_back {};
+// Other nodes reaped this node (it was cut off past its TTL): the room is
+// gone cluster-wide and its other member was told; end it here too.
+struct reaped {};
+
+// -- Redis's answers to the directory --------------------------------------------
+
+struct create_done {
+  std::string room_id;
+  caf::actor conn;
+  std::string token;
+  int attempt = 0;
+  create_reply reply;
+};
+struct join_done {
+  std::string room_id;
+  caf::actor conn;
+  std::string token;
+  join_reply reply;
+};
+
+} // namespace signaling::cluster
+
+CAF_BEGIN_TYPE_ID_BLOCK(signaling_cluster, caf::id_block::signaling::end)
+
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::room_envelope))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::park_done))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::resume_done))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::join_announced))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::grace_checked))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::record_lost))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::write_back))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::reaped))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::create_done))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::join_done))
+
+CAF_END_TYPE_ID_BLOCK(signaling_cluster)
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::room_envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::park_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::resume_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::join_announced)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::grace_checked)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::record_lost)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::write_back)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::reaped)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::create_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::join_done)

@@ -1,0 +1,25 @@
+# Writes OUT: a C++ source holding every Lua script of cluster/scripts/ as a
+# string, with its SHA-1 (what EVALSHA names it by). A script that calls
+# envelope() gets envelope.lua prepended: the envelope format is written once.
+# Run by cluster/CMakeLists.txt at build time: -DSCRIPTS_DIR=... -DOUT=... -DNAMES=a,b,...
+string(REPLACE "," ";" NAMES "${NAMES}")
+file(READ ${SCRIPTS_DIR}/envelope.lua envelope_lua)
+set(body "// Generated from cluster/scripts/*.lua by cluster/scripts/embed.cmake: do not edit.\n")
+string(APPEND body "#include \"cluster/scripts.hpp\"\n\nnamespace signaling::cluster::scripts {\n\n")
+foreach(name ${NAMES})
+  file(READ ${SCRIPTS_DIR}/${name}.lua lua)
+  string(FIND "${lua}" "envelope(" uses_envelope)
+  if(NOT uses_envelope EQUAL -1)
+    set(lua "${envelope_lua}${lua}")
+  endif()
+  string(SHA1 sha "${lua}")
+  string(TOUPPER ${name} upper)
+  string(APPEND body "const lua_script ${name}{\"${upper}\", R\"signal_lua(${lua})signal_lua\", \"${sha}\"};\n")
+endforeach()
+string(APPEND body "\nconst std::vector<const lua_script*>& all() {\n  static const std::vector<const lua_script*> list{")
+foreach(name ${NAMES})
+  string(APPEND body "&${name}, ")
+endforeach()
+string(APPEND body "};\n  return list;\n}\n\n} // namespace signaling::cluster::scripts\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,191 @@
+// The Lua scripts (cluster/scripts/*.lua) as the node runs them, through the
+// bridge and its client, against a real redis-server: the envelopes they
+// publish parse with the one C++ parser, every reply has its decoder, and a
+// server that lost the scripts (SCRIPT FLUSH) gets them again without a call
+// lost or reordered.
+#include "cluster/envelope.hpp"
+#include "cluster/redis_bridge.hpp"
+#include "support/cluster.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <doctest/doctest.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace testing;
+using namespace signaling::cluster;
+
+namespace {
+
+// A bridge for node `node_id` on its own I/O thread, and every envelope
+// published to that node's channel.
+class bridge_node {
+public:
+  bridge_node(const redis_process& redis, std::string node_id) : work_(ioc_.get_executor()) {
+    redis_bridge::options o;
+    std::string err;
+    REQUIRE(parse_redis_url(redis.url(), o.endpoint, err));
+    o.node_id = std::move(node_id);
+    o.heartbeat = std::chrono::milliseconds(200);
+    o.node_ttl = std::chrono::milliseconds(2000);
+    o.resume_grace = std::chrono::milliseconds(15000);
+    redis_bridge::handlers h;
+    h.on_message = [this](std::string_view payload) {
+      std::lock_guard<std::mutex> g{mx_};
+      got_.emplace_back(payload);
+    };
+    bridge_ = std::make_unique<redis_bridge>(ioc_, std::move(o), std::move(h));
+    thread_ = std::thread([this] { ioc_.run(); });
+    bridge_->start();
+    REQUIRE(eventually([&] { return bridge_->up(); }));
+  }
+  ~bridge_node() {
+    bridge_->stop();
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+
+  redis_bridge& operator*() { return *bridge_; }
+  redis_bridge* operator->() { return bridge_.get(); }
+
+  // The next envelope published to this node that is not a heartbeat's, parsed.
+  envelope::parsed next(std::string& storage) {
+    bool got = eventually([&] {
+      std::lock_guard<std::mutex> g{mx_};
+      return seen_ < got_.size();
+    });
+    REQUIRE_MESSAGE(got, "no envelope arrived");
+    std::lock_guard<std::mutex> g{mx_};
+    storage = got_[seen_++];
+    envelope::parsed e;
+    REQUIRE_MESSAGE(envelope::parse(storage, e), storage);
+    return e;
+  }
+  std::size_t received() {
+    std::lock_guard<std::mutex> g{mx_};
+    return got_.size();
+  }
+
+private:
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::unique_ptr<redis_bridge> bridge_;
+  std::thread thread_;
+  std::mutex mx_;
+  std::vector<std::string> got_;
+  std::size_t seen_ = 0;
+};
+
+template <class T, class Call>
+T wait_for(Call call) {
+  auto p = std::make_shared<std::promise<T>>();
+  auto f = p->get_future();
+  call([p](T v) { p->set_value(std::move(v)); });
+  REQUIRE(f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  return f.get();
+}
+
+} // namespace
+
+TEST_CASE("every envelope the scripts publish parses, with the room's generation and the seat's role") {
+  redis_process redis;
+  bridge_node a{redis, "node-a"}, b{redis, "node-b"}, c{redis, "node-c"};
+  std::string storage;
+
+  auto created = wait_for<create_reply>([&](auto cb) { a->create_room("483920", "inc-1", "host-token", cb); });
+  REQUIRE(created.result == outcome::ok);
+  CHECK(wait_for<create_reply>([&](auto cb) { b->create_room("483920", "inc-9", "t", cb); }).result ==
+        outcome::refused);
+  auto joined = wait_for<join_reply>([&](auto cb) { b->join_room("483920", "inc-2", "guest-token", cb); });
+  REQUIRE(joined.result == outcome::ok);
+  CHECK(joined.host_node == "node-a");
+  CHECK(joined.host_conn == "inc-1");
+  CHECK(joined.gen == "inc-1");
+
+  // A frame to the seated guest: node-b's channel gets the sender's envelope unchanged.
+  auto to_guest = a->seat_frames_args("483920", "inc-1", "guest");
+  auto frame = std::string(R"({"type":"signal","roomId":"483920","sdp":"v=0|x"})");
+  auto r = wait_for<seat_frames_reply>([&](auto cb) {
+    a->relay(to_guest, envelope::frame_header("483920", "inc-1", "node-a", "guest") + frame, cb);
+  });
+  CHECK(r.result == seat_frames_reply::delivered);
+  auto e = b.next(storage);
+  CHECK(e.k == envelope::kind::frame);
+  CHECK(e.gen == "inc-1");
+  CHECK(e.role == "guest");
+  CHECK(e.body == frame);
+
+  // The guest's connection is lost: node-a hears D, node-b its fence X.
+  auto parked = wait_for<park_reply>([&](auto cb) { b->park_seat("483920", "inc-1", "guest", "inc-2", 3, cb); });
+  REQUIRE(parked.result == outcome::ok);
+  CHECK(parked.other_node == "node-a");
+  e = a.next(storage);
+  CHECK(e.k == envelope::kind::parked);
+  CHECK(e.room == "483920");
+  CHECK(e.gen == "inc-1");
+  CHECK(e.node == "node-b");
+  CHECK(e.role == "guest");
+  e = b.next(storage);
+  CHECK(e.k == envelope::kind::fence);
+  CHECK(e.role == "guest");
+
+  // Frames for the parked guest are kept, without their headers.
+  r = wait_for<seat_frames_reply>([&](auto cb) {
+    a->relay(to_guest, envelope::frame_header("483920", "inc-1", "node-a", "guest") + frame, cb);
+  });
+  CHECK(r.result == seat_frames_reply::kept);
+
+  // It resumes on node-c: node-a hears R; the kept frame comes with the answer.
+  auto resumed =
+    wait_for<resume_reply>([&](auto cb) { c->resume("483920", "guest-token", "inc-3", "new-token", cb); });
+  REQUIRE(resumed.result == outcome::ok);
+  CHECK(resumed.role == "guest");
+  CHECK(resumed.gen == "inc-1");
+  CHECK(resumed.other_node == "node-a");
+  CHECK(resumed.acked == 3);
+  REQUIRE(resumed.frames.size() == 1);
+  CHECK(resumed.frames[0] == frame);
+  e = a.next(storage);
+  CHECK(e.k == envelope::kind::resumed);
+  CHECK(e.node == "node-c");
+  CHECK(e.role == "guest");
+  CHECK(e.body == "inc-3");
+  CHECK(wait_for<resume_reply>([&](auto cb) { c->resume("483920", "guest-token", "inc-4", "t", cb); }).result ==
+        outcome::refused); // a token works once
+
+  auto gone = wait_for<expire_reply>([&](auto cb) { a->expire_seat("483920", "inc-1", "guest", cb); });
+  CHECK_FALSE(gone.ended); // seated again, not expired
+  a->end_room("483920", "inc-1");
+  CHECK(eventually([&] { return redis.command({"EXISTS", "sig:room:483920"}) == std::vector<std::string>{"0"}; }));
+}
+
+TEST_CASE("after SCRIPT FLUSH every script call still runs, in order, and the scripts are loaded again") {
+  redis_process redis;
+  bridge_node a{redis, "node-a"}, b{redis, "node-b"};
+  std::string storage;
+  REQUIRE(wait_for<create_reply>([&](auto cb) { a->create_room("111111", "inc-1", "t", cb); }).result == outcome::ok);
+  REQUIRE(wait_for<join_reply>([&](auto cb) { b->join_room("111111", "inc-2", "t", cb); }).result == outcome::ok);
+  auto to_guest = a->seat_frames_args("111111", "inc-1", "guest");
+  auto header = envelope::frame_header("111111", "inc-1", "node-a", "guest");
+  auto before = b.received();
+
+  REQUIRE(redis.command({"SCRIPT", "FLUSH"}) == std::vector<std::string>{"OK"});
+  constexpr int n = 200;
+  std::atomic<int> delivered{0};
+  for (int i = 0; i < n; ++i)
+    a->relay(to_guest, header + std::to_string(i), [&](seat_frames_reply r) {
+      if (r.result == seat_frames_reply::delivered)
+        ++delivered;
+    });
+  REQUIRE(eventually([&] { return delivered.load() == n; }));
+  REQUIRE(eventually([&] { return b.received() == before + n; }));
+  for (int i = 0; i < n; ++i)
+    CHECK(b.next(storage).body == std::to_string(i));
+  // Loaded again: EVALSHA works once more.
+  auto exists = redis.command({"SCRIPT", "EXISTS", std::string(scripts::seat_frames.sha1)});
+  CHECK(exists == std::vector<std::string>{"1"});
+}

@@ -1,0 +1,2 @@
+// Must not compile: actors/ sits below cluster/.
+#include "cluster/redis_bridge.hpp"

@@ -1,0 +1,2 @@
+// Must not compile: actors/ sits below transport/ (see the top CMakeLists.txt).
+#include "transport/server.hpp"

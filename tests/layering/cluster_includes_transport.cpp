@@ -1,0 +1,2 @@
+// Must not compile: cluster/ and transport/ do not see each other.
+#include "transport/server.hpp"
