@@ -26,8 +26,9 @@
 # no traffic to the container bridge's private addresses. podman's API service runs on a
 # socket in STATE_DIR (default /run/signal-podman); without systemd podman runs no health
 # checks by itself, so while the project is up a ticker runs `podman healthcheck run` on its
-# containers every HEALTH_TICK seconds (1), as systemd's timers would; `compose down` stops
-# both. Run as root (CI and these machines are root); otherwise it re-runs itself with sudo.
+# containers every HEALTH_TICK seconds (1), as systemd's timers would. `compose down` stops
+# the ticker, `service stop` the service too. Run as root (CI and these machines are root);
+# otherwise it re-runs itself with sudo.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || exec sudo -E bash "$0" "$@"
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -191,7 +192,13 @@ build() {
 
 # ----------------------------------------------------------------- compose ----
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2> /dev/null; }
+# The process a pid file names is running and is ours: its command line names $state (a pid
+# file that outlived its process never makes this script signal another one).
+alive() {
+  local pid
+  pid=$(cat "$1" 2> /dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null &&
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -qF -- "$state"
+}
 
 # podman's Docker-compatible API on $state/podman.sock, started once.
 service_start() {
@@ -230,7 +237,7 @@ ticker_start() {
         podman healthcheck run "$c" > /dev/null 2>&1 || true
       done
       sleep "$2"
-    done' ticker "$project" "${HEALTH_TICK:-1}" > /dev/null 2>&1 < /dev/null &
+    done' ticker "$project" "${HEALTH_TICK:-1}" "$state" > /dev/null 2>&1 < /dev/null &
   echo $! > "$state/ticker-$project.pid"
 }
 
