@@ -85,10 +85,10 @@ void io_loop::stop() {
   ioc_.stop();
 }
 
-void io_loop::poll() {
+std::size_t io_loop::poll() {
   running_guard g{ioc_};
   ioc_.restart();
-  ioc_.poll();
+  return ioc_.poll();
 }
 
 // -- io_pool -----------------------------------------------------------------------

@@ -82,8 +82,9 @@ public:
 
   void run();  // blocks until stop()
   void stop(); // any thread
-  // Runs what is ready without waiting (the loop's thread is not running).
-  void poll();
+  // Runs what is ready without waiting (the loop's thread is not running);
+  // returns how many handlers ran.
+  std::size_t poll();
   // Closes the loop to actors for good (see loop_thread::close).
   void close_thread() { thread_->close(); }
 

@@ -3,6 +3,7 @@
 #include "telemetry/log.hpp"
 #include "transport/server_state.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -699,6 +700,43 @@ const access_grant& websocket_session::grant() const {
 
 namespace {
 
+// Room for the one readiness wait every open connection has pending, inside
+// the session: an idle connection's wait costs no allocation of its own (and
+// none per message read), and nothing of Asio's recycled blocks, which are
+// sized for whatever used them last.
+struct wait_slot {
+  static constexpr std::size_t size = 96; // reactive_wait_op<lambda, io_context executor> in Boost 1.81
+  alignas(8) unsigned char memory[size];
+  bool used = false;
+};
+
+template <class T>
+struct slot_allocator {
+  using value_type = T;
+  explicit slot_allocator(wait_slot* s) : slot(s) {}
+  template <class U>
+  slot_allocator(const slot_allocator<U>& other) : slot(other.slot) {}
+  T* allocate(std::size_t n) {
+    // Anything else (another Boost, a second wait) gets ordinary memory.
+    if (!slot->used && n * sizeof(T) <= wait_slot::size && alignof(T) <= 8) {
+      slot->used = true;
+      return reinterpret_cast<T*>(slot->memory);
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) {
+    if (reinterpret_cast<unsigned char*>(p) == slot->memory)
+      slot->used = false;
+    else
+      ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const slot_allocator<U>& o) const { return slot == o.slot; }
+  template <class U>
+  bool operator!=(const slot_allocator<U>& o) const { return slot != o.slot; }
+  wait_slot* slot;
+};
+
 class plain_session final : public websocket_session {
 public:
   plain_session(io_loop& loop, socket_type&& socket, peer_address peer, std::unique_ptr<session_extras> extras)
@@ -712,11 +750,12 @@ private:
       return;
     set_reading(true);
     intrusive_ptr_add_ref(this);
-    socket_.async_wait(socket_type::wait_read, [this](const boost::system::error_code& ec) {
-      ref self{this, false};
-      set_reading(false);
-      on_readable(ec);
-    });
+    socket_.async_wait(socket_type::wait_read,
+                       net::bind_allocator(slot_allocator<void>(&read_slot_), [this](const boost::system::error_code& ec) {
+                         ref self{this, false};
+                         set_reading(false);
+                         on_readable(ec);
+                       }));
   }
 
   void on_readable(const boost::system::error_code& ec) {
@@ -834,6 +873,7 @@ private:
   }
 
   socket_type socket_;
+  wait_slot read_slot_;
 };
 
 // -- TLS -------------------------------------------------------------------------------------
