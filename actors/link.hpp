@@ -94,11 +94,12 @@ public:
   virtual std::size_t queued_bytes() const = 0;
   // The thread this connection is pinned to.
   virtual std::shared_ptr<io_thread> thread() const = 0;
-  // The TCP peer, as "address:port".
-  virtual const std::string& remote_address() const = 0;
+  // The TCP peer, as "address:port". Returned by value: the transport keeps
+  // the address, not a string per connection (issue 14's memory budget).
+  virtual std::string remote_address() const = 0;
   // The client this connection speaks for (X-Forwarded-For from a trusted
   // proxy, else the TCP peer; IPv6 as its /64), for per-client budgets.
-  virtual const std::string& client_address() const = 0;
+  virtual std::string client_address() const = 0;
   virtual const access_grant& grant() const = 0;
 };
 

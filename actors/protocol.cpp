@@ -1,7 +1,8 @@
 #include "actors/protocol.hpp"
 
-
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace signaling::protocol {
 
@@ -288,6 +289,53 @@ private:
 
   // Length of one well-formed UTF-8 sequence at p_ (RFC 3629: no overlongs,
   // no surrogates, nothing above U+10FFFF), or 0.
+  // Skips plain characters (ASCII, not a quote, a backslash or a control
+  // character) eight at a time, the bulk of any SDP, and leaves p_ at the
+  // first one that needs the careful loop below (or near the end).
+  void skip_plain(std::string* out) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    auto any_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    const char* from = p_;
+    while (end_ - p_ >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p_, 8);
+      std::uint64_t below_space = (w - ones * 0x20) & ~w & highs; // exact for bytes under 0x80
+      auto stop = (w & highs) | below_space | any_zero(w ^ (ones * '"')) | any_zero(w ^ (ones * '\\'));
+      if (stop) {
+        // The lowest flagged byte is a true one (the tricks above can only
+        // flag bytes above a true one), and the bytes before it are plain.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        p_ += __builtin_ctzll(stop) / 8;
+        // A value nobody keeps: its one-letter escapes (the \r\n of every SDP
+        // line) need no decoding, only checking.
+        if (!out && *p_ == '\\' && end_ - p_ >= 2 && simple_escape(p_[1])) {
+          p_ += 2;
+          continue;
+        }
+#endif
+        break;
+      }
+      p_ += 8;
+    }
+    if (out && p_ != from)
+      out->append(from, static_cast<std::size_t>(p_ - from));
+  }
+
+  static bool simple_escape(char e) {
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't': return true;
+      default: return false;
+    }
+  }
+
   std::size_t utf8_length() const {
     auto b = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
     auto avail = end_ - p_;
@@ -316,6 +364,7 @@ private:
   bool string(std::string* out) {
     ++p_;
     for (;;) {
+      skip_plain(out);
       if (p_ == end_)
         return syntax();
       auto c = static_cast<unsigned char>(*p_);

@@ -94,6 +94,12 @@ ws = {
     "chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     "deflate_offer": request("Sec-WebSocket-Extensions: permessage-deflate\r\n") + frame(1, '{"type":"create-room"}', rsv=4),
     "origin_xff": request("Origin: https://app.example\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.1\r\n") + frame(1, "{}"),
+    # the server's own close (the fuzz handler closes 1008 on leave-room), then the client's answer
+    "server_close": request() + frame(1, '{"type":"leave-room","roomId":"1"}') + frame(8, b"\x03\xf0"),
+    # a paused read (create-room) with frames already behind it
+    "paused": request() + frame(1, '{"type":"create-room"}') + frame(9, "x") + frame(1, '{"type":"teleport"}'),
+    # a client that sends and never reads: the server's answers fill the socket and the send queue
+    "flood": request() + b"".join(frame(1, '{"type":"signal","roomId":"1","p":"' + "x" * 1500 + '"}') for _ in range(5)),
 }
 for name, data in ws.items():
     write("websocket", name, data)

@@ -1,57 +1,51 @@
-// libFuzzer target: what a client sends, through the server side of the
-// WebSocket over boost::beast::test::stream, checking every byte the server
-// sends back.
+// libFuzzer target: what a client sends, through the node's own HTTP upgrade
+// (transport/http_session.cpp) and WebSocket session (transport/
+// websocket_session.cpp, framing by transport/ws_codec.cpp), checking every
+// byte the server sends back. Not a mirror: the real session runs on a real
+// I/O loop over a socketpair, with the limits set small so fuzz inputs reach
+// them (message size, send queue) and the socket buffers small so writes
+// queue and resume.
 //
-// Input: an HTTP request, and, after the first "\r\n\r\n", the client's bytes
-// once the handshake is done (frames, in any state of repair). The server
-// mirrors transport/http_session.cpp and transport/websocket_session.cpp:
-// the same header and body limits, the same Beast options (message limit,
-// no auto-fragmenting, handshake and idle timeouts with keepalive pings), the
-// same read loop (keep reading while closing, close 1003 on binary), one
-// write in flight with a queue, and every text message through
-// protocol::parse with the protocol's answer written back.
+// Input: an HTTP request, and whatever follows it in the same stream (frames
+// in any state of repair, pipelined behind the upgrade as a client may).
+// The client end writes it, then shuts down its sending side, and reads
+// what the server writes until the server is done.
 //
-// Why a mirror and not the session itself: websocket_session is instantiated
-// for beast::tcp_stream and its TLS ssl_stream only (a real socket on an
-// io_context, owned by server_state with its counters and the CAF connection
-// actor behind it). A test::stream instantiation would drag all of that into
-// the fuzzer; the
-// parts that matter to untrusted bytes (Beast's parser configured exactly as
-// the session configures it, and the protocol parse) are the same code here.
+// The protocol side is a stand-in handler: every text message goes through
+// protocol::parse and gets the protocol's answer; a leave-room also closes
+// the connection (1008), a create-room pauses and resumes reading, and a
+// signal comes back three times, so the server's own close, the paused path
+// and the send queue up to its cut-off are fuzzed too.
 //
-// Oracle: the server's output is a valid HTTP response and then valid RFC 6455
-// server frames: unmasked, no reserved bits, known opcodes, control payloads
-// of at most 125 bytes, close codes that may be sent, text that is UTF-8 and
-// JSON, and nothing after a close frame. A violation aborts.
+// Oracle: the server's output is one HTTP response and then, after a 101,
+// valid RFC 6455 server frames: unmasked, no reserved bits, known opcodes,
+// control payloads of at most 125 bytes, close codes that may be sent, text
+// that is UTF-8 and JSON, and nothing after a close frame. A 101 is sent only
+// to an upgrade the server accepted. A violation aborts.
 #include "actors/protocol.hpp"
+#include "transport/http_session.hpp"
+#include "transport/io_pool.hpp"
+#include "transport/server_state.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/_experimental/test/stream.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
-#include <memory>
-#include <optional>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
+using namespace signaling;
+using namespace signaling::transport;
 
-// As in transport/http_session.cpp.
-constexpr std::uint32_t header_limit = 8 * 1024;
-constexpr std::uint64_t body_limit = 16 * 1024;
-// Small, so fuzz inputs reach it (the node's default is 64 KiB).
+// Small, so fuzz inputs reach them (the node's defaults are 64 KiB and 1 MiB).
 constexpr std::size_t max_message_bytes = 2048;
+constexpr std::size_t max_send_queue_bytes = 16 * 1024;
 constexpr std::size_t max_json_depth = 32;
 
 [[noreturn]] void violated(const char* what) {
@@ -65,103 +59,69 @@ constexpr std::size_t max_json_depth = 32;
       violated(#cond);                                                                                            \
   } while (0)
 
+// Independent of the codec under test.
 bool valid_utf8(std::string_view s) {
-  beast::websocket::detail::utf8_checker check;
-  return check.write(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()) && check.finish();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size())
+      return false;
+    std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (std::size_t k = 1; k < n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static const std::uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_of[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
 }
 
-// The server side of one connection, as websocket_session runs it.
-struct session : std::enable_shared_from_this<session> {
-  explicit session(beast::test::stream&& s) : ws(std::move(s)) {}
+// Codes a server may put in a close frame: never 1004-1006, 1015, nothing
+// below 1000 or in 1016-2999 (RFC 6455 7.4). The server echoes a client's
+// code from 3000 up, whatever it is.
+bool sendable_close_code(std::uint16_t code) {
+  if (code < 1000 || (code >= 1004 && code <= 1006) || (code >= 1014 && code <= 2999))
+    return false;
+  return true;
+}
 
-  void run(http::request<http::string_body> req, std::string later) {
-    websocket::stream_base::timeout t;
-    t.handshake_timeout = std::chrono::seconds(10);
-    t.idle_timeout = std::chrono::seconds(60);
-    t.keep_alive_pings = true;
-    ws.set_option(t);
-    ws.read_message_max(max_message_bytes);
-    ws.auto_fragment(false);
-    ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "signal-node"); }));
-    ws.async_accept(req, [self = shared_from_this(), later = std::move(later)](beast::error_code ec) {
-      if (ec)
+// The stand-in for the connection actor.
+struct fuzz_handler final : connection_handler {
+  explicit fuzz_handler(connection_link& l) : link(l) {}
+  void on_text(std::string_view text) override {
+    auto res = protocol::parse(text, max_json_depth);
+    if (!res.ok)
+      return link.send(protocol::error(res.error, res.detail));
+    link.send(protocol::room_left(res.cmd.room_id));
+    switch (res.cmd.type) {
+      case protocol::msg_type::leave_room: return link.close(close_code::policy_violation, "fuzz");
+      case protocol::msg_type::create_room:
+        link.pause_reading();
+        return link.resume_reading();
+      case protocol::msg_type::signal: {
+        // Three times, as one shared frame: a client that does not read fills
+        // the socket and then the send queue, up to its cut-off.
+        auto frame = std::make_shared<const std::string>(text);
+        for (int i = 0; i < 3; ++i)
+          link.send(frame);
         return;
-      // The client's frames arrive once the handshake is done.
-      self->ws.next_layer().append(later);
-      self->ws.next_layer().close_remote();
-      self->do_read();
-    });
-  }
-
-  void do_read() {
-    ws.async_read(buffer, [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
-  }
-
-  void on_read(beast::error_code ec, std::size_t n) {
-    if (ec)
-      return;
-    EXPECT(n <= max_message_bytes);
-    if (!ws.got_text()) {
-      close(websocket::close_code::unknown_data);
-    } else {
-      std::string text = beast::buffers_to_string(buffer.data());
-      EXPECT(valid_utf8(text)); // Beast let only UTF-8 through
-      auto res = signaling::protocol::parse(text, max_json_depth);
-      if (!closing)
-        send(res.ok ? signaling::protocol::room_left(res.cmd.room_id) : signaling::protocol::error(res.error, res.detail));
+      }
+      default: return;
     }
-    buffer.consume(buffer.size());
-    do_read();
   }
-
-  void send(std::string frame) {
-    queue.push_back(std::move(frame));
-    if (!writing)
-      do_write();
-  }
-
-  void do_write() {
-    writing = true;
-    ws.text(true);
-    ws.async_write(net::buffer(queue.front()),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
-  }
-
-  void on_write(beast::error_code ec) {
-    writing = false;
-    if (ec)
-      return;
-    queue.pop_front();
-    if (!queue.empty())
-      do_write();
-    else if (closing && !close_sent)
-      do_close();
-  }
-
-  void close(websocket::close_code code) {
-    if (closing)
-      return;
-    closing = true;
-    reason = websocket::close_reason(code);
-    if (!writing)
-      do_close();
-  }
-
-  void do_close() {
-    close_sent = true;
-    ws.async_close(reason, [self = shared_from_this()](beast::error_code) {});
-  }
-
-  websocket::stream<beast::test::stream> ws;
-  beast::flat_buffer buffer;
-  std::deque<std::string> queue;
-  websocket::close_reason reason;
-  bool writing = false, closing = false, close_sent = false;
+  void on_deadline() override {}
+  void on_closed(close_cause) override { delete this; }
+  connection_link& link;
 };
 
 // Checks what the server wrote: an HTTP response, then (after a 101) frames.
-void check_output(std::string_view out, bool upgraded) {
+void check_output(std::string_view out, bool accepted) {
   if (out.empty())
     return;
   EXPECT(out.substr(0, 9) == "HTTP/1.1 " || out.substr(0, 9) == "HTTP/1.0 ");
@@ -169,17 +129,17 @@ void check_output(std::string_view out, bool upgraded) {
   EXPECT(head_end != std::string_view::npos);
   int status = std::atoi(std::string(out.substr(9, 3)).c_str());
   EXPECT(status >= 100 && status <= 599);
-  EXPECT(status != 101 || upgraded); // Beast answers 101 only to an upgrade it accepted
+  EXPECT(status != 101 || accepted); // 101 only to an upgrade the server took
   if (status != 101)
-    return; // an HTTP error; its body is Beast's message or ours
+    return; // an HTTP answer (and possibly more on a keep-alive connection)
   auto p = out.substr(head_end + 4);
   bool closed = false;
   while (!p.empty()) {
     EXPECT(!closed); // nothing follows a close frame
     EXPECT(p.size() >= 2);
     auto b0 = static_cast<unsigned char>(p[0]), b1 = static_cast<unsigned char>(p[1]);
-    EXPECT((b0 & 0x70) == 0);  // no reserved bits
-    EXPECT((b1 & 0x80) == 0);  // servers never mask
+    EXPECT((b0 & 0x70) == 0); // no reserved bits
+    EXPECT((b1 & 0x80) == 0); // servers never mask
     int op = b0 & 0x0f;
     bool fin = (b0 & 0x80) != 0;
     std::uint64_t len = b1 & 0x7f;
@@ -197,12 +157,14 @@ void check_output(std::string_view out, bool upgraded) {
       EXPECT(len >= 65536 && (len >> 63) == 0);
       pos = 10;
     }
-    EXPECT(p.size() >= pos + len);
+    // A connection cut off (send queue) may end in the middle of a frame.
+    if (p.size() < pos + len)
+      return;
     auto payload = p.substr(pos, static_cast<std::size_t>(len));
     p.remove_prefix(pos + static_cast<std::size_t>(len));
     switch (op) {
       case 0x1: {
-        EXPECT(fin); // auto_fragment(false): whole messages
+        EXPECT(fin); // whole messages
         EXPECT(valid_utf8(payload));
         auto j = nlohmann::json::parse(payload.begin(), payload.end(), nullptr, false);
         EXPECT(!j.is_discarded() && j.is_object() && j.contains("type"));
@@ -214,7 +176,7 @@ void check_output(std::string_view out, bool upgraded) {
         if (len >= 2) {
           auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                                  static_cast<unsigned char>(payload[1]));
-          EXPECT(websocket::detail::is_valid_close_code(code)); // never 1005, 1006, 1015
+          EXPECT(sendable_close_code(code));
           EXPECT(valid_utf8(payload.substr(2)));
         }
         closed = true;
@@ -230,48 +192,97 @@ void check_output(std::string_view out, bool upgraded) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  auto split = input.find("\r\n\r\n");
-  std::string request(input.substr(0, split == std::string_view::npos ? input.size() : split + 4));
-  std::string later(split == std::string_view::npos ? std::string_view{} : input.substr(split + 4));
+  static const bool quiet = [] {
+    spdlog::set_level(spdlog::level::off);
+    return true;
+  }();
+  (void)quiet;
 
-  net::io_context ioc;
-  beast::test::stream server{ioc}, client{ioc};
-  server.connect(client);
-  server.append(request);
-  if (split == std::string_view::npos)
-    server.close_remote();
+  // One loop for every input (making an io_context is a handful of syscalls);
+  // each input leaves it as it found it, which the end of this function checks.
+  static io_pool pool{1};
+  auto& loop = pool.loop(0);
+  node_stats stats;
+  server_options opts;
+  opts.lim.max_message_bytes = max_message_bytes;
+  opts.lim.max_send_queue_bytes = max_send_queue_bytes;
+  opts.lim.max_json_depth = max_json_depth;
+  http_routes routes{[] { return std::string(R"({"status":"ok"})"); }, [] { return true; },
+                     [] { return std::string(); },    [] { return std::string(R"({"iceServers":[]})"); },
+                     nullptr,                          nullptr};
+  bool accepted = false;
+  auto state = std::make_shared<server_state>(
+    opts, stats, routes,
+    [&accepted](connection_link& link) -> connection_handler* {
+      accepted = true;
+      return new fuzz_handler(link);
+    },
+    pool);
+  loop.server = state.get();
 
-  bool upgraded = false;
-  beast::flat_buffer buffer;
-  http::request_parser<http::string_body> parser;
-  parser.header_limit(header_limit);
-  parser.body_limit(body_limit);
-  std::shared_ptr<session> ws;
-  std::optional<http::response<http::string_body>> refusal;
-  http::async_read(server, buffer, parser, [&](beast::error_code ec, std::size_t) {
-    if (ec)
-      return;
-    auto req = parser.release();
-    if (websocket::is_upgrade(req)) {
-      upgraded = true;
-      ws = std::make_shared<session>(std::move(server));
-      ws->run(std::move(req), std::move(later));
-    } else {
-      refusal.emplace(http::status::not_found, req.version());
-      refusal->body() = R"({"error":"not found"})";
-      refusal->prepare_payload();
-      http::async_write(server, *refusal, [](beast::error_code, std::size_t) {});
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
+    return 0;
+  // Small buffers: the server's writes fill them, queue, and resume.
+  int small = 4096;
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ::setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  {
+    socket_type s{loop.context()};
+    boost::system::error_code ec;
+    s.assign(boost::asio::ip::tcp::v4(), sv[0], ec);
+    if (ec) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      return 0;
     }
-  });
-  // test::stream completes at once or never: run what can run, then stop
-  // (pending keepalive timers would otherwise keep run() alive for a minute).
-  while (ioc.poll() > 0) {
+    loop.load.fetch_add(1);
+    std::make_shared<http_session<socket_type>>(loop, std::move(s), nullptr, state)->run();
   }
+
+  // The client: write the input, then EOF; read until the server is done.
+  std::string out;
+  std::size_t written = 0;
+  bool eof_sent = false;
+  for (int idle_rounds = 0; idle_rounds < 3;) {
+    bool progress = false;
+    if (written < size) {
+      auto n = ::send(sv[1], data + written, size - written, MSG_NOSIGNAL);
+      if (n > 0) {
+        written += static_cast<std::size_t>(n);
+        progress = true;
+      }
+    } else if (!eof_sent) {
+      ::shutdown(sv[1], SHUT_WR);
+      eof_sent = true;
+      progress = true;
+    }
+    if (loop.poll() > 0)
+      progress = true;
+    char buf[8192];
+    for (;;) {
+      auto n = ::recv(sv[1], buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      out.append(buf, static_cast<std::size_t>(n));
+      progress = true;
+    }
+    idle_rounds = progress ? 0 : idle_rounds + 1;
+  }
+  ::close(sv[1]);
+  // Whatever is still open ends here, as at a node's shutdown.
+  loop.for_each_session([](session_hook& h) { websocket_session::of(h).abandon(); });
+  while (loop.poll() > 0) {
+  }
+  // Every session, HTTP or WebSocket, is gone: none leaked a reference.
+  EXPECT(loop.load.load() == 0);
+  EXPECT(loop.sessions.load() == 0);
+  loop.server = nullptr;
+
   // FUZZ_DEBUG=1 build-fuzz/websocket_fuzzer FILE shows what the server sent.
   static const bool debug = std::getenv("FUZZ_DEBUG") != nullptr;
   if (debug)
-    std::fprintf(stderr, "--- server sent %zu bytes:\n%s\n---\n", client.str().size(), std::string(client.str()).c_str());
-  check_output(client.str(), upgraded);
+    std::fprintf(stderr, "--- server sent %zu bytes:\n%s\n---\n", out.size(), out.c_str());
+  check_output(out, accepted);
   return 0;
 }

@@ -11,10 +11,10 @@
 #include "node/jwt.hpp"
 #include "node/admin.hpp"
 #include "node/metrics.hpp"
+#include "transport/io_pool.hpp"
 #include "transport/server.hpp"
 #include "transport/tls_certificate.hpp"
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -46,20 +46,21 @@ struct node::impl {
   std::optional<node_context> ctx;
   room_settings rooms;                             // embedded mode
   std::unique_ptr<cluster::cluster_runtime> cluster; // cluster mode
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  // The I/O threads (IO_THREADS), one io_context each; loop 0 also runs the
+  // control work below (signals, the drain timer, the Redis runtime).
+  transport::io_pool pool;
   std::optional<transport::server> server;
   std::optional<net::signal_set> signals;
   std::optional<net::signal_set> reload_signal; // SIGHUP
   std::shared_ptr<transport::tls_certificate> tls; // TLS_CERT_FILE / TLS_KEY_FILE
-  net::steady_timer drain_timer{ioc};
-  std::vector<std::thread> threads;
+  net::steady_timer drain_timer{pool.control()};
+  bool started = false; // the I/O threads run
   bool want_signals = false;
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
   bool joined = false;
 
-  explicit impl(config c) : cfg(std::move(c)) {}
+  explicit impl(config c) : cfg(std::move(c)), pool(cfg.io_threads) {}
 
   std::map<std::string, transport::static_file, std::less<>> web_files;
 
@@ -95,7 +96,7 @@ struct node::impl {
   void finish() {
     if (finished.exchange(true))
       return;
-    ioc.stop(); // the work guard goes with the io_context
+    pool.stop();
   }
   std::atomic<bool> finished{false};
 
@@ -171,7 +172,7 @@ struct node::impl {
 node::node(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
 
 node::~node() {
-  if (!impl_->threads.empty() && !impl_->joined) {
+  if (impl_->started && !impl_->joined) {
     shutdown(std::chrono::milliseconds(0));
     wait();
   }
@@ -206,7 +207,7 @@ void node::start() {
     ro.resume_grace = m.cfg.lim.resume_grace;
     ro.resume_frames = m.cfg.lim.resume_max_frames;
     ro.resume_bytes = m.cfg.lim.resume_max_bytes;
-    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.ioc, ro, m.stats, m.cfg.lim.room_id_digits);
+    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.pool.control(), ro, m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
   }
@@ -260,12 +261,11 @@ void node::start() {
       return std::nullopt;
     };
   }
-  m.server.emplace(m.ioc, opts, m.stats, routes, connection_actor_factory(*m.ctx));
+  m.server.emplace(m.pool, opts, m.stats, routes, connection_actor_factory(*m.ctx));
   m.server->start();
-  m.work.emplace(m.ioc.get_executor());
-  unsigned n = m.cfg.io_threads ? m.cfg.io_threads : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i)
-    m.threads.emplace_back([&m] { m.ioc.run(); });
+  m.pool.start();
+  m.started = true;
+  auto n = m.pool.size();
   if (m.want_signals)
     install_signals();
   m.ready = true;
@@ -291,10 +291,10 @@ void node::install_signals() {
   auto& m = *impl_;
   if (m.signals)
     return;
-  m.signals.emplace(m.ioc, SIGTERM, SIGINT);
+  m.signals.emplace(m.pool.control(), SIGTERM, SIGINT);
   // SIGHUP re-reads the TLS certificate for new connections (certbot and
   // cert-manager renew in place); open connections keep theirs.
-  m.reload_signal.emplace(m.ioc, SIGHUP);
+  m.reload_signal.emplace(m.pool.control(), SIGHUP);
   await_reload();
   m.signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec)
@@ -308,8 +308,7 @@ void node::install_signals() {
       if (ec2)
         return;
       log::warn("event=shutdown_forced");
-      impl_->work.reset();
-      impl_->ioc.stop();
+      impl_->pool.stop();
     });
   });
 }
@@ -342,7 +341,7 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
   // First fail /readyz while still serving, so load balancers move new
   // clients elsewhere; then stop accepting and close everyone.
   m.ready = false;
-  net::post(m.ioc, [&m, drain_delay] {
+  net::post(m.pool.control(), [&m, drain_delay] {
     log::info("event=drain_start open_sessions={} delay_ms={}", m.server->open_sessions(), drain_delay.count());
     m.drain_timer.expires_after(drain_delay);
     m.drain_timer.async_wait([&m](boost::system::error_code ec) {
@@ -359,11 +358,11 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
           .then(
             [&m](std::uint64_t rooms) {
               log::info("event=seats_parked rooms={}", rooms);
-              net::post(m.ioc, [&m] { m.close_everyone(); });
+              net::post(m.pool.control(), [&m] { m.close_everyone(); });
             },
             [&m](const caf::error& err) {
               log::warn("event=seats_park_failed error={}", log::q(caf::to_string(err)));
-              net::post(m.ioc, [&m] { m.close_everyone(); });
+              net::post(m.pool.control(), [&m] { m.close_everyone(); });
             });
       });
     });
@@ -372,9 +371,7 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
 
 void node::wait() {
   auto& m = *impl_;
-  for (auto& t : m.threads)
-    if (t.joinable())
-      t.join();
+  m.pool.join();
   if (m.joined)
     return;
   m.joined = true;
@@ -382,12 +379,11 @@ void node::wait() {
     m.signals->cancel();
   if (m.reload_signal)
     m.reload_signal->cancel();
-  // Sessions still open past the deadline die with the io_context's pending
-  // handlers; their connection actors terminate with them. Then the
-  // directory (and its rooms) go, and the actor system can join its actors.
+  // Sessions still open past the deadline end with the server; their
+  // connection actors terminate with them. Then the directory (and its
+  // rooms) go, and the actor system can join its actors.
   m.server.reset();
-  m.ioc.restart();
-  m.ioc.poll();
+  m.pool.poll();
   if (m.cluster)
     m.cluster->stop();
   if (m.ctx)

@@ -1,11 +1,11 @@
 #include "transport/http_session.hpp"
 
 #include "telemetry/log.hpp"
-#include "transport/websocket_session.hpp"
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <type_traits>
@@ -14,21 +14,12 @@ namespace signaling::transport {
 
 namespace {
 
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
 // Small requests only: nothing this server answers has a body worth more.
 constexpr std::uint32_t header_limit = 8 * 1024;
 constexpr std::uint64_t body_limit = 16 * 1024;
-
-std::string endpoint_string(const boost::asio::ip::tcp::socket& s) {
-  beast::error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec)
-    return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
 
 // The token of an upgrade: `Authorization: Bearer X`, else `?token=X`
 // (browsers cannot set headers on a WebSocket).
@@ -49,10 +40,8 @@ std::string_view bearer_token(const http::request<http::string_body>& req) {
 }
 
 // The client an upgrade speaks for: the TCP peer, or whom a trusted proxy names.
-boost::asio::ip::address client_of(const boost::asio::ip::tcp::socket& s, const http::request<http::string_body>& req,
+boost::asio::ip::address client_of(const boost::asio::ip::address& peer, const http::request<http::string_body>& req,
                                    const client_address_policy& policy) {
-  beast::error_code ec;
-  auto peer = s.remote_endpoint(ec).address();
   std::string forwarded;
   for (auto r = req.equal_range("X-Forwarded-For"); r.first != r.second; ++r.first) {
     if (!forwarded.empty())
@@ -62,29 +51,98 @@ boost::asio::ip::address client_of(const boost::asio::ip::tcp::socket& s, const 
   return policy.client(peer, forwarded);
 }
 
+// The opening handshake's own checks (RFC 6455 4.2.1), with the answers
+// Beast's websocket::stream gave to a bad one: 400 naming what is wrong, or
+// 426 with the version this server speaks. Requests that are not upgrades at
+// all never get here (websocket::is_upgrade).
+std::optional<http::response<http::string_body>> handshake_refusal(const http::request<http::string_body>& req) {
+  namespace websocket = beast::websocket;
+  auto refuse = [&](http::status status, websocket::error e) {
+    http::response<http::string_body> res{status, req.version()};
+    if (status == http::status::upgrade_required)
+      res.set(http::field::sec_websocket_version, "13");
+    res.body() = beast::error_code(e).message();
+    res.prepare_payload();
+    res.set(http::field::server, "signal-node");
+    return res;
+  };
+  if (!req.count(http::field::host))
+    return refuse(http::status::bad_request, websocket::error::no_host);
+  auto key = req.find(http::field::sec_websocket_key);
+  if (key == req.end())
+    return refuse(http::status::bad_request, websocket::error::no_sec_key);
+  if (key->value().size() > websocket::detail::sec_ws_key_type::static_capacity)
+    return refuse(http::status::bad_request, websocket::error::bad_sec_key);
+  auto version = req.find(http::field::sec_websocket_version);
+  if (version == req.end())
+    return refuse(http::status::bad_request, websocket::error::no_sec_version);
+  if (version->value() != "13")
+    return refuse(http::status::upgrade_required, websocket::error::bad_sec_version);
+  return std::nullopt;
+}
+
+// The 101, as Beast wrote it (no subprotocol, no extension).
+std::string switching_protocols(beast::string_view key) {
+  beast::websocket::detail::sec_ws_accept_type accept;
+  beast::websocket::detail::make_sec_ws_accept(accept, key);
+  std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                    "Sec-WebSocket-Accept: ";
+  out.append(accept.data(), accept.size());
+  out += "\r\nServer: signal-node\r\n\r\n";
+  return out;
+}
+
 } // namespace
 
 template <class Stream>
-http_session<Stream>::http_session(Stream&& stream, std::shared_ptr<const void> tls_context,
+http_session<Stream>::http_session(io_loop& loop, Stream&& stream, std::shared_ptr<const void> tls_context,
                                    std::shared_ptr<server_state> state)
-  : tls_context_(std::move(tls_context)), stream_(std::move(stream)), state_(std::move(state)) {
-  remote_ = endpoint_string(beast::get_lowest_layer(stream_).socket());
+  : loop_(loop), stream_(std::move(stream)), tls_context_(std::move(tls_context)), state_(std::move(state)) {
+  beast::error_code ec;
+  auto ep = socket().remote_endpoint(ec);
+  if (!ec)
+    remote_ = peer_address::of(ep.address(), ep.port());
+}
+
+template <class Stream>
+http_session<Stream>::~http_session() {
+  if (!handed_over_)
+    loop_.load.fetch_sub(1, std::memory_order_relaxed);
+}
+
+template <class Stream>
+socket_type& http_session<Stream>::socket() {
+  if constexpr (is_tls<Stream>)
+    return stream_.next_layer();
+  else
+    return stream_;
+}
+
+template <class Stream>
+void http_session<Stream>::set_deadline() {
+  loop_.wheel().schedule(*this, timer_wheel::clock::now() + state_->opts.lim.handshake_timeout);
+}
+
+// One deadline covers the TLS handshake and the whole request, so a client
+// that trickles either is cut off at the handshake timeout: the socket is
+// closed, and what is pending on it ends.
+template <class Stream>
+void http_session<Stream>::on_timer() {
+  timed_out_ = true;
+  beast::error_code ignored;
+  socket().close(ignored);
 }
 
 template <class Stream>
 void http_session<Stream>::run() {
-  // Start on the session's strand: the socket was accepted onto it.
-  boost::asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
-    if constexpr (is_tls<Stream>) {
-      // The TLS handshake and the first request share one handshake deadline,
-      // so a client trickling either is cut off as on a plain port.
-      beast::get_lowest_layer(self->stream_).expires_after(self->state_->opts.lim.handshake_timeout);
-      self->stream_.async_handshake(boost::asio::ssl::stream_base::server,
-                                    beast::bind_front_handler(&http_session::on_handshake, self));
-    } else {
-      self->do_read();
-    }
-  });
+  // Already on the loop the listener gave the socket to.
+  if constexpr (is_tls<Stream>) {
+    set_deadline();
+    stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&http_session::on_handshake, this->shared_from_this()));
+  } else {
+    do_read();
+  }
 }
 
 template <class Stream>
@@ -93,7 +151,7 @@ void http_session<Stream>::on_handshake(beast::error_code ec) {
     // A plaintext client on the TLS port ends here ("http request", "wrong
     // version number"), as do scanners and clients offering only TLS 1.0/1.1:
     // one debug line, and the socket closes with the session.
-    log::debug("event=tls_handshake_failed remote={} error=\"{}\"", remote_, ec.message());
+    log::debug("event=tls_handshake_failed remote={} error=\"{}\"", remote_.to_string(), ec.message());
     return;
   }
   do_read(false);
@@ -104,27 +162,31 @@ void http_session<Stream>::do_read(bool rearm) {
   parser_.emplace();
   parser_->header_limit(header_limit);
   parser_->body_limit(body_limit);
-  // One deadline covers the whole request, so a client that trickles its
-  // upgrade a byte at a time is closed at the handshake timeout.
   if (rearm)
-    beast::get_lowest_layer(stream_).expires_after(state_->opts.lim.handshake_timeout);
+    set_deadline();
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
 }
 
 template <class Stream>
 void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout)
+  if (ec == http::error::end_of_stream || timed_out_)
     return shut_down();
   if (ec) {
-    log::debug("event=http_error remote={} error=\"{}\"", remote_, ec.message());
+    log::debug("event=http_error remote={} error=\"{}\"", remote_.to_string(), ec.message());
     return;
   }
   auto req = parser_->release();
   if (beast::websocket::is_upgrade(req))
     return upgrade(std::move(req));
-  response_ = std::make_shared<http::response<http::string_body>>(route(req));
-  bool keep_alive = response_->keep_alive();
+  auto res = std::make_shared<http::response<http::string_body>>(route(req));
+  bool keep_alive = res->keep_alive();
+  respond(std::move(res), keep_alive);
+}
+
+template <class Stream>
+void http_session<Stream>::respond(std::shared_ptr<http::response<http::string_body>> res, bool keep_alive) {
+  response_ = std::move(res);
   http::async_write(stream_, *response_,
                     beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), keep_alive));
 }
@@ -143,34 +205,34 @@ template <class Stream>
 void http_session<Stream>::shut_down() {
   beast::error_code ignored;
   if constexpr (is_tls<Stream>) {
-    if (beast::get_lowest_layer(stream_).socket().is_open()) {
+    if (socket().is_open()) {
       // close_notify, so the client knows the response was complete; a client
       // that never answers it is dropped at the handshake deadline.
-      beast::get_lowest_layer(stream_).expires_after(state_->opts.lim.handshake_timeout);
+      set_deadline();
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
         beast::error_code ignored2;
-        beast::get_lowest_layer(self->stream_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored2);
+        self->socket().shutdown(socket_type::shutdown_both, ignored2);
       });
       return;
     }
   }
-  beast::get_lowest_layer(stream_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  socket().shutdown(socket_type::shutdown_send, ignored);
 }
 
 template <class Stream>
 void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto origin = req[http::field::origin];
   auto refuse = [&](http::status status, std::string_view why) {
-    log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_, static_cast<int>(status), why);
-    response_ = std::make_shared<http::response<http::string_body>>(status, req.version());
-    response_->set(http::field::content_type, "application/json");
+    log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_.to_string(), static_cast<int>(status),
+              why);
+    auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
+    res->set(http::field::content_type, "application/json");
     if (status == http::status::unauthorized)
-      response_->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
-    response_->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
-    response_->keep_alive(false);
-    response_->prepare_payload();
-    http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), false));
+      res->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+    res->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
+    res->keep_alive(false);
+    res->prepare_payload();
+    respond(std::move(res), false);
   };
   // Cross-site WebSocket hijacking: a browser page from an origin we do not
   // serve must not ride the user's connection to us.
@@ -183,25 +245,44 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
     return refuse(http::status::service_unavailable, "too many connections");
   // No one client takes every slot (MAX_CONNECTIONS_PER_IP); behind a trusted
   // proxy the client is the one X-Forwarded-For names.
-  auto client = address_key(client_of(beast::get_lowest_layer(stream_).socket(), req, state_->clients));
-  auto slot = state_->per_client->acquire(client, state_->opts.lim.max_connections_per_ip);
-  if (!slot) {
-    log::warn("event=per_ip_limit client={} cap={}", client, state_->opts.lim.max_connections_per_ip);
-    return refuse(http::status::too_many_requests, "too many connections from this address");
+  auto peer = remote_.address();
+  auto client = client_of(peer, req, state_->clients);
+  auto extras = std::make_unique<session_extras>();
+  if (auto cap = state_->opts.lim.max_connections_per_ip; cap > 0) {
+    auto key = address_key(client);
+    extras->client_slot = state_->per_client->acquire(key, cap);
+    if (!extras->client_slot) {
+      log::warn("event=per_ip_limit client={} cap={}", key, cap);
+      return refuse(http::status::too_many_requests, "too many connections from this address");
+    }
   }
-  access_grant grant;
   if (state_->routes.authorize) {
     auto token = bearer_token(req);
     if (token.empty())
       return refuse(http::status::unauthorized, "missing token");
-    if (auto why = state_->routes.authorize(token, grant))
+    if (auto why = state_->routes.authorize(token, extras->grant))
       return refuse(http::status::unauthorized, *why); // the reason, never the token
   }
-  beast::get_lowest_layer(stream_).expires_never();
-  auto ws = std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(tls_context_), state_, remote_,
-                                                        std::move(grant));
-  ws->hold(std::move(slot), client);
-  ws->run(std::move(req));
+  if (auto bad = handshake_refusal(req)) {
+    log::debug("event=handshake_failed remote={} where=accept error=\"{}\"", remote_.to_string(), bad->body());
+    return respond(std::make_shared<http::response<http::string_body>>(std::move(*bad)), false);
+  }
+  if (client != peer)
+    extras->client = client;
+  // Most connections need none of it: no allocation for them.
+  if (!extras->client_slot && !extras->client && !extras->grant.restricted)
+    extras.reset();
+  auto response = switching_protocols(req[http::field::sec_websocket_key]);
+  unschedule();
+  handed_over_ = true;
+  auto early = buffer_.data();
+  std::string_view pipelined(static_cast<const char*>(early.data()), early.size());
+  websocket_session* ws;
+  if constexpr (is_tls<Stream>)
+    ws = make_tls_session(loop_, std::move(stream_), std::move(tls_context_), remote_, std::move(extras));
+  else
+    ws = make_plain_session(loop_, std::move(stream_), remote_, std::move(extras));
+  ws->start(std::move(response), pipelined);
 }
 
 template <class Stream>
@@ -259,7 +340,7 @@ http::response<http::string_body> http_session<Stream>::route(const http::reques
     res.set(http::field::cache_control, "no-store"); // credentials
     res.body() = state_->routes.ice_servers ? state_->routes.ice_servers() : R"({"iceServers":[]})";
   } else if (target == "/metrics" &&
-             !state_->metrics_allowed(client_of(beast::get_lowest_layer(stream_).socket(), req, state_->clients))) {
+             !state_->metrics_allowed(client_of(remote_.address(), req, state_->clients))) {
     // METRICS_ALLOW names the scrapers; the client is resolved as for the
     // per-address cap, so X-Forwarded-For counts only from TRUSTED_PROXIES.
     res.result(http::status::forbidden);
@@ -281,7 +362,7 @@ http::response<http::string_body> http_session<Stream>::route(const http::reques
   return res;
 }
 
-template class http_session<beast::tcp_stream>;
+template class http_session<socket_type>;
 template class http_session<tls_stream>;
 
 } // namespace signaling::transport

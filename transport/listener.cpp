@@ -2,19 +2,20 @@
 
 #include "telemetry/log.hpp"
 #include "transport/http_session.hpp"
+#include "transport/io_pool.hpp"
 #include "transport/tls_certificate.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/ssl.hpp>
 
 namespace signaling::transport {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, std::shared_ptr<server_state> state)
-  : ioc_(ioc), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()), state_(std::move(state)) {}
+listener::listener(io_pool& pool, std::shared_ptr<server_state> state)
+  : pool_(pool), acceptor_(pool.control().get_executor()), backoff_(pool.control().get_executor()),
+    state_(std::move(state)) {}
 
 void listener::bind() {
   auto address = net::ip::make_address(state_->opts.bind_address);
@@ -39,11 +40,15 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  // Each connection gets its own strand: its handlers never run concurrently.
-  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+  // The socket is made on the loop it will live on.
+  auto& target = pool_.pick();
+  acceptor_.async_accept(target.context(), [self = shared_from_this(), &target](beast::error_code ec,
+                                                                               socket_type socket) {
+    self->on_accept(ec, std::move(socket), target);
+  });
 }
 
-void listener::on_accept(beast::error_code ec, tcp::socket socket) {
+void listener::on_accept(beast::error_code ec, socket_type socket, io_loop& target) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open())
     return;
   if (ec) {
@@ -58,16 +63,18 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket) {
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  if (state_->opts.tls) {
-    // The certificate of the moment: a SIGHUP reload changes it for the
-    // connections accepted after it, while this one keeps its context.
-    auto ctx = state_->opts.tls->current();
-    beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *ctx};
-    std::make_shared<http_session<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), std::move(ctx), state_)
-      ->run();
-  } else {
-    std::make_shared<http_session<beast::tcp_stream>>(beast::tcp_stream{std::move(socket)}, nullptr, state_)->run();
-  }
+  target.load.fetch_add(1, std::memory_order_relaxed);
+  net::post(target.context(), [state = state_, &target, socket = std::move(socket)]() mutable {
+    if (state->opts.tls) {
+      // The certificate of the moment: a SIGHUP reload changes it for the
+      // connections accepted after it, while this one keeps its context.
+      auto ctx = state->opts.tls->current();
+      tls_stream stream{std::move(socket), *ctx};
+      std::make_shared<http_session<tls_stream>>(target, std::move(stream), std::move(ctx), state)->run();
+    } else {
+      std::make_shared<http_session<socket_type>>(target, std::move(socket), nullptr, state)->run();
+    }
+  });
   do_accept();
 }
 

@@ -1,10 +1,12 @@
-// Accepts TCP connections and starts an http_session on a fresh strand for
-// each: over TLS when the server has a certificate, else plain TCP. Accept errors (EMFILE and friends) are logged and accepting resumes.
+// Accepts TCP connections on the control loop and gives each to the least
+// loaded I/O loop, where its http_session runs (over TLS when the server has a
+// certificate, else plain TCP) and where it stays for life. Accept errors
+// (EMFILE and friends) are logged and accepting resumes.
 #pragma once
 
 #include "transport/server_state.hpp"
+#include "transport/socket.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 
@@ -12,9 +14,11 @@
 
 namespace signaling::transport {
 
+class io_loop;
+
 class listener final : public std::enable_shared_from_this<listener> {
 public:
-  listener(boost::asio::io_context& ioc, std::shared_ptr<server_state> state);
+  listener(io_pool& pool, std::shared_ptr<server_state> state);
   // Binds to the configured address/port; throws std::system_error on failure.
   void bind();
   void run();
@@ -23,11 +27,13 @@ public:
 
 private:
   void do_accept();
-  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+  void on_accept(boost::beast::error_code ec, socket_type socket, io_loop& target);
 
-  boost::asio::io_context& ioc_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer backoff_;
+  io_pool& pool_;
+  acceptor_type acceptor_;
+  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
+                                    boost::asio::io_context::executor_type>
+    backoff_;
   std::shared_ptr<server_state> state_;
   std::uint16_t port_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "transport/server.hpp"
 
+#include "transport/io_pool.hpp"
 #include "transport/listener.hpp"
 #include "transport/websocket_session.hpp"
 
@@ -30,30 +31,6 @@ bool server_state::metrics_allowed(const boost::asio::ip::address& client) const
                                               [&](const cidr_block& b) { return b.contains(client); });
 }
 
-void server_state::add(session_base* s, std::weak_ptr<session_base> w) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  sessions_.emplace(s, std::move(w));
-}
-
-void server_state::remove(session_base* s) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  sessions_.erase(s);
-}
-
-std::vector<std::weak_ptr<session_base>> server_state::snapshot() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<std::weak_ptr<session_base>> out;
-  out.reserve(sessions_.size());
-  for (const auto& kv : sessions_)
-    out.push_back(kv.second);
-  return out;
-}
-
-std::size_t server_state::size() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return sessions_.size();
-}
-
 // -- server -------------------------------------------------------------------
 
 struct server::impl {
@@ -61,14 +38,27 @@ struct server::impl {
   std::shared_ptr<listener> acceptor;
 };
 
-server::server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
+server::server(io_pool& pool, server_options opts, node_stats& stats, http_routes routes,
                connection_handler_factory make_handler)
   : impl_(std::make_shared<impl>()) {
-  impl_->state = std::make_shared<server_state>(std::move(opts), stats, std::move(routes), std::move(make_handler));
-  impl_->acceptor = std::make_shared<listener>(ioc, impl_->state);
+  impl_->state =
+    std::make_shared<server_state>(std::move(opts), stats, std::move(routes), std::move(make_handler), pool);
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    pool.loop(i).server = impl_->state.get();
+  impl_->acceptor = std::make_shared<listener>(pool, impl_->state);
 }
 
-server::~server() = default;
+server::~server() {
+  auto& pool = impl_->state->pool;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    auto& loop = pool.loop(i);
+    loop.for_each_session([](session_hook& h) { websocket_session::of(h).abandon(); });
+    // The aborted waits of those sockets let go of their sessions.
+    loop.poll();
+  }
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    pool.loop(i).server = nullptr;
+}
 
 void server::start() {
   impl_->acceptor->bind();
@@ -85,13 +75,22 @@ void server::stop_accepting() {
 }
 
 void server::close_all(close_code code, std::string reason) {
-  for (auto& weak : impl_->state->snapshot())
-    if (auto s = weak.lock())
-      s->close_from_any_thread(code, reason);
+  auto& pool = impl_->state->pool;
+  // Each loop closes its own sessions; a stopped loop drops the task.
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    auto& loop = pool.loop(i);
+    loop.thread()->post([&loop, code, reason] {
+      loop.for_each_session([&](session_hook& h) { websocket_session::of(h).shut(code, reason); });
+    });
+  }
 }
 
 std::size_t server::open_sessions() const {
-  return impl_->state->size();
+  auto& pool = impl_->state->pool;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    n += static_cast<std::size_t>(std::max(0, pool.loop(i).sessions.load(std::memory_order_relaxed)));
+  return n;
 }
 
 } // namespace signaling::transport

@@ -1,6 +1,8 @@
 // The HTTP/WebSocket front of a node: binds, accepts, routes HTTP, upgrades to
-// WebSocket sessions and hands each one to a protocol handler. Beast stays
-// behind this header; it knows nothing of actors or of the signaling protocol.
+// WebSocket sessions and hands each one to a protocol handler. Its sockets run
+// on the node's I/O threads (transport/io_pool.hpp), each pinned to one. Beast
+// stays behind this header; it knows nothing of actors or of the signaling
+// protocol.
 #pragma once
 
 #include "actors/limits.hpp"
@@ -14,10 +16,6 @@
 #include <string_view>
 #include <vector>
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace signaling {
 struct node_stats;
 }
@@ -25,6 +23,7 @@ struct node_stats;
 namespace signaling::transport {
 
 class tls_certificate;
+class io_pool;
 
 struct server_options {
   std::string bind_address = "0.0.0.0";
@@ -61,8 +60,11 @@ struct http_routes {
 
 class server {
 public:
-  server(boost::asio::io_context& ioc, server_options opts, node_stats& stats, http_routes routes,
+  // Accepts on the pool's control loop and spreads connections over its loops.
+  server(io_pool& pool, server_options opts, node_stats& stats, http_routes routes,
          connection_handler_factory make_handler);
+  // Ends every session still open (their handlers hear of it). The pool's
+  // threads must have stopped: this runs what the sessions leave on the loops.
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

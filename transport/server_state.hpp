@@ -1,6 +1,7 @@
 // State shared by the listener and every session of one server: options,
-// routes, the handler factory, and the registry of open WebSocket sessions
-// (so shutdown can reach them). Sessions hold it by shared_ptr.
+// routes, the handler factory, the per-address counter and the I/O loops the
+// sessions run on. Sessions reach it through their loop; it outlives them
+// (server::~server ends every session first).
 #pragma once
 
 #include "telemetry/stats.hpp"
@@ -8,22 +9,21 @@
 #include "transport/server.hpp"
 
 #include <atomic>
-#include <mutex>
 #include <string_view>
-#include <unordered_map>
 
 namespace signaling::transport {
 
-class session_base;
+class io_pool;
 
 struct server_state {
   server_options opts;
   node_stats& stats;
   http_routes routes;
   connection_handler_factory make_handler;
+  io_pool& pool;
 
-  server_state(server_options o, node_stats& s, http_routes r, connection_handler_factory f)
-    : opts(std::move(o)), stats(s), routes(std::move(r)), make_handler(std::move(f)) {}
+  server_state(server_options o, node_stats& s, http_routes r, connection_handler_factory f, io_pool& p)
+    : opts(std::move(o)), stats(s), routes(std::move(r)), make_handler(std::move(f)), pool(p) {}
 
   // Origin policy for both CORS and the WebSocket upgrade: no Origin
   // (non-browser client), same-origin, "*" or an exact listed origin.
@@ -43,16 +43,6 @@ struct server_state {
   // read /metrics; empty: anyone.
   std::vector<cidr_block> metrics_allow = parse_cidr_list(opts.metrics_allow);
   bool metrics_allowed(const boost::asio::ip::address& client) const;
-
-  // Open WebSockets, plain or TLS: shutdown reaches them through session_base.
-  void add(session_base* s, std::weak_ptr<session_base> w);
-  void remove(session_base* s);
-  std::vector<std::weak_ptr<session_base>> snapshot() const;
-  std::size_t size() const;
-
-private:
-  mutable std::mutex mutex_;
-  std::unordered_map<session_base*, std::weak_ptr<session_base>> sessions_;
 };
 
 } // namespace signaling::transport

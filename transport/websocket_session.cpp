@@ -1,236 +1,80 @@
 #include "transport/websocket_session.hpp"
 
 #include "telemetry/log.hpp"
+#include "transport/server_state.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/intrusive_ptr.hpp>
 
-#include <algorithm>
+#include <cerrno>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace signaling::transport {
 
-template <class Stream>
-websocket_session<Stream>::websocket_session(Stream&& stream, std::shared_ptr<const void> tls_context,
-                                             std::shared_ptr<server_state> state, std::string remote,
-                                             access_grant grant)
-  : tls_context_(std::move(tls_context)), ws_(std::move(stream)), state_(std::move(state)), remote_(std::move(remote)),
-    grant_(std::move(grant)),
-    thread_(std::make_shared<strand_thread>(
-      *ws_.get_executor().template target<net::strand<net::io_context::executor_type>>())) {}
+namespace net = boost::asio;
+using ref = boost::intrusive_ptr<websocket_session>;
 
-template <class Stream>
-websocket_session<Stream>::~websocket_session() {
-  state_->remove(this);
-  // Destroyed without finish() (the io_context went away at shutdown): the
-  // handler still hears of it, once.
-  if (auto* handler = std::exchange(handler_, nullptr))
-    handler->on_closed(close_cause::deliberate);
-}
+// -- peer_address ------------------------------------------------------------------
 
-template <class Stream>
-void websocket_session<Stream>::run(http::request<http::string_body> req) {
-  state_->add(this, std::weak_ptr<session_base>(this->shared_from_this()));
-  const auto& lim = state_->opts.lim;
-  // Beast's websocket timeouts replace the tcp_stream's per-request deadline:
-  // handshake (also bounds the close handshake) and idle with keepalive pings.
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout t;
-  t.handshake_timeout = lim.handshake_timeout;
-  t.idle_timeout = lim.idle_timeout;
-  t.keep_alive_pings = true;
-  ws_.set_option(t);
-  ws_.read_message_max(lim.max_message_bytes);
-  ws_.auto_fragment(false);
-  ws_.set_option(websocket::stream_base::decorator(
-    [](websocket::response_type& res) { res.set(http::field::server, "signal-node"); }));
-  ws_.async_accept(req, beast::bind_front_handler(&websocket_session<Stream>::on_accept, this->shared_from_this()));
-}
-
-template <class Stream>
-void websocket_session<Stream>::on_accept(beast::error_code ec) {
-  if (ec)
-    return finish(ec, "accept");
-  accepted_ = true;
-  state_->stats.connections.fetch_add(1, std::memory_order_relaxed);
-  state_->stats.connections_total.fetch_add(1, std::memory_order_relaxed);
-  log::info("event=conn_open remote={}", remote_);
-  handler_ = state_->make_handler(*this);
-  if (closing_) // close_all() reached us during the handshake
-    do_close();
-  do_read();
-}
-
-template <class Stream>
-void websocket_session<Stream>::do_read() {
-  // Paused (rate limit): no read until resume_reading(), unless we are
-  // closing, when the peer's close frame must still be read.
-  if (reading_ || (paused_ && !closing_))
-    return;
-  reading_ = true;
-  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session<Stream>::on_read, this->shared_from_this()));
-}
-
-template <class Stream>
-void websocket_session<Stream>::resume_reading() {
-  paused_ = false;
-  auto keep = std::move(paused_self_);
-  if (accepted_ && !finished_)
-    do_read();
-}
-
-template <class Stream>
-void websocket_session<Stream>::set_deadline(clock::time_point when) {
-  if (finished_)
-    return;
-  if (!deadline_)
-    deadline_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-  deadline_->expires_at(when);
-  if (when == clock::time_point::max())
-    return; // expires_at cancelled the pending wait
-  deadline_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-    auto self = weak.lock();
-    if (!ec && self && !self->finished_)
-      self->handler_->on_deadline();
-  });
-}
-
-template <class Stream>
-void websocket_session<Stream>::on_read(beast::error_code ec, std::size_t bytes) {
-  reading_ = false;
-  if (ec)
-    return finish(ec, "read");
-  if (!ws_.got_text()) {
-    buffer_.consume(bytes);
-    close(close_code::unsupported_data, "binary frames are not supported");
+peer_address peer_address::of(const net::ip::address& a, std::uint16_t port) {
+  peer_address p;
+  p.port = port;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), p.bytes.begin());
   } else {
-    std::string_view text(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    state_->stats.messages_in.fetch_add(1, std::memory_order_relaxed);
-    if (!closing_)
-      handler_->on_text(text);
-    buffer_.consume(bytes);
+    p.v6 = true;
+    p.bytes = a.to_v6().to_bytes();
   }
-  // An idle connection should not keep the capacity of its largest message.
-  if (buffer_.capacity() > 8 * 1024)
-    buffer_.shrink_to_fit();
-  // Keep reading while closing: the peer's close frame ends the loop.
-  do_read();
+  return p;
 }
 
-template <class Stream>
-void websocket_session<Stream>::send(std::string_view text) {
-  if (closing_ || finished_)
-    return;
-  send(std::make_shared<const std::string>(text));
+net::ip::address peer_address::address() const {
+  if (v6)
+    return net::ip::address_v6(bytes);
+  return net::ip::address_v4(net::ip::address_v4::bytes_type{bytes[0], bytes[1], bytes[2], bytes[3]});
 }
 
-template <class Stream>
-void websocket_session<Stream>::send(const frame_ptr& frame) {
-  if (closing_ || finished_)
-    return;
-  if (queued_bytes_ + frame->size() > state_->opts.lim.max_send_queue_bytes) {
-    state_->stats.slow_closed.fetch_add(1, std::memory_order_relaxed);
-    return cut_off("send queue limit");
+std::string peer_address::to_string() const {
+  return address().to_string() + ":" + std::to_string(port);
+}
+
+} // namespace signaling::transport
+
+// Log lines name the peer; it is rendered only if the line is written.
+template <>
+struct fmt::formatter<signaling::transport::peer_address> : fmt::formatter<std::string_view> {
+  template <class Context>
+  auto format(const signaling::transport::peer_address& p, Context& ctx) const {
+    return fmt::formatter<std::string_view>::format(p.to_string(), ctx);
   }
-  queued_bytes_ += frame->size();
-  queue_.push_back(frame);
-  if (!writing_)
-    do_write();
+};
+
+namespace signaling::transport {
+
+namespace {
+
+std::string errno_text(int e) {
+  return std::system_category().message(e);
 }
 
-template <class Stream>
-void websocket_session<Stream>::do_write() {
-  writing_ = true;
-  ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()),
-                  beast::bind_front_handler(&websocket_session<Stream>::on_write, this->shared_from_this()));
-}
-
-template <class Stream>
-void websocket_session<Stream>::on_write(beast::error_code ec, std::size_t) {
-  writing_ = false;
-  if (ec)
-    return finish(ec, "write");
-  queued_bytes_ -= queue_.front()->size();
-  queue_.pop_front();
-  if (!queue_.empty())
-    do_write();
-  else if (closing_ && !close_sent_)
-    do_close();
-}
-
-template <class Stream>
-void websocket_session<Stream>::close(close_code code, std::string_view reason) {
-  if (closing_ || finished_)
-    return;
-  closing_ = true;
-  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
-  if (!accepted_)
-    return; // on_accept closes right after the handshake
-  if (!writing_)
-    return do_close();
-  // Frames already queued go out first, but a reader that never drains them
-  // must not hold the connection open: give the flush one handshake timeout.
-  close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), state_->opts.lim.handshake_timeout);
-  close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
-    if (!ec && !self->close_sent_)
-      self->cut_off("close flush timeout");
-  });
-}
-
-template <class Stream>
-void websocket_session<Stream>::do_close() {
-  if (close_sent_ || finished_)
-    return;
-  close_sent_ = true;
-  ws_.async_close(close_reason_, beast::bind_front_handler(&websocket_session<Stream>::on_close, this->shared_from_this()));
-}
-
-template <class Stream>
-void websocket_session<Stream>::on_close(beast::error_code ec) {
-  finish(ec, "close");
-}
-
-template <class Stream>
-void websocket_session<Stream>::cut_off(const char* why) {
-  cut_off_ = true;
-  log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", remote_, why, queued_bytes_);
-  closing_ = true;
-  beast::error_code ignored;
-  auto& sock = beast::get_lowest_layer(ws_).socket();
-  sock.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  sock.close(ignored); // pending operations complete with operation_aborted
-}
-
-template <class Stream>
-close_kind websocket_session<Stream>::classify(beast::error_code ec) const {
-  if (cut_off_)
-    return close_kind::slow_reader;
-  if (close_sent_) {
-    switch (close_reason_.code) {
-      case websocket::close_code::going_away: return close_kind::going_away;
-      case websocket::close_code::service_restart: return close_kind::service_restart;
-      case websocket::close_code::unknown_data: return close_kind::unsupported;
-      case websocket::close_code::policy_error: return close_kind::policy;
-      default: break;
-    }
+const char* failure_text(ws::failure f) {
+  switch (f) {
+    case ws::failure::protocol_error: return "protocol error";
+    case ws::failure::invalid_utf8: return "invalid UTF-8 in a text message";
+    case ws::failure::too_big: return "message too big";
+    case ws::failure::none: break;
   }
-  if (ec == websocket::error::closed)
-    return close_kind::client;
-  if (ec == websocket::error::message_too_big)
-    return close_kind::too_big;
-  if (ec == beast::error::timeout)
-    return close_kind::timeout;
-  if (ec.category() == beast::error_code(websocket::error::closed).category())
-    return close_kind::protocol_error; // framing, UTF-8, control frames: Beast failed the connection
-  return close_kind::dropped;
+  return "";
 }
 
 // A close the client meant, or one the server made for cause, ends the seat;
-// anything else leaves it for a resume (see close_cause).
-template <class Stream>
-close_cause websocket_session<Stream>::cause_of(close_kind kind, std::uint16_t their_code) {
+// anything else leaves it for a resume (see close_cause in actors/link.hpp).
+close_cause cause_of(close_kind kind, std::uint16_t their_code) {
   switch (kind) {
     case close_kind::client:
       return their_code == 0 || their_code == 1000 || their_code == 1001 || their_code == 1005 ? close_cause::deliberate
@@ -243,40 +87,897 @@ close_cause websocket_session<Stream>::cause_of(close_kind kind, std::uint16_t t
   }
 }
 
-template <class Stream>
-void websocket_session<Stream>::finish(beast::error_code ec, const char* where) {
-  if (finished_)
-    return;
-  finished_ = true;
-  queue_.clear();
-  queued_bytes_ = 0;
-  if (close_timer_)
-    close_timer_->cancel();
-  if (deadline_)
-    deadline_->cancel();
-  paused_self_.reset();
-  if (!accepted_) {
-    log::debug("event=handshake_failed remote={} where={} error=\"{}\"", remote_, where, ec.message());
-    return;
-  }
-  state_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
-  auto kind = classify(ec);
-  state_->stats.count_close(kind);
-  const auto& theirs = ws_.reason();
-  log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", remote_, where,
-            ec ? ec.message() : "", close_sent_ ? close_reason_.code : 0, theirs.code);
-  auto* handler = std::exchange(handler_, nullptr);
-  handler->on_closed(cause_of(kind, theirs.code));
+std::uint64_t ticks(std::chrono::milliseconds d) {
+  return static_cast<std::uint64_t>((d + timer_wheel::tick - std::chrono::milliseconds(1)) / timer_wheel::tick);
 }
 
-template <class Stream>
-void websocket_session<Stream>::close_from_any_thread(close_code code, std::string reason) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
-    self->close(code, reason);
+} // namespace
+
+// -- the reader's callbacks ------------------------------------------------------
+
+struct websocket_session::reader_sink {
+  websocket_session& s;
+  bool on_text(std::string_view text) { return s.accept_text(text); }
+  bool on_binary() {
+    s.close(close_code::unsupported_data, "binary frames are not supported");
+    return s.keep_parsing();
+  }
+  bool on_ping(std::string_view payload) { return s.accept_ping(payload); }
+  bool on_pong() { return true; }
+  void on_close(std::uint16_t code, std::string_view) { s.accept_close(code); }
+};
+
+// -- life ----------------------------------------------------------------------------
+
+websocket_session::websocket_session(io_loop& loop, peer_address peer, std::unique_ptr<session_extras> extras)
+  : loop_(loop), extras_(std::move(extras)), peer_(peer) {
+  loop_.add(*this);
+  loop_.sessions.fetch_add(1, std::memory_order_relaxed);
+}
+
+websocket_session::~websocket_session() {
+  loop_.remove(*this);
+  loop_.sessions.fetch_sub(1, std::memory_order_relaxed);
+  loop_.load.fetch_sub(1, std::memory_order_relaxed);
+  // Destroyed without finish() (the loop went away at shutdown): the handler
+  // still hears of it, once.
+  if (auto* handler = std::exchange(handler_, nullptr))
+    handler->on_closed(close_cause::deliberate);
+}
+
+websocket_session& websocket_session::of(session_hook& h) {
+  return static_cast<websocket_session&>(h);
+}
+
+void websocket_session::start(std::string response, std::string_view early) {
+  ref self{this};
+  // Frames a client sent right behind its upgrade request wait for the 101.
+  if (!early.empty())
+    reader_.stash(early.data(), early.size());
+  transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+  rearm();
+  push_control(std::move(response), out_kind::response);
+  after_write();
+}
+
+void websocket_session::on_upgraded() {
+  state_ = (flags_ & f_close_queued) ? phase::closing : phase::open;
+  auto& stats = server().stats;
+  stats.connections.fetch_add(1, std::memory_order_relaxed);
+  stats.connections_total.fetch_add(1, std::memory_order_relaxed);
+  log::info("event=conn_open remote={}", peer_);
+  handler_ = server().make_handler(*this);
+  if (state_ == phase::closed)
+    return;
+  auto now = loop_.wheel().now_tick();
+  rx_tick_ = static_cast<std::uint32_t>(now);
+  if (state_ == phase::open)
+    check_idle(now, now);
+  else
+    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+  rearm();
+  if (reader_.has_stash()) {
+    auto early = reader_.take_stash();
+    feed(early.data(), early.size());
+  }
+  if (wants_reading())
+    start_reading();
+}
+
+void websocket_session::abandon() {
+  ref self{this};
+  flags_ |= f_finished;
+  if (auto* handler = std::exchange(handler_, nullptr))
+    handler->on_closed(close_cause::deliberate);
+  terminate();
+}
+
+void websocket_session::terminate() {
+  if (state_ != phase::closed) {
+    state_ = phase::closed;
+    close_socket(false);
+  }
+  unschedule();
+  queue_.reset();
+  if (flags_ & f_alive) {
+    flags_ &= static_cast<std::uint16_t>(~f_alive);
+    intrusive_ptr_release(this); // callers hold a reference of their own
+  }
+}
+
+void websocket_session::end_soon(ending why, const char* where, std::string error) {
+  if (state_ == phase::closed)
+    return;
+  state_ = phase::closed;
+  close_socket(flags_ & f_cut_off);
+  unschedule();
+  queue_.reset();
+  intrusive_ptr_add_ref(this);
+  net::post(loop_.context(), [this, why, where, error = std::move(error)] {
+    ref self{this, false};
+    finish(why, where, error);
+    terminate();
   });
 }
 
-template class websocket_session<beast::tcp_stream>;
-template class websocket_session<beast::ssl_stream<beast::tcp_stream>>;
+void websocket_session::cut_off(const char* why) {
+  log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", peer_, why, queued_bytes());
+  flags_ |= f_cut_off;
+  end_soon(ending::dropped, "write", why);
+}
+
+// -- reading ---------------------------------------------------------------------------
+
+bool websocket_session::keep_parsing() const {
+  return state_ != phase::closed && state_ != phase::lingering &&
+         !(state_ == phase::open && (flags_ & f_paused));
+}
+
+bool websocket_session::wants_reading() const {
+  switch (state_) {
+    case phase::open: return !(flags_ & f_paused) && !reader_.has_stash();
+    // Closing: read even if paused, for the client's close frame.
+    case phase::closing:
+    case phase::close_sent: return !reader_.has_stash();
+    case phase::lingering: return true;
+    default: return false;
+  }
+}
+
+void websocket_session::received(char* data, std::size_t n) {
+  rx_tick_ = static_cast<std::uint32_t>(loop_.wheel().now_tick());
+  if (state_ == phase::lingering || state_ == phase::closed)
+    return; // the close handshake is over: read to the client's FIN, unparsed
+  feed(data, n);
+}
+
+void websocket_session::feed(char* data, std::size_t n) {
+  reader_sink sink{*this};
+  auto r = reader_.read(data, n, server().opts.lim.max_message_bytes, sink);
+  if (r.failed != ws::failure::none)
+    return fail_protocol(r.failed);
+  // Paused (or closed) after a message: what follows waits for resume_reading().
+  if (r.used < n && keep_stash())
+    reader_.stash(data + r.used, n - r.used);
+}
+
+bool websocket_session::keep_stash() const {
+  return state_ == phase::open || state_ == phase::closing || state_ == phase::close_sent;
+}
+
+void websocket_session::received_eof() {
+  if (state_ == phase::lingering)
+    return terminate();
+  finish(ending::dropped, "read", "end of stream");
+  terminate();
+}
+
+void websocket_session::failed(const char* where, const std::string& error) {
+  if (state_ == phase::closed)
+    return;
+  finish(ending::dropped, where, error);
+  terminate();
+}
+
+bool websocket_session::accept_text(std::string_view text) {
+  server().stats.messages_in.fetch_add(1, std::memory_order_relaxed);
+  // After close() nothing more reaches the handler.
+  if (state_ == phase::open && handler_)
+    handler_->on_text(text);
+  return keep_parsing();
+}
+
+bool websocket_session::accept_ping(std::string_view payload) {
+  // Once our close frame is out, pings go unanswered (as Beast did).
+  if (state_ == phase::open || state_ == phase::closing)
+    push_control(ws::control_frame(ws::opcode::pong, payload));
+  return keep_parsing();
+}
+
+void websocket_session::accept_close(std::uint16_t code) {
+  their_code_ = code;
+  switch (state_) {
+    case phase::open:
+    case phase::closing:
+      if (!(flags_ & f_close_started)) {
+        // The client started the close handshake: what it has not begun to
+        // receive is dropped, and its code comes back (1000 for none).
+        drop_unsent();
+        push_control(ws::close_frame(code ? code : 1000, {}));
+      }
+      break;
+    case phase::close_sent: break;
+    default: return;
+  }
+  if (state_ == phase::closed)
+    return;
+  finish(ending::peer_closed, "read");
+  linger();
+}
+
+void websocket_session::fail_protocol(ws::failure why) {
+  if (state_ == phase::closed || state_ == phase::lingering)
+    return;
+  if (!(flags_ & f_close_started)) {
+    drop_unsent();
+    push_control(ws::close_frame(ws::close_code_of(why), {}));
+  }
+  if (state_ == phase::closed)
+    return;
+  finish(why == ws::failure::too_big ? ending::too_big : ending::protocol_error, "read", failure_text(why));
+  linger();
+}
+
+void websocket_session::linger() {
+  state_ = phase::lingering;
+  transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+  rearm();
+  after_write();
+}
+
+void websocket_session::pause_reading() {
+  flags_ |= f_paused;
+}
+
+void websocket_session::resume_reading() {
+  if (!(flags_ & f_paused))
+    return;
+  flags_ &= static_cast<std::uint16_t>(~f_paused);
+  if (state_ != phase::open)
+    return;
+  // On a later turn: the caller may be in the middle of this session's own read.
+  intrusive_ptr_add_ref(this);
+  net::post(loop_.context(), [this] {
+    ref self{this, false};
+    resume_now();
+  });
+}
+
+void websocket_session::resume_now() {
+  if (!keep_stash() || (state_ == phase::open && (flags_ & f_paused)))
+    return;
+  if (reader_.has_stash()) {
+    auto held = reader_.take_stash();
+    feed(held.data(), held.size());
+  }
+  if (wants_reading() && !reading())
+    start_reading();
+}
+
+// -- writing ---------------------------------------------------------------------------
+
+void websocket_session::send(std::string_view text) {
+  send_text(text, nullptr);
+}
+
+void websocket_session::send(const frame_ptr& frame) {
+  send_text(*frame, &frame);
+}
+
+void websocket_session::send_text(std::string_view text, const frame_ptr* shared) {
+  if (state_ != phase::open)
+    return; // after close() sends are dropped
+  auto& lim = server().opts.lim;
+  if (queued_bytes() + text.size() > lim.max_send_queue_bytes) {
+    server().stats.slow_closed.fetch_add(1, std::memory_order_relaxed);
+    return cut_off("send queue limit");
+  }
+  auto keep = [&] { return shared ? *shared : std::make_shared<const std::string>(text); };
+  if (queue_) {
+    queue_->items.push_back({keep(), static_cast<std::uint32_t>(text.size()), out_kind::text});
+    queue_->bytes += text.size();
+    if (!writing())
+      start_writing();
+    return;
+  }
+  // Nothing waits: straight to the socket, and only what it does not take
+  // is kept (a copy of it only for a borrowed string).
+  char header[ws::max_header_bytes];
+  auto h = ws::write_header(header, ws::opcode::text, text.size());
+  iovec iov[2] = {{header, h}, {const_cast<char*>(text.data()), text.size()}};
+  long w = write_now(iov, 2);
+  if (w < 0)
+    return end_soon(ending::dropped, "write", errno_text(errno));
+  auto written = static_cast<std::size_t>(w);
+  if (written == h + text.size())
+    return;
+  queue_ = std::make_unique<send_queue>();
+  if (shared || written < h) {
+    queue_->items.push_back({keep(), static_cast<std::uint32_t>(text.size()), out_kind::text});
+    queue_->head_done = written;
+  } else {
+    auto rest = text.substr(written - h);
+    queue_->items.push_back(
+      {std::make_shared<const std::string>(rest), static_cast<std::uint32_t>(rest.size()), out_kind::raw});
+  }
+  queue_->bytes = queue_->items.front().counted;
+  start_writing();
+}
+
+void websocket_session::push_control(std::string frame, out_kind kind) {
+  if (state_ == phase::closed)
+    return;
+  if (!queue_) {
+    iovec iov{frame.data(), frame.size()};
+    long w = write_now(&iov, 1);
+    if (w < 0)
+      return end_soon(ending::dropped, "write", errno_text(errno));
+    auto written = static_cast<std::size_t>(w);
+    if (written > 0)
+      note_written(kind, written == frame.size());
+    if (written == frame.size())
+      return;
+    queue_ = std::make_unique<send_queue>();
+    queue_->items.push_back({std::make_shared<const std::string>(std::move(frame)), 0, kind});
+    queue_->head_done = written;
+    start_writing();
+    return;
+  }
+  queue_->items.push_back({std::make_shared<const std::string>(std::move(frame)), 0, kind});
+  if (!writing())
+    start_writing();
+}
+
+void websocket_session::note_written(out_kind kind, bool whole) {
+  if (kind == out_kind::close)
+    flags_ |= f_close_started;
+  if (kind == out_kind::response && whole)
+    flags_ |= f_upgraded;
+}
+
+int websocket_session::gather(iovec* iov, char (*headers)[ws::max_header_bytes]) const {
+  const auto& q = *queue_;
+  int n = 0;
+  int k = 0;
+  for (auto i = q.head; i < q.items.size() && k < max_items; ++i, ++k) {
+    const auto& it = q.items[i];
+    auto* data = const_cast<char*>(it.bytes->data());
+    auto size = it.bytes->size();
+    auto skip = i == q.head ? q.head_done : 0;
+    if (it.kind == out_kind::text) {
+      auto h = ws::write_header(headers[k], ws::opcode::text, size);
+      if (skip < h) {
+        iov[n++] = {headers[k] + skip, h - skip};
+        skip = 0;
+      } else {
+        skip -= h;
+      }
+    }
+    iov[n++] = {data + skip, size - skip};
+  }
+  return n;
+}
+
+std::size_t websocket_session::item_size(const out_item& it) {
+  auto size = it.bytes->size();
+  if (it.kind != out_kind::text)
+    return size;
+  char header[ws::max_header_bytes];
+  return ws::write_header(header, ws::opcode::text, size) + size;
+}
+
+void websocket_session::advance(std::size_t n) {
+  auto& q = *queue_;
+  while (q.head < q.items.size()) {
+    auto& it = q.items[q.head];
+    auto left = item_size(it) - q.head_done;
+    if (n < left) {
+      q.head_done += n;
+      if (n > 0)
+        note_written(it.kind, false);
+      break;
+    }
+    n -= left;
+    note_written(it.kind, true);
+    q.head_done = 0;
+    q.bytes -= it.counted;
+    it.bytes.reset();
+    ++q.head;
+  }
+  if (q.head == q.items.size()) {
+    queue_.reset(); // an empty queue holds no memory
+  } else if (q.head >= 64 && q.head * 2 >= q.items.size()) {
+    q.items.erase(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(q.head));
+    q.head = 0;
+  }
+}
+
+std::size_t websocket_session::linearize(std::string& out, std::size_t limit) const {
+  const auto& q = *queue_;
+  for (auto i = q.head; i < q.items.size() && out.size() < limit; ++i) {
+    const auto& it = q.items[i];
+    auto skip = i == q.head ? q.head_done : 0;
+    if (it.kind == out_kind::text) {
+      char header[ws::max_header_bytes];
+      auto h = ws::write_header(header, ws::opcode::text, it.bytes->size());
+      if (skip < h)
+        out.append(header + skip, h - skip);
+      skip = skip < h ? 0 : skip - h;
+    }
+    out.append(it.bytes->data() + skip, it.bytes->size() - skip);
+  }
+  return out.size();
+}
+
+void websocket_session::drop_unsent() {
+  if (!queue_)
+    return;
+  auto& q = *queue_;
+  auto keep = q.head + (q.head_done > 0 ? 1 : 0);
+  for (auto i = keep; i < q.items.size(); ++i)
+    q.bytes -= q.items[i].counted;
+  q.items.resize(keep);
+  if (q.head == q.items.size())
+    queue_.reset();
+}
+
+void websocket_session::after_write() {
+  if ((flags_ & f_upgraded) && state_ == phase::upgrading)
+    on_upgraded();
+  if ((flags_ & f_close_started) && state_ == phase::closing) {
+    state_ = phase::close_sent;
+    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+    rearm();
+  }
+  if (!queue_ && state_ == phase::lingering && !(flags_ & f_output_ended)) {
+    flags_ |= f_output_ended;
+    end_output();
+  }
+}
+
+std::size_t websocket_session::queued_bytes() const {
+  return queue_ ? queue_->bytes : 0;
+}
+
+void websocket_session::close(close_code code, std::string_view reason) {
+  if (flags_ & f_close_queued)
+    return;
+  switch (state_) {
+    case phase::upgrading: // close_all() during the upgrade: right after the 101
+    case phase::open: break;
+    default: return;
+  }
+  flags_ |= f_close_queued;
+  close_code_ = static_cast<std::uint16_t>(code);
+  if (state_ == phase::open) {
+    state_ = phase::closing;
+    // What is queued goes first, but a reader that never takes it must not
+    // hold the connection open: it gets one handshake timeout to drain.
+    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+    rearm();
+  }
+  push_control(ws::close_frame(close_code_, reason), out_kind::close);
+  if (state_ != phase::upgrading)
+    after_write();
+  // Bytes held back by a pause still have to be read, for the client's close frame.
+  if (reader_.has_stash() && state_ == phase::closing) {
+    intrusive_ptr_add_ref(this);
+    net::post(loop_.context(), [this] {
+      ref self{this, false};
+      resume_now();
+    });
+  }
+}
+
+// -- deadlines -------------------------------------------------------------------------
+
+void websocket_session::set_deadline(clock::time_point when) {
+  // (The handler may call this while it is being made, before handler_ is set.)
+  if (flags_ & f_finished)
+    return;
+  actor_due_ = when == clock::time_point::max() ? UINT64_MAX : loop_.wheel().at(when);
+  rearm();
+}
+
+void websocket_session::rearm() {
+  if (state_ == phase::closed)
+    return;
+  loop_.wheel().schedule_tick(*this, std::min(transport_due_, actor_due_));
+}
+
+// No read for IDLE_TIMEOUT_MS/2: a ping; no answer (nor anything else) for
+// another half: the client is gone. Reads only store the tick they came in;
+// the wheel entry moves when this check runs, not per read. `due` is the tick
+// this check was set for (so a late loop still knows when its ping went out).
+void websocket_session::check_idle(std::uint64_t now, std::uint64_t due) {
+  auto idle = server().opts.lim.idle_timeout;
+  if (idle.count() <= 0) {
+    transport_due_ = UINT64_MAX;
+    return;
+  }
+  auto half = ticks(idle / 2);
+  if (flags_ & f_ping_sent) {
+    auto pinged = static_cast<std::uint32_t>(due - half);
+    // Bytes that came but were not read yet count: a loop late on its timers
+    // must not drop a client whose answer it has not looked at.
+    bool answered = static_cast<std::int32_t>(rx_tick_ - pinged) >= 0 || bytes_waiting();
+    if (!answered) {
+      transport_due_ = UINT64_MAX;
+      finish(ending::timeout, "idle", "timeout");
+      return terminate();
+    }
+    flags_ &= static_cast<std::uint16_t>(~f_ping_sent);
+  }
+  auto silent = static_cast<std::uint32_t>(now) - rx_tick_;
+  if (silent < half) {
+    transport_due_ = now + (half - silent);
+    return;
+  }
+  flags_ |= f_ping_sent;
+  transport_due_ = now + half;
+  push_control(ws::control_frame(ws::opcode::ping, {}));
+}
+
+void websocket_session::on_timer() {
+  ref self{this};
+  auto now = loop_.wheel().now_tick();
+  if (actor_due_ <= now) {
+    actor_due_ = UINT64_MAX;
+    if (handler_)
+      handler_->on_deadline();
+    if (state_ == phase::closed)
+      return;
+  }
+  if (transport_due_ <= now) {
+    auto due = std::exchange(transport_due_, UINT64_MAX);
+    switch (state_) {
+      case phase::upgrading:
+        finish(ending::timeout, "handshake", "timeout");
+        return terminate();
+      case phase::open:
+        check_idle(now, due);
+        if (state_ == phase::closed)
+          return;
+        break;
+      case phase::closing: return cut_off("close flush timeout");
+      case phase::close_sent:
+        finish(ending::timeout, "close", "timeout");
+        return terminate();
+      case phase::lingering: return terminate();
+      case phase::closed: return;
+    }
+  }
+  rearm();
+}
+
+// -- the end -----------------------------------------------------------------------------
+
+close_kind websocket_session::classify(ending why) const {
+  if (flags_ & f_cut_off)
+    return close_kind::slow_reader;
+  if (flags_ & f_close_started) {
+    switch (close_code_) {
+      case 1001: return close_kind::going_away;
+      case 1012: return close_kind::service_restart;
+      case 1003: return close_kind::unsupported;
+      case 1008: return close_kind::policy;
+      default: break;
+    }
+  }
+  switch (why) {
+    case ending::peer_closed: return close_kind::client;
+    case ending::too_big: return close_kind::too_big;
+    case ending::timeout: return close_kind::timeout;
+    case ending::protocol_error: return close_kind::protocol_error;
+    case ending::dropped: break;
+  }
+  return close_kind::dropped;
+}
+
+void websocket_session::finish(ending why, const char* where, std::string_view error) {
+  if (flags_ & f_finished)
+    return;
+  flags_ |= f_finished;
+  actor_due_ = UINT64_MAX;
+  auto* handler = std::exchange(handler_, nullptr);
+  if (!handler) {
+    log::debug("event=handshake_failed remote={} where={} error=\"{}\"", peer_, where, error);
+    return;
+  }
+  auto& stats = server().stats;
+  stats.connections.fetch_sub(1, std::memory_order_relaxed);
+  auto kind = classify(why);
+  stats.count_close(kind);
+  log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", peer_, where, error,
+            (flags_ & f_close_started) ? close_code_ : 0, their_code_);
+  handler->on_closed(cause_of(kind, their_code_));
+}
+
+// -- what the session shows its actor ------------------------------------------------
+
+std::string websocket_session::client_address() const {
+  if (extras_ && extras_->client)
+    return address_key(*extras_->client);
+  return address_key(peer_.address());
+}
+
+const access_grant& websocket_session::grant() const {
+  static const access_grant anything{};
+  return extras_ ? extras_->grant : anything;
+}
+
+// -- plain TCP ---------------------------------------------------------------------------
+
+namespace {
+
+// Room for the one readiness wait every open connection has pending, inside
+// the session: an idle connection's wait costs no allocation of its own (and
+// none per message read), and nothing of Asio's recycled blocks, which are
+// sized for whatever used them last.
+struct wait_slot {
+  static constexpr std::size_t size = 96; // reactive_wait_op<lambda, io_context executor> in Boost 1.81
+  alignas(8) unsigned char memory[size];
+  bool used = false;
+};
+
+template <class T>
+struct slot_allocator {
+  using value_type = T;
+  explicit slot_allocator(wait_slot* s) : slot(s) {}
+  template <class U>
+  slot_allocator(const slot_allocator<U>& other) : slot(other.slot) {}
+  T* allocate(std::size_t n) {
+    // Anything else (another Boost, a second wait) gets ordinary memory.
+    if (!slot->used && n * sizeof(T) <= wait_slot::size && alignof(T) <= 8) {
+      slot->used = true;
+      return reinterpret_cast<T*>(slot->memory);
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) {
+    if (reinterpret_cast<unsigned char*>(p) == slot->memory)
+      slot->used = false;
+    else
+      ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const slot_allocator<U>& o) const { return slot == o.slot; }
+  template <class U>
+  bool operator!=(const slot_allocator<U>& o) const { return slot != o.slot; }
+  wait_slot* slot;
+};
+
+class plain_session final : public websocket_session {
+public:
+  plain_session(io_loop& loop, socket_type&& socket, peer_address peer, std::unique_ptr<session_extras> extras)
+    : websocket_session(loop, peer, std::move(extras)), socket_(std::move(socket)) {}
+
+private:
+  // Readiness, not a read: an idle connection holds a small wait operation
+  // and no buffer.
+  void start_reading() override {
+    if (reading())
+      return;
+    set_reading(true);
+    intrusive_ptr_add_ref(this);
+    socket_.async_wait(socket_type::wait_read,
+                       net::bind_allocator(slot_allocator<void>(&read_slot_), [this](const boost::system::error_code& ec) {
+                         ref self{this, false};
+                         set_reading(false);
+                         on_readable(ec);
+                       }));
+  }
+
+  void on_readable(const boost::system::error_code& ec) {
+    if (state() == phase::closed)
+      return;
+    if (ec)
+      return failed("read", ec.message());
+    auto fd = socket_.native_handle();
+    char* buffer = loop().read_buffer();
+    // A few reads at most, so one busy client cannot starve the others.
+    for (int round = 0; round < 4 && wants_reading(); ++round) {
+      auto n = ::recv(fd, buffer, io_loop::read_buffer_size, MSG_DONTWAIT);
+      if (n > 0) {
+        received(buffer, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < io_loop::read_buffer_size)
+          break; // drained (a short read on a stream socket)
+        continue;
+      }
+      if (n == 0)
+        return received_eof();
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      return failed("read", errno_text(errno));
+    }
+    if (wants_reading())
+      start_reading();
+  }
+
+  void start_writing() override {
+    if (writing() || queue_empty())
+      return;
+    write_queued();
+  }
+
+  // Several queued frames in one sendmsg: headers and shared payloads side
+  // by side, nothing copied.
+  void write_queued() {
+    auto fd = socket_.native_handle();
+    while (!queue_empty()) {
+      iovec iov[2 * max_items];
+      char headers[max_items][ws::max_header_bytes];
+      int n = gather(iov, headers);
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(n);
+      auto w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          break;
+        return end_soon(ending::dropped, "write", errno_text(errno));
+      }
+      std::size_t offered = 0;
+      for (int i = 0; i < n; ++i)
+        offered += iov[i].iov_len;
+      advance(static_cast<std::size_t>(w));
+      if (static_cast<std::size_t>(w) < offered)
+        break; // the socket is full
+    }
+    if (!queue_empty())
+      wait_writable();
+    after_write();
+  }
+
+  void wait_writable() {
+    if (writing())
+      return;
+    set_writing(true);
+    intrusive_ptr_add_ref(this);
+    socket_.async_wait(socket_type::wait_write, [this](const boost::system::error_code& ec) {
+      ref self{this, false};
+      set_writing(false);
+      if (state() == phase::closed)
+        return;
+      if (ec)
+        return failed("write", ec.message());
+      write_queued();
+    });
+  }
+
+  long write_now(const iovec* iov, int n) override {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = static_cast<std::size_t>(n);
+    for (;;) {
+      auto w = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w >= 0)
+        return w;
+      if (errno == EINTR)
+        continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+  }
+
+  void end_output() override {
+    // FIN; the client answers with its own, which the read loop waits for.
+    ::shutdown(socket_.native_handle(), SHUT_WR);
+    if (wants_reading())
+      start_reading();
+  }
+
+  void close_socket(bool hard) override {
+    boost::system::error_code ignored;
+    if (hard)
+      socket_.shutdown(socket_type::shutdown_both, ignored);
+    socket_.close(ignored); // pending waits complete with operation_aborted
+  }
+
+  bool bytes_waiting() override {
+    boost::system::error_code ec;
+    return socket_.available(ec) > 0 && !ec;
+  }
+
+  socket_type socket_;
+  wait_slot read_slot_;
+};
+
+// -- TLS -------------------------------------------------------------------------------------
+
+class tls_session final : public websocket_session {
+public:
+  static constexpr std::size_t buffer_size = 16 * 1024; // one TLS record
+  static constexpr std::size_t write_chunk = 64 * 1024;
+
+  tls_session(io_loop& loop, tls_stream&& stream, std::shared_ptr<const void> context, peer_address peer,
+              std::unique_ptr<session_extras> extras)
+    : websocket_session(loop, peer, std::move(extras)), stream_(std::move(stream)), context_(std::move(context)),
+      buffer_(new char[buffer_size]) {}
+
+private:
+  void start_reading() override {
+    // Lingering over TLS is the close_notify exchange (end_output), not reads.
+    if (reading() || state() == phase::lingering)
+      return;
+    set_reading(true);
+    intrusive_ptr_add_ref(this);
+    stream_.async_read_some(net::buffer(buffer_.get(), buffer_size),
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                              ref self{this, false};
+                              set_reading(false);
+                              on_read(ec, n);
+                            });
+  }
+
+  void on_read(const boost::system::error_code& ec, std::size_t n) {
+    if (state() == phase::closed)
+      return;
+    if (n > 0)
+      received(buffer_.get(), n);
+    if (state() == phase::closed)
+      return;
+    if (ec) {
+      if (ec == net::error::eof || ec == net::ssl::error::stream_truncated)
+        return received_eof();
+      return failed("read", ec.message());
+    }
+    if (wants_reading())
+      start_reading();
+  }
+
+  void start_writing() override {
+    if (writing() || queue_empty())
+      return;
+    out_.clear();
+    linearize(out_, write_chunk);
+    set_writing(true);
+    intrusive_ptr_add_ref(this);
+    net::async_write(stream_, net::buffer(out_), [this](const boost::system::error_code& ec, std::size_t n) {
+      ref self{this, false};
+      set_writing(false);
+      if (state() == phase::closed)
+        return;
+      if (ec)
+        return failed("write", ec.message());
+      advance(n);
+      std::string().swap(out_);
+      after_write();
+      start_writing();
+    });
+  }
+
+  long write_now(const iovec*, int) override { return 0; }
+
+  void end_output() override {
+    intrusive_ptr_add_ref(this);
+    stream_.async_shutdown([this](const boost::system::error_code&) {
+      ref self{this, false};
+      terminate();
+    });
+  }
+
+  void close_socket(bool hard) override {
+    boost::system::error_code ignored;
+    if (hard)
+      stream_.next_layer().shutdown(socket_type::shutdown_both, ignored);
+    stream_.next_layer().close(ignored);
+  }
+
+  bool bytes_waiting() override {
+    boost::system::error_code ec;
+    return stream_.next_layer().available(ec) > 0 && !ec;
+  }
+
+  tls_stream stream_;
+  std::shared_ptr<const void> context_; // the ssl::context the stream was made with
+  std::unique_ptr<char[]> buffer_;
+  std::string out_; // what the write in flight is sending
+};
+
+} // namespace
+
+websocket_session* make_plain_session(io_loop& loop, socket_type&& socket, peer_address peer,
+                                      std::unique_ptr<session_extras> extras) {
+  return new plain_session(loop, std::move(socket), peer, std::move(extras));
+}
+
+websocket_session* make_tls_session(io_loop& loop, tls_stream&& stream, std::shared_ptr<const void> tls_context,
+                                    peer_address peer, std::unique_ptr<session_extras> extras) {
+  return new tls_session(loop, std::move(stream), std::move(tls_context), peer, std::move(extras));
+}
 
 } // namespace signaling::transport

@@ -105,8 +105,8 @@ public:
   clock::time_point deadline() const { return deadline_; }
   std::size_t queued_bytes() const override { return 0; }
   std::shared_ptr<io_thread> thread() const override { return thread_; }
-  const std::string& remote_address() const override { return remote_; }
-  const std::string& client_address() const override { return remote_; }
+  std::string remote_address() const override { return remote_; }
+  std::string client_address() const override { return remote_; }
   const access_grant& grant() const override { return grant_; }
   access_grant grant_;
   bool paused_ = false;
