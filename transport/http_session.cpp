@@ -151,7 +151,7 @@ void http_session<Stream>::on_handshake(beast::error_code ec) {
     // A plaintext client on the TLS port ends here ("http request", "wrong
     // version number"), as do scanners and clients offering only TLS 1.0/1.1:
     // one debug line, and the socket closes with the session.
-    log::debug("event=tls_handshake_failed remote={} error=\"{}\"", remote_.to_string(), ec.message());
+    log::debug("event=tls_handshake_failed remote={} error={}", remote_.to_string(), log::q(ec.message()));
     return;
   }
   do_read(false);
@@ -173,7 +173,7 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || timed_out_)
     return shut_down();
   if (ec) {
-    log::debug("event=http_error remote={} error=\"{}\"", remote_.to_string(), ec.message());
+    log::debug("event=http_error remote={} error={}", remote_.to_string(), log::q(ec.message()));
     return;
   }
   auto req = parser_->release();
@@ -223,8 +223,8 @@ template <class Stream>
 void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto origin = req[http::field::origin];
   auto refuse = [&](http::status status, std::string_view why) {
-    log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_.to_string(), static_cast<int>(status),
-              why);
+    log::debug("event=upgrade_refused remote={} status={} reason={}", remote_.to_string(), static_cast<int>(status),
+               log::q(why));
     auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
     res->set(http::field::content_type, "application/json");
     if (status == http::status::unauthorized)
@@ -252,7 +252,7 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
     auto key = address_key(client);
     extras->client_slot = state_->per_client->acquire(key, cap);
     if (!extras->client_slot) {
-      log::warn("event=per_ip_limit client={} cap={}", key, cap);
+      log::debug("event=per_ip_limit client={} cap={}", key, cap);
       return refuse(http::status::too_many_requests, "too many connections from this address");
     }
   }
@@ -264,7 +264,7 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
       return refuse(http::status::unauthorized, *why); // the reason, never the token
   }
   if (auto bad = handshake_refusal(req)) {
-    log::debug("event=handshake_failed remote={} where=accept error=\"{}\"", remote_.to_string(), bad->body());
+    log::debug("event=handshake_failed remote={} where=accept error={}", remote_.to_string(), log::q(bad->body()));
     return respond(std::make_shared<http::response<http::string_body>>(std::move(*bad)), false);
   }
   if (client != peer)

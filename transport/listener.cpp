@@ -53,7 +53,7 @@ void listener::on_accept(beast::error_code ec, socket_type socket, io_loop& targ
     return;
   if (ec) {
     // Out of descriptors or memory: retry shortly instead of spinning.
-    log::error("event=accept_failed error=\"{}\"", ec.message());
+    log::error("event=accept_failed error={}", log::q(ec.message()));
     backoff_.expires_after(std::chrono::milliseconds(100));
     backoff_.async_wait([self = shared_from_this()](beast::error_code e) {
       if (!e)

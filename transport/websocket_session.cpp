@@ -145,7 +145,7 @@ void websocket_session::on_upgraded() {
   auto& stats = server().stats;
   stats.connections.fetch_add(1, std::memory_order_relaxed);
   stats.connections_total.fetch_add(1, std::memory_order_relaxed);
-  log::info("event=conn_open remote={}", peer_);
+  log::debug("event=conn_open remote={}", peer_);
   handler_ = server().make_handler(*this);
   if (state_ == phase::closed)
     return;
@@ -201,7 +201,7 @@ void websocket_session::end_soon(ending why, const char* where, std::string erro
 }
 
 void websocket_session::cut_off(const char* why) {
-  log::warn("event=conn_cut remote={} reason=\"{}\" queued_bytes={}", peer_, why, queued_bytes());
+  log::debug("event=conn_cut remote={} reason={} queued_bytes={}", peer_, log::q(why), queued_bytes());
   flags_ |= f_cut_off;
   end_soon(ending::dropped, "write", why);
 }
@@ -671,15 +671,15 @@ void websocket_session::finish(ending why, const char* where, std::string_view e
   actor_due_ = UINT64_MAX;
   auto* handler = std::exchange(handler_, nullptr);
   if (!handler) {
-    log::debug("event=handshake_failed remote={} where={} error=\"{}\"", peer_, where, error);
+    log::debug("event=handshake_failed remote={} where={} error={}", peer_, where, log::q(error));
     return;
   }
   auto& stats = server().stats;
   stats.connections.fetch_sub(1, std::memory_order_relaxed);
   auto kind = classify(why);
   stats.count_close(kind);
-  log::info("event=conn_close remote={} where={} error=\"{}\" sent_code={} peer_code={}", peer_, where, error,
-            (flags_ & f_close_started) ? close_code_ : 0, their_code_);
+  log::debug("event=conn_close remote={} where={} error={} sent_code={} peer_code={}", peer_, where, log::q(error),
+             (flags_ & f_close_started) ? close_code_ : 0, their_code_);
   handler->on_closed(cause_of(kind, their_code_));
 }
 

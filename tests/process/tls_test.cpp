@@ -210,7 +210,8 @@ TEST_CASE("over native TLS the Origin check and AUTH_MODE=jwt refuse and admit a
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1005, "first");
   const std::string secret = "backend-secret-0123456789";
-  tls_node node{dir, {{"AUTH_MODE", "jwt"}, {"AUTH_JWT_SECRET", secret}, {"FRONTEND_URL", "https://app.example"}}};
+  // Refusals are logged at debug (counted at any level).
+  tls_node node{dir, {{"AUTH_MODE", "jwt"}, {"AUTH_JWT_SECRET", secret}, {"FRONTEND_URL", "https://app.example"}, {"LOG_LEVEL", "debug"}}};
   auto ca = dir.file("cert.pem");
   auto exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                .count() + 600;
