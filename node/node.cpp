@@ -233,10 +233,10 @@ void node::start() {
   }
   transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); },
                                 [&m] {
-                                  std::optional<redis_view> redis;
+                                  node_view v{m.is_ready(), m.cfg.lim.max_connections, std::nullopt};
                                   if (m.cluster)
-                                    redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
-                                  return render_metrics(m.stats, m.is_ready(), redis);
+                                    v.redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
+                                  return render_metrics(m.stats, v);
                                 },
                                 [&m] {
                                   ice_config ice{m.cfg.stun_urls, m.cfg.turn_urls, m.cfg.turn_secret, m.cfg.turn_ttl};
