@@ -162,6 +162,7 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto origin = req[http::field::origin];
   auto refuse = [&](http::status status, std::string_view why) {
     log::info("event=upgrade_refused remote={} status={} reason=\"{}\"", remote_, static_cast<int>(status), why);
+    state_->stats.upgrades_refused.count(static_cast<int>(status));
     response_ = std::make_shared<http::response<http::string_body>>(status, req.version());
     response_->set(http::field::content_type, "application/json");
     if (status == http::status::unauthorized)

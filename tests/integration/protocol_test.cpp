@@ -701,6 +701,67 @@ NODE_CASE("/metrics is valid Prometheus text and its counters move with traffic"
   }));
 }
 
+NODE_CASE("/metrics: readiness, build, process facts, refused upgrades by status, parked seats and resumed frames") {
+  T net{{{"MAX_CONNECTIONS", "3"}}};
+  auto scrape = [](std::uint16_t port) { return parse_prometheus(http_request(port, "GET", "/metrics").body); };
+  auto before = scrape(net.host_port());
+  CHECK(before["signal_ready"] == 1);
+  CHECK(before.count("signal_up") == 0); // renamed: Prometheus's own `up` means the scrape worked
+  CHECK(before["signal_max_connections"] == 3);
+  CHECK(before["signal_build_info{version=\"" + std::string(SIGNAL_VERSION) + "\"}"] == 1);
+  auto now = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count());
+  // The node started within the last minute (and, in-process, so did this test).
+  CHECK(before["process_start_time_seconds"] > now - 60);
+  CHECK(before["process_start_time_seconds"] <= now + 1);
+  CHECK(before["process_open_fds"] > 2);
+  CHECK(before["process_open_fds"] < before["process_max_fds"]);
+  CHECK(before["process_resident_memory_bytes"] > 1e6);
+  CHECK(before["process_virtual_memory_bytes"] >= before["process_resident_memory_bytes"]);
+  CHECK(before.count("process_cpu_seconds_total") == 1);
+
+  // Refused upgrades, counted by status where they were refused.
+  CHECK(ws_client{}.try_connect(net.host_port(), {{"Origin", "https://elsewhere.example"}}) == 403);
+  resumable_pair p{net.host_port(), net.guest_port()};
+  // Three more to the host's node: one node holds host and guest already (2
+  // refused), two nodes only the host (1 refused).
+  std::vector<ws_client> more(3);
+  double open_here = T::cluster ? 1 : 2;
+  for (auto& c : more) {
+    if (c.try_connect(net.host_port()) != 101)
+      continue;
+    // Counted once its session runs, which may be just after the client saw 101.
+    open_here += 1;
+    REQUIRE(eventually([&] { return scrape(net.host_port())["signal_connections"] == open_here; }));
+  }
+  auto refused = scrape(net.host_port());
+  CHECK(refused["signal_upgrades_refused_total{status=\"403\"}"] - before["signal_upgrades_refused_total{status=\"403\"}"] == 1);
+  CHECK(refused["signal_upgrades_refused_total{status=\"503\"}"] - before["signal_upgrades_refused_total{status=\"503\"}"] ==
+        (T::cluster ? 1 : 2));
+  more.clear();
+
+  // A lost guest: its seat is parked, counted where its room waits (the host's node).
+  p.guest.kill();
+  CHECK(read_json(p.host)["type"] == "peer-disconnected");
+  CHECK(eventually([&] { return scrape(net.host_port())["signal_parked_seats"] == 1; }));
+  std::string kept = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "kept"}}.dump();
+  p.host.send(kept);
+  all_read(p.host);
+  auto guest_before = scrape(net.guest_port());
+  ws_client back;
+  REQUIRE(eventually([&] { // MAX_CONNECTIONS: the dropped guest's slot comes back once its session is gone
+    back = ws_client{};
+    return back.try_connect(net.guest_port()) == 101;
+  }));
+  back.send(resume_msg(p.room, p.guest_token));
+  auto r = read_json(back);
+  REQUIRE(r["type"] == "resumed");
+  CHECK(back.read_text() == kept);
+  auto after = scrape(net.guest_port());
+  CHECK(after["signal_relayed_total{path=\"resumed\"}"] - guest_before["signal_relayed_total{path=\"resumed\"}"] == 1);
+  CHECK(eventually([&] { return scrape(net.host_port())["signal_parked_seats"] == 0; }));
+}
+
 TEST_CASE("through the load balancer, host and guest land on different nodes and still share a room") {
   local_cluster lc;
   auto p = pair_in_room{lc.lb_port(), lc.lb_port()};
