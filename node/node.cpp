@@ -37,6 +37,11 @@ namespace signaling {
 
 namespace net = boost::asio;
 
+// Drain, cluster mode: how long the seats of this node's clients may take to
+// park in Redis before their connections are closed anyway. Part of every
+// drain budget (tests/deploy/validate.sh reads it from here).
+constexpr auto park_timeout = std::chrono::seconds(5);
+
 struct node::impl {
   config cfg;
   admin_server admin{cfg}; // signal-console's way in (node/admin.hpp)
@@ -355,7 +360,7 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
       // for it are kept from then on, and everything sent to it before is in
       // its send queue), then the close tells it to resume elsewhere.
       m.system->spawn([&m, dir = m.ctx->directory](caf::event_based_actor* self) {
-        self->request(dir, std::chrono::seconds(5), park_all_atom_v)
+        self->request(dir, park_timeout, park_all_atom_v)
           .then(
             [&m](std::uint64_t rooms) {
               log::info("event=seats_parked rooms={}", rooms);
