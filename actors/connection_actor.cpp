@@ -146,20 +146,23 @@ public:
     auto keep = std::move(handle_);
   }
 
-  // A frame from a peer's connection actor for our client; on our thread.
+  // A frame from a peer's connection actor on this node, for our client; on
+  // our thread.
   void deliver(std::string_view room_id, std::string_view frame, std::int64_t received) {
     // Frames from a room we have since left are stale: drop them.
     if (!link_ || !room_ || room_id != room_id_)
       return;
     link_->send(frame);
-    count_delivered(received);
+    count_delivered(received, &ctx_.stats.relayed_local);
   }
 
-  void deliver(std::string_view room_id, const frame_ptr& frame, std::int64_t received) {
+  // A frame from a peer on this node posted from its thread, or (`from_node`)
+  // one that came from another node (cluster/ counts those as they arrive).
+  void deliver(std::string_view room_id, const frame_ptr& frame, std::int64_t received, bool from_node) {
     if (!link_ || !room_ || room_id != room_id_)
       return;
     link_->send(frame);
-    count_delivered(received);
+    count_delivered(received, from_node ? nullptr : &ctx_.stats.relayed_local);
   }
 
   const std::shared_ptr<io_thread>& thread() const { return thread_; }
@@ -220,7 +223,7 @@ private:
           for (auto& f : r.frames) {
             link_->send(std::make_shared<const std::string>(std::move(f)));
             count_out();
-            ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+            ctx_.stats.relayed_resumed.fetch_add(1, std::memory_order_relaxed);
           }
         }) ||
       on<refused>(m,
@@ -239,7 +242,7 @@ private:
           write(protocol::peer_left(id));
         }) ||
       // Frames from a peer's actor on another thread, or from a room.
-      on<deliver_frame>(m, [this](deliver_frame& f) { deliver(f.room_id, f.frame, f.received); }) ||
+      on<deliver_frame>(m, [this](deliver_frame& f) { deliver(f.room_id, f.frame, f.received, true); }) ||
       on<relay_failed>(m,
         [this](relay_failed& f) {
           if (room_ && f.room_id == room_id_)
@@ -398,7 +401,7 @@ private:
       // Another thread: one post, no mailbox element.
       peer->thread()->post([p = caf::strong_actor_ptr{peer->ctrl()}, id = room_id_,
                             f = std::make_shared<const std::string>(frame), received] {
-        static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received);
+        static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received, false);
       });
       return;
     }
@@ -535,9 +538,10 @@ private:
     ctx_.stats.messages_out.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void count_delivered(std::int64_t received) {
+  void count_delivered(std::int64_t received, std::atomic<std::uint64_t>* path) {
     count_out();
-    ctx_.stats.relayed.fetch_add(1, std::memory_order_relaxed);
+    if (path)
+      path->fetch_add(1, std::memory_order_relaxed);
     ctx_.stats.relay_latency.observe(std::chrono::nanoseconds(now_ns() - received));
   }
 
@@ -584,7 +588,7 @@ void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_pt
   if (!c)
     return caf::anon_send(conn, deliver_frame{std::move(room_id), std::move(frame), received});
   c->thread()->post([p = caf::strong_actor_ptr{c->ctrl()}, id = std::move(room_id), f = std::move(frame), received] {
-    static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received);
+    static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received, true);
   });
 }
 

@@ -101,9 +101,8 @@ std::string stats(inspector_ptr self, std::optional<std::pair<std::size_t, std::
   const auto& l = *self->state.links;
   const auto& st = l.ctx->stats;
   json errors = json::object();
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::error_code::unavailable); ++i)
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::error_code::forbidden); ++i)
     errors[std::string(protocol::code_name(static_cast<protocol::error_code>(i)))] = st.errors[i].load();
-  auto delivered = st.relayed.load(), in = st.relayed_in.load();
   json j;
   j["node"] = l.ctx->node_id;
   j["mode"] = l.cluster ? "cluster" : "embedded";
@@ -118,9 +117,10 @@ std::string stats(inspector_ptr self, std::optional<std::pair<std::size_t, std::
   j["room_actors"] = rooms ? json(rooms->first) : json(nullptr);
   j["actors"] = self->system().registry().running();
   j["messages"] = {{"in", st.messages_in.load()}, {"out", st.messages_out.load()}};
-  j["relays"] = {{"local", delivered > in ? delivered - in : 0},
+  j["relays"] = {{"local", st.relayed_local.load()},
                  {"cross_node_out", st.relayed_out.load()},
-                 {"cross_node_in", in},
+                 {"cross_node_in", st.relayed_in.load()},
+                 {"resumed", st.relayed_resumed.load()},
                  {"failed", st.relay_failed.load()}};
   j["errors"] = std::move(errors);
   j["send_queue_cutoffs"] = st.slow_closed.load();

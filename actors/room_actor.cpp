@@ -33,6 +33,7 @@ struct room_state {
   std::string id;
   const room_settings* settings = nullptr;
   room_seats<caf::actor> seats;
+  parked_share parked; // this room's part of /metrics' signal_parked_seats
   kept_frames kept[2] = {{0, 0}, {0, 0}};
   std::int64_t opened_ms = 0;
   static inline const char* name = "room";
@@ -42,6 +43,12 @@ using room_ptr = room_actor::stateful_pointer<room_state>;
 
 caf::actor me(room_ptr self) {
   return caf::actor_cast<caf::actor>(self);
+}
+
+// This room's part of /metrics' signal_parked_seats, brought up to date.
+void count_parked(room_ptr self) {
+  auto& st = self->state;
+  st.parked.update(st.seats, st.settings->stats ? &st.settings->stats->parked_seats : nullptr);
 }
 
 // What the member of seat `r` sends its frames to: the other member, or this
@@ -62,6 +69,7 @@ void end_room(room_ptr self, const caf::actor& leaving, const char* why) {
   if (st.seats.ended())
     return;
   st.seats.end();
+  count_parked(self);
   for (auto r : {seat_role::host, seat_role::guest}) {
     auto& s = st.seats.at(r);
     if (s.state == seat_state::here && s.member != leaving)
@@ -118,6 +126,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       }
       self->demonitor(m.conn);
       st.seats.park(*r, m.acked);
+      count_parked(self);
       st.kept[static_cast<int>(*r)] = kept_frames{st.settings->resume_frames, st.settings->resume_bytes};
       log::debug("event=seat_parked room={} role={}", st.id, role_name(*r));
       auto& o = st.seats.at(other(*r));
@@ -150,6 +159,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       auto acked = st.seats.at(*r).acked;
       auto token = make_resume_token();
       st.seats.resume_here(*r, rs.conn, token, unix_ms());
+      count_parked(self);
       self->monitor(rs.conn);
       auto& o = st.seats.at(other(*r));
       if (o.state == seat_state::here)

@@ -14,6 +14,7 @@
 
 #include "actors/link.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -212,6 +213,16 @@ public:
     return s == seat_state::here || s == seat_state::away;
   }
 
+  // Seats parked and watched here (none once the room has ended).
+  int parked_count() const {
+    if (ended())
+      return 0;
+    int n = 0;
+    for (auto r : {seat_role::host, seat_role::guest})
+      n += at(r).state == seat_state::parked ? 1 : 0;
+    return n;
+  }
+
   // No park of ours is waiting for its fence, no drain for a connection.
   bool settled() const {
     for (auto r : {seat_role::host, seat_role::guest})
@@ -237,6 +248,35 @@ public:
 private:
   room_phase phase_;
   seat<Member> seats_[2];
+};
+
+// One room's part of the node's gauge of parked seats (node_stats::
+// parked_seats). `update` brings the gauge in line with the room's seats as
+// they are now, so a room calls it after anything that may park or free a
+// seat (a call too many changes nothing); the part goes back when the room
+// does, however it ends.
+class parked_share {
+public:
+  parked_share() = default;
+  parked_share(const parked_share&) = delete;
+  parked_share& operator=(const parked_share&) = delete;
+  ~parked_share() { set(0); }
+
+  // `gauge` is the same on every call (null: nothing is counted).
+  template <class Member>
+  void update(const room_seats<Member>& seats, std::atomic<std::int64_t>* gauge) {
+    gauge_ = gauge;
+    set(seats.parked_count());
+  }
+
+private:
+  void set(int n) {
+    if (gauge_ && n != held_)
+      gauge_->fetch_add(n - held_, std::memory_order_relaxed);
+    held_ = n;
+  }
+  std::atomic<std::int64_t>* gauge_ = nullptr;
+  int held_ = 0;
 };
 
 // The frames kept for a parked seat in embedded mode (cluster mode keeps

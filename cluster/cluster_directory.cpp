@@ -359,6 +359,7 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
     else             // the survivor is on a third node: tell it
       p->settings.bridge->publish(member_node, std::move(left), nullptr);
   };
+  h.on_heartbeat = [&stats](std::chrono::nanoseconds round_trip) { stats.redis_heartbeat.observe(round_trip); };
   h.local_counts = [&stats] {
     return std::pair<std::int64_t, std::int64_t>{stats.rooms.load(), stats.connections.load()};
   };

@@ -61,6 +61,7 @@ struct room_state {
   std::string gen; // the room's generation in Redis (its first host connection); empty while resuming
   const cluster_room_settings* settings = nullptr;
   room_seats<caf::actor> seats;
+  parked_share parked; // this room's part of /metrics' signal_parked_seats
   std::shared_ptr<remote_relay> ports[2];   // made on first use, once gen is known
   std::vector<std::string> in_flight[2];     // frames for a just-parked seat, before our fence
   std::string joining_token;                 // the guest's token while its join is announced
@@ -84,6 +85,12 @@ caf::actor me(room_ptr self) {
 
 const cluster_room_settings& settings(room_ptr self) {
   return *self->state.settings;
+}
+
+// This room's part of signal_parked_seats, brought up to date.
+void count_parked(room_ptr self) {
+  auto* stats = settings(self).stats;
+  self->state.parked.update(self->state.seats, stats ? &stats->parked_seats : nullptr);
 }
 
 seat_role role_from(std::string_view name) {
@@ -122,6 +129,7 @@ void step_aside(room_ptr self, const char* why) {
   if (st.seats.ended())
     return;
   st.seats.end();
+  count_parked(self);
   unregister(self);
   for (auto& p : st.parked_waiters)
     p.deliver(std::uint64_t{0});
@@ -138,6 +146,7 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
     return;
   bool joining = st.seats.phase() == room_phase::joining;
   st.seats.end();
+  count_parked(self);
   unregister(self);
   auto& bridge = *settings(self).bridge;
   for (auto r : {seat_role::host, seat_role::guest}) {
@@ -189,6 +198,7 @@ void park(room_ptr self, seat_role r, std::uint64_t acked) {
   settings(self).registry->set_member(st.id, self->address(), r, nullptr);
   self->demonitor(s.member);
   st.seats.park(r, acked);
+  count_parked(self);
   s.fencing = true;
   log::debug("event=seat_parked room={} role={}", st.id, role_name(r));
   auto& o = st.seats.at(other(r));
@@ -251,6 +261,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
     case envelope::kind::parked:
       if (!st.seats.park_away(r, e.node))
         return;
+      count_parked(self);
       if (auto& o = st.seats.at(other(r)); o.state == seat_state::here) {
         caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
         watch_grace(self, r);
@@ -260,6 +271,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
       if (s.state != seat_state::parked)
         return;
       st.seats.seat_away(r, e.node, e.body, unix_ms());
+      count_parked(self);
       st.in_flight[static_cast<int>(r)].clear();
       if (auto& o = st.seats.at(other(r)); o.state == seat_state::here)
         caf::anon_send(o.member, peer_back{me(self), peer_for(self, other(r))});
@@ -307,6 +319,7 @@ void on_resumed(room_ptr self, resume_done& d) {
     watch_grace(self, other(r));
   st.in_flight[static_cast<int>(r)].clear();
   st.seats.resume_here(r, d.conn, d.token, unix_ms());
+  count_parked(self);
   self->monitor(d.conn);
   if (o.state == seat_state::here)
     caf::anon_send(o.member, peer_back{me(self), peer_ref{d.conn, nullptr}});

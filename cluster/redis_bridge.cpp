@@ -151,10 +151,13 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     }
     auto a = argv({opts.node_id, std::to_string(opts.node_ttl.count()), std::to_string(local_rooms.load()),
                    std::to_string(local_conns.load()), opts.node_info ? opts.node_info() : std::string{}});
-    commands.eval(scripts::tick, std::move(a), [self = shared_from_this()](redis_result r) {
+    auto sent = std::chrono::steady_clock::now();
+    commands.eval(scripts::tick, std::move(a), [self = shared_from_this(), sent](redis_result r) {
       auto t = tick_reply::decode(r);
       if (!t.ok)
         return;
+      if (self->on.on_heartbeat)
+        self->on.on_heartbeat(std::chrono::steady_clock::now() - sent);
       {
         std::lock_guard<std::mutex> g{self->totals_mutex};
         self->last_totals = t.totals;

@@ -56,6 +56,8 @@ public:
       on_room_reaped;
     // This node's numbers for the heartbeat: {rooms hosted here, connections}.
     std::function<std::pair<std::int64_t, std::int64_t>()> local_counts;
+    // Each heartbeat Redis answered, with its round trip (for /metrics).
+    std::function<void(std::chrono::nanoseconds)> on_heartbeat;
   };
 
   using args = redis_client::args;

@@ -9,6 +9,8 @@
 # Settings: deploy/signal.env (shared with docker-compose and k8s), overridden
 # by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380), node ports are
 # picked free. State and logs: CLUSTER_DIR (default .local-cluster/).
+# TRUSTED_PROXIES defaults to 127.0.0.1/32: HAProxy, whose X-Forwarded-For
+# then names each client.
 # LB_TLS=1: HAProxy terminates TLS (wss://, https://) with a self-signed
 # certificate for localhost/127.0.0.1 made by openssl in CLUSTER_DIR (its CA
 # file for clients: CLUSTER_DIR/tls/cert.pem).
@@ -79,6 +81,11 @@ up() {
     [ -n "${!key+x}" ] || export "$key=$value"
   done < "$root/deploy/signal.env"
 
+  # HAProxy reaches the nodes from 127.0.0.1 and names each client in
+  # X-Forwarded-For: the nodes believe that header from it alone, so
+  # per-address limits count clients (127.0.0.2, 127.0.0.3, ... on this
+  # machine), not the balancer.
+  export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1/32}
   local servers=() i port
   for i in $(seq 1 "$n"); do
     NODE_ID=node$i WS_PORT=0 ADMIN_PORT=0 BIND_ADDRESS=127.0.0.1 REDIS_URL=redis://127.0.0.1:$redis_port ENV_FILE=/nonexistent \

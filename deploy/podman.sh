@@ -4,7 +4,8 @@
 # file through podman's Docker-compatible API.
 #
 #   deploy/podman.sh setup           install podman, set its engine limits, make the base images
-#   deploy/podman.sh build           build signal-node:local, signal-redis:local, signal-haproxy:local
+#   deploy/podman.sh build           build signal-node:local, signal-redis:local, signal-haproxy:local,
+#                                    signal-coturn:local
 #                                    from the working tree (podman caches each step)
 #   deploy/podman.sh compose ARG...  docker-compose ARG... on deploy/docker-compose.yml with
 #                                    deploy/docker-compose.host.yml, against podman
@@ -181,7 +182,7 @@ build() {
   t0=$SECONDS
   podman build "${opts[@]}" -f "$root/deploy/Dockerfile" -t signal-node:local "$root"
   say "signal-node:local built in $((SECONDS - t0)) s"
-  for img in redis haproxy; do
+  for img in redis haproxy coturn; do
     t0=$SECONDS
     podman build "${opts[@]}" -t "signal-$img:local" "$root/deploy/images/$img"
     say "signal-$img:local built in $((SECONDS - t0)) s"
@@ -246,6 +247,8 @@ ticker_start() {
 # would ignore them there (podman does too), but docker-compose's client refuses the pair.
 render() {
   local out=$1 python
+  # The merged file holds TURN_SECRET, interpolated: readable by root only.
+  umask 077
   python=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v docker-compose)") # docker-compose's python has PyYAML
   docker-compose -f "$root/deploy/docker-compose.yml" -f "$root/deploy/docker-compose.host.yml" config > "$out.tmp"
   $python - "$out.tmp" > "$out" << 'PY'

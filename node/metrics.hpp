@@ -1,5 +1,8 @@
 // The Prometheus text exposition of a node's counters, written by hand in
-// this one unit (format 0.0.4: # HELP, # TYPE, samples).
+// this one unit (format 0.0.4: # HELP, # TYPE, samples). Names follow
+// Prometheus conventions (base units, _total counters, _info, process_*);
+// deploy/prometheus/ (alert rules, dashboard) uses only what is rendered here,
+// and tests/prometheus checks that against a live scrape.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +18,13 @@ struct redis_view {
   std::uint64_t reconnects = 0;
 };
 
-// `redis` is empty in embedded mode.
-std::string render_metrics(const node_stats& stats, bool ready, const std::optional<redis_view>& redis);
+// What the node knows beside its counters.
+struct node_view {
+  bool ready = false;
+  std::uint64_t max_connections = 0; // MAX_CONNECTIONS
+  std::optional<redis_view> redis;   // empty in embedded mode
+};
+
+std::string render_metrics(const node_stats& stats, const node_view& node);
 
 } // namespace signaling

@@ -37,6 +37,11 @@ namespace signaling {
 
 namespace net = boost::asio;
 
+// Drain, cluster mode: how long the seats of this node's clients may take to
+// park in Redis before their connections are closed anyway. Part of every
+// drain budget (tests/deploy/validate.sh reads it from here).
+constexpr auto park_timeout = std::chrono::seconds(5);
+
 struct node::impl {
   config cfg;
   admin_server admin{cfg}; // signal-console's way in (node/admin.hpp)
@@ -234,10 +239,10 @@ void node::start() {
   }
   transport::http_routes routes{[&m] { return m.ping(); }, [&m] { return m.is_ready(); },
                                 [&m] {
-                                  std::optional<redis_view> redis;
+                                  node_view v{m.is_ready(), m.cfg.lim.max_connections, std::nullopt};
                                   if (m.cluster)
-                                    redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
-                                  return render_metrics(m.stats, m.is_ready(), redis);
+                                    v.redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
+                                  return render_metrics(m.stats, v);
                                 },
                                 [&m] {
                                   ice_config ice{m.cfg.stun_urls, m.cfg.turn_urls, m.cfg.turn_secret, m.cfg.turn_ttl};
@@ -354,7 +359,7 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
       // for it are kept from then on, and everything sent to it before is in
       // its send queue), then the close tells it to resume elsewhere.
       m.system->spawn([&m, dir = m.ctx->directory](caf::event_based_actor* self) {
-        self->request(dir, std::chrono::seconds(5), park_all_atom_v)
+        self->request(dir, park_timeout, park_all_atom_v)
           .then(
             [&m](std::uint64_t rooms) {
               log::info("event=seats_parked rooms={}", rooms);

@@ -45,8 +45,24 @@ struct latency_histogram {
   }
 };
 
+// Upgrades the node refused, by HTTP status (transport/http_session.cpp):
+// 401 no or a bad token, 403 origin not allowed, 429 per-address cap, 503
+// MAX_CONNECTIONS or draining. Any other status counts as "other".
+struct refused_upgrades {
+  static constexpr std::array<int, 4> statuses{401, 403, 429, 503};
+  std::array<std::atomic<std::uint64_t>, statuses.size() + 1> by_status{}; // last: other
+
+  void count(int status) {
+    std::size_t i = 0;
+    while (i < statuses.size() && statuses[i] != status)
+      ++i;
+    by_status[i].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 struct node_stats {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
   std::atomic<std::int64_t> connections{0};      // open WebSocket sessions
   std::atomic<std::int64_t> rooms{0};            // rooms hosted here (the host is on this node)
   std::atomic<std::int64_t> room_actors{0};      // room actors alive here (cluster: also joined rooms)
@@ -54,14 +70,23 @@ struct node_stats {
   std::atomic<std::uint64_t> rooms_created{0};
   std::atomic<std::uint64_t> messages_in{0};     // text frames received
   std::atomic<std::uint64_t> messages_out{0};    // text frames handed to client sockets
-  std::atomic<std::uint64_t> relayed{0};         // frames handed to a peer on this node
+  // Relayed frames, each counted once where it happens, so every one only
+  // ever grows (a Prometheus counter must never go down):
+  std::atomic<std::uint64_t> relayed_local{0};   // sender and receiver both here, delivered
+  std::atomic<std::uint64_t> relayed_resumed{0}; // kept for a parked seat, handed over on its resume here
   std::atomic<std::uint64_t> relayed_out{0};     // frames published to a peer's node
   std::atomic<std::uint64_t> relayed_in{0};      // frames received from another node
   std::atomic<std::uint64_t> relay_failed{0};    // cross-node frames that could not be delivered
   std::atomic<std::uint64_t> slow_closed{0};     // readers cut at the send-queue limit
   std::array<std::atomic<std::uint64_t>, 16> errors{};  // `error` frames sent, by protocol::error_code
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_kind::count_)> closes{};
+  refused_upgrades upgrades_refused;
+  // Seats parked in rooms whose actor lives here (actors/room_seats.hpp keeps
+  // it: each room adds what it holds and takes it back when it goes).
+  std::atomic<std::int64_t> parked_seats{0};
   latency_histogram relay_latency;
+  // Round trip of the heartbeat (one small Lua script a HEARTBEAT_MS) to Redis.
+  latency_histogram redis_heartbeat;
 
   void count_close(close_kind k) { closes[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
 

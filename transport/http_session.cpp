@@ -225,6 +225,7 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto refuse = [&](http::status status, std::string_view why) {
     log::debug("event=upgrade_refused remote={} status={} reason={}", remote_.to_string(), static_cast<int>(status),
                log::q(why));
+    state_->stats.upgrades_refused.count(static_cast<int>(status));
     auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
     res->set(http::field::content_type, "application/json");
     if (status == http::status::unauthorized)

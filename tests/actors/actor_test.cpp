@@ -334,7 +334,7 @@ TEST_CASE("a relayed frame reaches a peer on another thread byte for byte") {
   auto back = p.host.next_frame();
   REQUIRE(back);
   CHECK(*back == chat);
-  CHECK(env.stats.relayed.load() == 2);
+  CHECK(env.stats.relayed_local.load() == 2);
   // Nothing is echoed to the sender.
   p.host.link->io().drain();
   CHECK(p.host.frame_count() == p.host.seen);
@@ -354,7 +354,7 @@ TEST_CASE("a peer on the same I/O thread gets the relayed frame at once, without
   auto got = guest.immediate();
   CHECK(got == json::parse(sent));
   CHECK(io->drain() == 0);
-  CHECK(env.stats.relayed.load() == 1);
+  CHECK(env.stats.relayed_local.load() == 1);
 }
 
 TEST_CASE("a stranger's signal, chat-message and leave-room get not-a-member") {
@@ -367,7 +367,7 @@ TEST_CASE("a stranger's signal, chat-message and leave-room get not-a-member") {
   CHECK(stranger.immediate()["code"] == "not-a-member");
   stranger.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
   CHECK(stranger.immediate()["code"] == "not-a-member");
-  CHECK(env.stats.relayed.load() == 0);
+  CHECK(env.stats.relayed_local.load() == 0);
 }
 
 TEST_CASE("a member signalling another room's id gets not-a-member") {

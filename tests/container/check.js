@@ -8,6 +8,8 @@
 // exits 1 if anything failed.
 "use strict";
 const { spawn, spawnSync } = require("child_process");
+const crypto = require("crypto");
+const dgram = require("dgram");
 const fs = require("fs");
 const http = require("http");
 const net = require("net");
@@ -175,6 +177,33 @@ async function attempt(name, fn) {
   }
 }
 
+// `count` consecutive UDP ports free on 127.0.0.1 (coturn's relay range), from a random base.
+async function freeUdpRange(count) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 40000 + Math.floor(Math.random() * 8000);
+    const sockets = [];
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) {
+      const s = dgram.createSocket("udp4");
+      ok = await new Promise((resolve) => {
+        s.once("error", () => resolve(false));
+        s.bind(p, "127.0.0.1", () => resolve(true));
+      });
+      sockets.push(s);
+    }
+    await Promise.all(sockets.map((s) => new Promise((resolve) => { try { s.close(resolve); } catch { resolve(); } })));
+    if (ok) return [base, base + count - 1];
+  }
+  throw new Error(`no ${count} consecutive free UDP ports`);
+}
+
+// A TURN allocation through coturn on 127.0.0.1:port with a REST API credential (turnutils_uclient,
+// from Debian's coturn: two clients relay to each other through their allocations).
+function turnRelay(port, username, password) {
+  return run("timeout", ["30", "turnutils_uclient", "-y", "-c", "-n", "2", "-u", username, "-w", password,
+    "-p", String(port), "127.0.0.1"]);
+}
+
 // ------------------------------------------------------------------- image ----
 
 async function imageChecks() {
@@ -276,17 +305,23 @@ async function imageChecks() {
 
 async function composeChecks() {
   const project = `signaltest${process.pid}`;
-  const [redisPort, lb, ...nodePorts] = await freePorts(5);
+  const [redisPort, lb, turnPort, ...nodePorts] = await freePorts(6);
+  const [relayMin, relayMax] = await freeUdpRange(11);
   const state = path.join(os.tmpdir(), `signal-compose-${process.pid}`);
   fs.mkdirSync(state, { recursive: true });
+  const turnSecret = crypto.randomBytes(24).toString("hex");
   const cenv = {
     ...process.env, STATE_DIR: state, COMPOSE_PROJECT_NAME: project, REDIS_PORT: String(redisPort),
     LB_PORT: String(lb), NODE1_PORT: String(nodePorts[0]), NODE2_PORT: String(nodePorts[1]), NODE3_PORT: String(nodePorts[2]),
+    TURN_SECRET: turnSecret, TURN_PORT: String(turnPort), TURN_MIN_PORT: String(relayMin), TURN_MAX_PORT: String(relayMax),
+    // The check's two TURN clients relay to each other's allocation, on loopback.
+    TURN_ALLOW_LOOPBACK: "1",
   };
   const compose = (...args) => run("bash", [podmanSh, "compose", ...args], { env: cenv });
   const nodes = { node1: nodePorts[0], node2: nodePorts[1], node3: nodePorts[2] };
   const containers = () => podman("ps", "-a", "-q", "--filter", `label=com.docker.compose.project=${project}`).stdout.split("\n").filter(Boolean);
-  console.log(`project ${project}: redis :${redisPort}, nodes :${nodePorts.join(" :")}, haproxy :${lb}`);
+  console.log(`project ${project}: redis :${redisPort}, nodes :${nodePorts.join(" :")}, haproxy :${lb}, ` +
+    `coturn :${turnPort} (relay ${relayMin}-${relayMax})`);
   const open = [];
   try {
     const t0 = Date.now();
@@ -309,6 +344,23 @@ async function composeChecks() {
         byService[n].HostConfig.ReadonlyRootfs && byService[n].HostConfig.NetworkMode === "host" &&
         (byService[n].HostConfig.CapDrop || []).length > 0 && (byService[n].EffectiveCaps || []).length === 0),
       Object.entries(byService).map(([s, c]) => `${s}: ${c.ImageName} user=${c.Config.User || "root"} ro=${c.HostConfig.ReadonlyRootfs} caps=${(c.EffectiveCaps || []).length}`).join("\n"));
+
+    // TURN: the credential a node hands out through the balancer is what coturn accepts.
+    await attempt("coturn relays with the credential /api/ice-servers hands out (shared TURN_SECRET), refuses a forged one", async () => {
+      const r = await get(lb, "/api/ice-servers");
+      if (r.status !== 200) throw new Error(`/api/ice-servers: ${r.status}`);
+      const turn = JSON.parse(r.body).iceServers.find((s) => s.urls.some((u) => u.startsWith("turn:")));
+      if (!turn) throw new Error(`no TURN server listed: ${r.body}`);
+      const want = `turn:127.0.0.1:${turnPort}?transport=udp`;
+      if (!turn.urls.includes(want)) throw new Error(`TURN URLs ${JSON.stringify(turn.urls)} lack ${want}`);
+      const good = await waitFor("coturn to answer", 20000, () => {
+        const g = turnRelay(turnPort, turn.username, turn.credential);
+        return g.status === 0 ? g : false;
+      });
+      const forged = turnRelay(turnPort, turn.username, Buffer.from("not the secret").toString("base64"));
+      if (forged.status === 0) throw new Error(`a forged credential was accepted:\n${forged.out}`);
+      return `user ${turn.username}: ${good.out.match(/tot_recv_bytes ~ \d+/) || "relayed"}; forged: refused (exit ${forged.status})`;
+    });
 
     // Which node holds a connection: ask each node directly.
     const holders = async () => {
@@ -376,7 +428,7 @@ async function composeChecks() {
     const networks = podman("network", "ls", "-q", "--filter", `label=com.docker.compose.project=${project}`).stdout.trim();
     const volumes = podman("volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${project}`).stdout.trim();
     const listening = [];
-    for (const port of [redisPort, lb, ...nodePorts]) if (!(await refused(port))) listening.push(port);
+    for (const port of [redisPort, lb, turnPort, ...nodePorts]) if (!(await refused(port))) listening.push(port);
     check("down leaves nothing behind: no container, network or volume of the project, no port listening",
       left.length === 0 && networks === "" && volumes === "" && listening.length === 0,
       `containers: ${left.join(" ") || "none"}; networks: ${networks || "none"}; volumes: ${volumes || "none"}; listening: ${listening.join(" ") || "none"}`);

@@ -12,8 +12,15 @@
 //     walking each object along the models' TypeScript declarations;
 //  3. consistency: what no schema knows — selectors that select, ports and
 //     references that resolve, the drain fitting the grace period, the
-//     security settings — and every manifest file listed in kustomization.yaml.
+//     security settings, secrets only from the generated Secret, capacity
+//     (MAX_CONNECTIONS from the memory limit), probes, the autoscaler's
+//     target, what the Ingress exposes, TRUSTED_PROXIES — and every manifest
+//     file listed in kustomization.yaml.
 // Prints one line per problem and a summary; exits 1 if there is any problem.
+// PARK_TIMEOUT_S (environment): the drain's parking step, node/node.cpp's
+// park_timeout. MUTATE=NAME (environment): break the rendered documents as
+// k8s-mutations.js NAME says, and exit 0 only if the rule it aims at reports
+// it (how validate.sh shows each rule failing on a broken input).
 "use strict";
 
 const fs = require("fs");
@@ -29,6 +36,14 @@ function check(cond, what) {
   checks++;
   if (!cond) problems.push(what);
   return !!cond;
+}
+
+// A Kubernetes quantity in bytes (or a plain number): 1Gi, 256Mi, 512M, "33600".
+function quantity(q) {
+  const m = String(q === undefined ? "" : q).match(/^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/);
+  if (!m) return NaN;
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2]] || 1;
+  return Number(m[1]) * unit;
 }
 
 // ---------------------------------------------------------------- inputs ----
@@ -55,6 +70,12 @@ function parseDocs(text, where) {
 
 const docs = parseDocs(renderedText, renderedArg);
 check(docs.length > 0, `${renderedArg}: no documents rendered`);
+const mutation = process.env.MUTATE ? require("./k8s-mutations.js")[process.env.MUTATE] : null;
+if (process.env.MUTATE && !mutation) {
+  console.error(`no mutation ${process.env.MUTATE} in k8s-mutations.js`);
+  process.exit(2);
+}
+if (mutation) mutation.apply(docs);
 const id = (d) => `${d && d.kind}/${d && d.metadata && d.metadata.name}`;
 
 // ------------------------------------------------------------ 1. schema ----
@@ -74,8 +95,14 @@ for (const doc of docs) {
   const Cls = modelClass(doc);
   if (!check(Cls, `${id(doc)}: no Kubernetes schema for apiVersion "${doc.apiVersion}" kind "${doc.kind}"`))
     continue;
+  // kustomize's secretGenerator wraps long base64 values over lines, which the
+  // API server's decoder skips (Go's base64 ignores newlines); the schema's
+  // "byte" format does not.
+  const copy = JSON.parse(JSON.stringify(doc));
+  if (copy.kind === "Secret")
+    for (const k of Object.keys(copy.data || {})) copy.data[k] = String(copy.data[k]).replace(/\s+/g, "");
   try {
-    new Cls(JSON.parse(JSON.stringify(doc))).validate();
+    new Cls(copy).validate();
     checks++;
   } catch (e) {
     check(false, `${id(doc)}: schema: ${e.message}`);
@@ -204,9 +231,24 @@ const portOk = (c, p) => (c.ports || []).some((cp) => cp.name === p || cp.contai
 // Every manifest file is part of the kustomization (so it is rendered and checked above).
 const kustomization = YAML.parse(fs.readFileSync(path.join(k8sDir, "kustomization.yaml"), "utf8"));
 const listed = new Set(kustomization.resources || []);
+// Files that stand in for a listed one (validate.sh renders k8s/ with each swapped in too).
+const alternatives = { "hpa-cpu.yaml": "hpa.yaml", "hpa.yaml": "hpa-cpu.yaml" };
 for (const f of fs.readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml"))
-  check(listed.has(f), `k8s/${f}: not listed in kustomization.yaml resources, so never applied nor validated`);
+  check(listed.has(f) || listed.has(alternatives[f]), `k8s/${f}: not listed in kustomization.yaml resources, so never applied nor validated`);
 for (const f of listed) check(fs.existsSync(path.join(k8sDir, f)), `kustomization.yaml: resource ${f} does not exist`);
+
+// Secrets: none shipped (a manifest Secret would be a placeholder someone
+// applies), only the generator's, from files under secrets/ that git ignores.
+const generated = (kustomization.secretGenerator || []).map((g) => g.name);
+for (const g of kustomization.secretGenerator || []) {
+  check(!g.literals && !g.envs && !g.env && (g.files || []).length > 0,
+    `kustomization.yaml: secretGenerator ${g.name} has literals or env files: secrets come from files under secrets/`);
+  for (const f of g.files || [])
+    check(/^[a-z0-9-]+=secrets\/[a-z0-9-]+$/.test(f), `kustomization.yaml: secretGenerator ${g.name} reads ${f}, not secrets/NAME`);
+}
+for (const sec of byKind("Secret"))
+  check(generated.some((g) => new RegExp(`^${g}-[a-z0-9]{10}$`).test(sec.metadata.name)),
+    `${id(sec)}: not made by kustomization.yaml's secretGenerator: a Secret in the manifests is a placeholder waiting to be applied`);
 
 const deployments = byKind("Deployment");
 for (const dep of deployments) {
@@ -278,21 +320,105 @@ if (check(signal, "Deployment/signal is not rendered")) {
   check(port && String(port.containerPort) === String(settings.WS_PORT || 4000),
     "Deployment/signal: containerPort differs from WS_PORT");
 
-  // Drain: preStop + DRAIN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS (leave) + margin <= grace.
+  // Drain: preStop + DRAIN_DELAY_MS + parking the seats (cluster mode, at most
+  // park_timeout) + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS (leave) + margin <= grace.
   const pre = (((c.lifecycle || {}).preStop || {}).exec || {}).command || [];
   const preStop = /sleep$/.test(pre[0] || "") ? Number(pre[1]) : NaN;
   check(pre.length === 0 || !Number.isNaN(preStop), `Deployment/signal: preStop is not "sleep N": ${JSON.stringify(pre)}`);
+  const park = Number(process.env.PARK_TIMEOUT_S);
+  check(park > 0, "PARK_TIMEOUT_S (node/node.cpp's park_timeout) not given: the drain cannot be checked");
   const margin = 5;
-  const drain = (Number.isNaN(preStop) ? 0 : preStop) +
+  const drain = (Number.isNaN(preStop) ? 0 : preStop) + (park || 0) +
     (ms("DRAIN_DELAY_MS", 3000) + ms("SHUTDOWN_TIMEOUT_MS", 10000) + ms("REDIS_TIMEOUT_MS", 2000)) / 1000;
   const grace = spec.terminationGracePeriodSeconds === undefined ? 30 : spec.terminationGracePeriodSeconds;
   check(drain + margin <= grace,
     `Deployment/signal: terminationGracePeriodSeconds ${grace} < preStop ${preStop} + DRAIN_DELAY_MS ` +
-    `${ms("DRAIN_DELAY_MS", 3000)} + SHUTDOWN_TIMEOUT_MS ${ms("SHUTDOWN_TIMEOUT_MS", 10000)} + REDIS_TIMEOUT_MS ` +
-    `${ms("REDIS_TIMEOUT_MS", 2000)} + ${margin} s margin = ${drain + margin} s`);
-  console.log(`drain: preStop ${preStop} s + DRAIN_DELAY_MS, SHUTDOWN_TIMEOUT_MS, REDIS_TIMEOUT_MS ` +
+    `${ms("DRAIN_DELAY_MS", 3000)} + parking ${park} s + SHUTDOWN_TIMEOUT_MS ${ms("SHUTDOWN_TIMEOUT_MS", 10000)} + ` +
+    `REDIS_TIMEOUT_MS ${ms("REDIS_TIMEOUT_MS", 2000)} + ${margin} s margin = ${drain + margin} s`);
+  console.log(`drain: preStop ${preStop} s + DRAIN_DELAY_MS, parking, SHUTDOWN_TIMEOUT_MS, REDIS_TIMEOUT_MS ` +
     `${drain - preStop} s = ${drain} s, + ${margin} s margin ${drain + margin <= grace ? "<=" : "> (TOO LONG)"} ` +
     `terminationGracePeriodSeconds ${grace}`);
+
+  // Readiness tolerates one slow or failed answer, and still takes the pod out
+  // of the Service within 10 s of a lasting failure (Redis lost).
+  const rp = c.readinessProbe || {};
+  const [period, timeout, failures] = [rp.periodSeconds || 10, rp.timeoutSeconds || 1, rp.failureThreshold || 3];
+  check(failures >= 2, `Deployment/signal: readinessProbe failureThreshold ${failures}: one slow answer takes the pod out`);
+  check(timeout <= period, `Deployment/signal: readinessProbe timeoutSeconds ${timeout} > periodSeconds ${period}`);
+  check(period * failures <= 10,
+    `Deployment/signal: readinessProbe periodSeconds x failureThreshold = ${period * failures} s > 10 s to take an unready pod out`);
+  const lp = c.livenessProbe || {};
+  check((lp.failureThreshold || 3) >= 3, "Deployment/signal: livenessProbe failureThreshold below 3: a slow moment restarts the node");
+
+  // Secrets: every secret setting from a secretKeyRef, never a value.
+  const envOf = (container) => Object.fromEntries((container.env || []).map((e) => [e.name, e]));
+  const secretRef = (e) => e && e.valueFrom && e.valueFrom.secretKeyRef;
+  for (const name of ["REDIS_PASSWORD", "AUTH_JWT_SECRET", "TURN_SECRET"])
+    check(secretRef(env[name]) && env[name].value === undefined,
+      `Deployment/signal: ${name} is not a secretKeyRef (secrets come from the generated Secret only)`);
+  check(/^redis:\/\/:\$\(REDIS_PASSWORD\)@[^:@/]+(:\d+)?(\/\d+)?$/.test((env.REDIS_URL || {}).value || ""),
+    `Deployment/signal: REDIS_URL ${JSON.stringify((env.REDIS_URL || {}).value)} does not take its password from $(REDIS_PASSWORD)`);
+  for (const dep of deployments)
+    for (const cont of containersOf(dep))
+      for (const e of cont.env || [])
+        if (/SECRET|PASSWORD|TOKEN/.test(e.name))
+          check(secretRef(e), `${id(dep)} container ${cont.name}: ${e.name} is a literal value, not a secretKeyRef`);
+  const sameSecret = (a, b) => secretRef(a) && secretRef(b) && secretRef(a).name === secretRef(b).name && secretRef(a).key === secretRef(b).key;
+  const turn = deployments.find((d) => containersOf(d).some((x) => envOf(x).TURN_SECRET) && d !== signal);
+  if (check(turn, "no TURN server Deployment (coturn.yaml) with TURN_SECRET"))
+    check(sameSecret(envOf(containersOf(turn)[0]).TURN_SECRET, env.TURN_SECRET),
+      `${id(turn)}: TURN_SECRET is not the nodes' (the same key of the same Secret)`);
+  const redisDep = find("Deployment", "redis");
+  if (redisDep)
+    check(sameSecret(envOf(containersOf(redisDep)[0]).REDIS_PASSWORD, env.REDIS_PASSWORD),
+      "Deployment/redis: REDIS_PASSWORD is not the nodes' (the same key of the same Secret)");
+
+  // Behind the Ingress every client would be the controller's address
+  // without TRUSTED_PROXIES (and the per-address budgets one budget for all).
+  const trusted = String(settings.TRUSTED_PROXIES || "").split(",").map((x) => x.trim()).filter(Boolean);
+  check(trusted.length > 0 && trusted.every((x) => /^[0-9a-fA-F.:]+\/\d{1,3}$/.test(x)),
+    `Deployment/signal: TRUSTED_PROXIES ${JSON.stringify(settings.TRUSTED_PROXIES)} is not a CIDR list naming the ingress controller's network`);
+
+  // Capacity: MAX_CONNECTIONS is what the memory limit holds (k8s/README.md, "Capacity").
+  const meta = signal.metadata.annotations || {};
+  const input = (k) => Number(meta[`signal-cluster/capacity-${k}`]);
+  const [base, rss, kernel, slow, headroom] =
+    ["base-rss-bytes", "rss-per-connection-bytes", "kernel-per-connection-bytes", "slow-readers", "headroom-percent"].map(input);
+  const limit = quantity(((c.resources || {}).limits || {}).memory);
+  const maxConn = Number(settings.MAX_CONNECTIONS || 250000);
+  const queue = Number(settings.MAX_SEND_QUEUE_BYTES || 1048576);
+  if (check([base, rss, kernel, slow, headroom].every((x) => x >= 0) && rss > 0,
+    "Deployment/signal: capacity annotations (signal-cluster/capacity-*) missing or not numbers") &&
+    check(limit > 0, "Deployment/signal: no memory limit to derive MAX_CONNECTIONS from")) {
+    const holds = Math.floor((limit * (1 - headroom / 100) - base - slow * queue) / (rss + kernel));
+    console.log(`capacity: ${limit} B x ${1 - headroom / 100} - base ${base} B - ${slow} slow readers x ${queue} B ` +
+      `= ${holds} connections of ${rss} + ${kernel} B; MAX_CONNECTIONS ${maxConn}`);
+    check(maxConn <= holds, `Deployment/signal: MAX_CONNECTIONS ${maxConn} > the ${holds} the memory limit holds: ` +
+      "the pod is OOM-killed before it answers 503");
+    check(maxConn >= 0.9 * holds, `Deployment/signal: MAX_CONNECTIONS ${maxConn} < 90 % of the ${holds} the memory limit holds`);
+    const request = quantity(((c.resources || {}).requests || {}).memory);
+    check(request === limit, `Deployment/signal: memory request ${request} B is not the limit ${limit} B the capacity is derived from`);
+  }
+  for (const hpa of byKind("HorizontalPodAutoscaler"))
+    for (const m of hpa.spec.metrics || [])
+      if (m.type === "Pods" && m.pods.metric.name === "signal_connections") {
+        const target = quantity(m.pods.target.averageValue);
+        check(target >= 0.5 * maxConn && target <= 0.8 * maxConn,
+          `${id(hpa)}: target of ${target} connections a pod is not 50-80 % of MAX_CONNECTIONS ${maxConn}`);
+      } else {
+        check(m.type === "Resource" && m.resource.name === "cpu",
+          `${id(hpa)}: scales on ${JSON.stringify(m)}: neither signal_connections nor CPU`);
+      }
+  // The dev Redis holds the frames kept for parked seats (RESUME_MAX_BYTES each).
+  if (redisDep) {
+    const rmeta = redisDep.metadata.annotations || {};
+    const rbase = Number(rmeta["signal-cluster/capacity-base-rss-bytes"]);
+    const parked = Number(rmeta["signal-cluster/capacity-parked-seats"]);
+    const kept = Number(settings.RESUME_MAX_BYTES || 1048576);
+    const rlimit = quantity(((containersOf(redisDep)[0].resources || {}).limits || {}).memory);
+    check(rbase >= 0 && parked >= 0 && rlimit >= rbase + parked * kept,
+      `Deployment/redis: memory limit ${rlimit} B < base ${rbase} B + ${parked} parked seats x RESUME_MAX_BYTES ${kept} B`);
+  }
 
   const ann = (signal.spec.template.metadata || {}).annotations || {};
   check(ann["prometheus.io/scrape"] === "true" && ann["prometheus.io/path"] === "/metrics" &&
@@ -300,6 +426,30 @@ if (check(signal, "Deployment/signal is not rendered")) {
     "Deployment/signal: prometheus.io/scrape, /path, /port annotations missing or not the node's port");
   check((spec.topologySpreadConstraints || []).length > 0 || (spec.affinity || {}).podAntiAffinity,
     "Deployment/signal: pods are not spread (topologySpreadConstraints or podAntiAffinity)");
+}
+
+// Ingress: only what clients use is routed. Paths matched as the Ingress API
+// defines it: Exact is the whole path; Prefix matches whole path elements.
+function routes(ing, target) {
+  for (const rule of ing.spec.rules || [])
+    for (const p of (rule.http || {}).paths || []) {
+      if (p.pathType === "Exact" && p.path === target) return p;
+      if (p.pathType === "Prefix") {
+        const want = p.path.split("/").filter(Boolean);
+        const have = target.split("/").filter(Boolean);
+        if (want.every((part, i) => have[i] === part)) return p;
+      }
+    }
+  return null;
+}
+for (const ing of byKind("Ingress")) {
+  for (const rule of ing.spec.rules || [])
+    for (const p of (rule.http || {}).paths || [])
+      check(p.pathType === "Exact" || p.pathType === "Prefix",
+        `${id(ing)}: path ${p.path} is ${p.pathType}: what it routes depends on the controller`);
+  for (const path of ["/metrics", "/api/ping", "/healthz", "/readyz"])
+    check(!routes(ing, path), `${id(ing)}: routes ${path} (${JSON.stringify(routes(ing, path))}): reachable from the internet`);
+  for (const path of ["/", "/api/ice-servers"]) check(routes(ing, path), `${id(ing)}: does not route ${path}, which clients need`);
 }
 
 // Services select pods and their target ports exist.
@@ -345,4 +495,9 @@ for (const d of docs) console.log(`document ${d.apiVersion} ${id(d)}`);
 for (const p of problems) console.log(`PROBLEM ${p}`);
 console.log(`k8s: ${docs.length} documents against kubernetes-models ${MODELS_VERSION} schemas, ` +
   `${checks} checks, ${problems.length} problems`);
+if (mutation) {
+  const caught = problems.some((p) => mutation.expect.test(p));
+  console.log(`mutation ${process.env.MUTATE} (${mutation.what}): ${caught ? "caught" : `NOT caught (want a problem matching ${mutation.expect})`}`);
+  process.exit(caught ? 0 : 1);
+}
 process.exit(problems.length ? 1 : 0);

@@ -2,13 +2,22 @@
 # Offline validation of the deployment files (ctest: deploy_manifests_validate).
 # Nothing here needs a Docker engine or a Kubernetes cluster:
 #   - deploy/docker-compose.yml: `docker-compose config -q` (alone and with
-#     docker-compose.host.yml), and that it uses the shared signal.env and
-#     HAProxy template with a stop_grace_period that covers the drain, builds
-#     every image it runs (nothing pulled), takes its host ports from the
-#     environment, and that the host-network file moves every service to
-#     127.0.0.1 on the same ports;
-#   - k8s/: rendered with `kubectl kustomize`, every document validated against
-#     the Kubernetes schemas plus consistency rules (tests/deploy/validate-k8s.js);
+#     docker-compose.host.yml; and that it refuses to run without TURN_SECRET),
+#     and that it uses the shared signal.env and HAProxy template with a
+#     stop_grace_period that covers the drain, builds every image it runs
+#     (nothing pulled), takes its host ports from the environment, trusts
+#     X-Forwarded-For from its balancer only, shares one TURN_SECRET between
+#     the nodes and coturn, and that the host-network file moves every service
+#     to 127.0.0.1 on the same ports;
+#   - k8s/: `kubectl kustomize` fails, naming the file, until the secrets exist;
+#     with them (k8s/secrets.sh) rendered, every document validated against the
+#     Kubernetes schemas plus consistency rules (tests/deploy/validate-k8s.js),
+#     once with hpa.yaml and once with hpa-cpu.yaml;
+#   - every rule added for issue 17 (secrets, capacity, probes, Ingress, drain,
+#     TRUSTED_PROXIES, TURN) shown failing on a broken input (k8s-mutations.js,
+#     and the compose mutations below);
+#   - deploy/local-cluster.sh sets TRUSTED_PROXIES, and the HAProxy template
+#     replaces X-Forwarded-For with the client's address;
 #   - k8s/signal.env byte-identical to deploy/signal.env;
 #   - deploy/haproxy: the template rendered as the local cluster and compose
 #     render it, checked with `haproxy -c`;
@@ -81,25 +90,58 @@ export NODE_PATH="$root/tests/deploy/node_modules"
 
 # ---------------------------------------------------------- docker-compose ----
 
+# The secret nodes and coturn share: required, never a default. `config`
+# reads deploy/.env too, which a developer may have: this runs without it.
+compose_config() {
+  local secret=$1
+  shift
+  : > "$tmp/empty.env"
+  env -u TURN_SECRET ${secret:+TURN_SECRET=$secret} docker-compose --env-file "$tmp/empty.env" "$@" config -q
+}
 check "docker-compose config -q accepts deploy/docker-compose.yml" \
-  docker-compose -f deploy/docker-compose.yml config -q
+  compose_config validate-only -f deploy/docker-compose.yml
 check "docker-compose config -q accepts it with deploy/docker-compose.host.yml" \
-  docker-compose -f deploy/docker-compose.yml -f deploy/docker-compose.host.yml config -q
+  compose_config validate-only -f deploy/docker-compose.yml -f deploy/docker-compose.host.yml
+no_turn_secret() {
+  ! compose_config "" -f deploy/docker-compose.yml && grep -q "set TURN_SECRET" "$tmp/out"
+}
+check "docker-compose refuses to run without TURN_SECRET, saying so (no default secret)" no_turn_secret
 
 # What no compose schema knows: the nodes use the shared signal.env, HAProxy
 # renders the shared template with every node, and stop_grace_period covers
 # the drain. Writes the render.sh arguments for the HAProxy check below.
+# MUTATE=NAME (environment): break the parsed files as the mutations at the
+# top of the script say, and succeed only if the rule they aim at reports it.
 compose_rules() {
-  node - deploy/docker-compose.yml deploy/signal.env "$tmp/compose-render-args" deploy/docker-compose.host.yml "$tmp/compose-image" << 'JS'
+  node - deploy/docker-compose.yml deploy/signal.env "$tmp/compose-render-args" deploy/docker-compose.host.yml "$tmp/compose-image" "$park_s" << 'JS'
 const fs = require("fs");
 const YAML = require("yaml");
-const [file, envFile, argsOut, hostFile, imageOut] = process.argv.slice(2);
+const [file, envFile, argsOut, hostFile, imageOut, parkS] = process.argv.slice(2);
 const compose = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true });
 const host = YAML.parse(fs.readFileSync(hostFile, "utf8"), { merge: true });
+const mutations = {
+  "trusted-proxies": { what: "node2 without TRUSTED_PROXIES", expect: /node2: TRUSTED_PROXIES/,
+    apply: () => delete compose.services.node2.environment.TRUSTED_PROXIES },
+  "trusted-gateway": { what: "the nodes trusting the whole subnet, gateway included", expect: /TRUSTED_PROXIES 10\.91\.17\.0\/24 is not the containers' ip_range/,
+    apply: () => { for (const n of ["node1", "node2", "node3"]) compose.services[n].environment.TRUSTED_PROXIES = "10.91.17.0/24"; } },
+  "host-trusted": { what: "the host-network nodes trusting the compose subnet", expect: /host file: node1 TRUSTED_PROXIES/,
+    apply: () => { host.services.node1.environment.TRUSTED_PROXIES = "10.91.17.128/25"; } },
+  "grace": { what: "stop_grace_period without the parking step", expect: /stop_grace_period 20s </,
+    apply: () => { for (const n of ["node1", "node2", "node3"]) compose.services[n].stop_grace_period = "20s"; } },
+  "turn-secret": { what: "coturn with a secret of its own", expect: /coturn: TURN_SECRET .* is not the nodes'/,
+    apply: () => { compose.services.coturn.environment.TURN_SECRET = "CHANGE-ME"; } },
+  "turn-default": { what: "a default TURN_SECRET", expect: /TURN_SECRET .* has a default/,
+    apply: () => { for (const n of ["node1", "node2", "node3"]) compose.services[n].environment.TURN_SECRET = "${TURN_SECRET:-dev}"; compose.services.coturn.environment.TURN_SECRET = "${TURN_SECRET:-dev}"; } },
+};
+const mutation = process.env.MUTATE ? mutations[process.env.MUTATE] : null;
+if (process.env.MUTATE && !mutation) { console.log(`no compose mutation ${process.env.MUTATE}`); process.exit(2); }
+if (mutation) mutation.apply();
 const env = Object.fromEntries(fs.readFileSync(envFile, "utf8").split("\n")
   .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 const bad = [];
 const seconds = (s) => { const m = String(s).match(/^(\d+)(s|m)?$/); return m ? Number(m[1]) * (m[2] === "m" ? 60 : 1) : NaN; };
+const ip4 = (a) => a.split(".").reduce((n, x) => n * 256 + Number(x), 0);
+const inCidr = (a, cidr) => { const [net, bits] = cidr.split("/"); const m = 2 ** (32 - Number(bits)); return Math.floor(ip4(a) / m) === Math.floor(ip4(net) / m); };
 const services = compose.services || {};
 const nodes = Object.entries(services).filter(([, s]) => s.build && /deploy\/Dockerfile$/.test(s.build.dockerfile || ""));
 if (nodes.length !== 3) bad.push(`expected 3 signal-node services, found ${nodes.length}`);
@@ -112,10 +154,24 @@ for (const [name, s] of nodes) {
   ids.add(e.NODE_ID);
   if (!/^redis:\/\//.test(e.REDIS_URL || "")) bad.push(`${name}: REDIS_URL is not a redis:// URL`);
   for (const k of Object.keys(e)) if (k in env) bad.push(`${name}: ${k} repeats signal.env`);
+  // The drain: delay, parking the seats (node/node.cpp park_timeout), close handshakes, leaving Redis.
   const need = (Number(env.DRAIN_DELAY_MS || 3000) + Number(env.SHUTDOWN_TIMEOUT_MS || 10000) +
-    Number(env.REDIS_TIMEOUT_MS || 2000)) / 1000 + 3;
+    Number(env.REDIS_TIMEOUT_MS || 2000)) / 1000 + Number(parkS) + 3;
   const grace = seconds(s.stop_grace_period || "10s");
-  if (!(grace >= need)) bad.push(`${name}: stop_grace_period ${s.stop_grace_period} < DRAIN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS + 3 s = ${need} s`);
+  if (!(Number(parkS) > 0)) bad.push("no park_timeout from node/node.cpp");
+  if (!(grace >= need)) bad.push(`${name}: stop_grace_period ${s.stop_grace_period} < DRAIN_DELAY_MS + parking + SHUTDOWN_TIMEOUT_MS + REDIS_TIMEOUT_MS + 3 s = ${need} s`);
+  // X-Forwarded-For from the balancer only: the containers' ip_range (not the gateway, the host's way in).
+  const range = ((((compose.networks || {}).default || {}).ipam || {}).config || [])[0] || {};
+  if (!range.ip_range || range.gateway && inCidr(range.gateway, range.ip_range))
+    bad.push("networks.default: no ip_range that leaves the gateway out");
+  if (e.TRUSTED_PROXIES !== range.ip_range)
+    bad.push(`${name}: TRUSTED_PROXIES ${e.TRUSTED_PROXIES} is not the containers' ip_range ${range.ip_range}`);
+  const he = ((host.services || {})[name] || {}).environment || {};
+  if (he.TRUSTED_PROXIES !== "127.0.0.1/32") bad.push(`host file: ${name} TRUSTED_PROXIES ${he.TRUSTED_PROXIES} is not 127.0.0.1/32 (HAProxy on loopback)`);
+  // One TURN secret, required: the nodes sign what coturn checks.
+  const turn = ((services.coturn || {}).environment || {}).TURN_SECRET;
+  if (e.TURN_SECRET !== turn) bad.push(`coturn: TURN_SECRET ${turn} is not the nodes' (${name}: ${e.TURN_SECRET})`);
+  if (!/^\$\{TURN_SECRET:\?[^}]+\}$/.test(e.TURN_SECRET || "")) bad.push(`${name}: TURN_SECRET ${e.TURN_SECRET} has a default or is not \${TURN_SECRET:?...}`);
   if (s.stop_signal && s.stop_signal !== "SIGTERM") bad.push(`${name}: stop_signal is not SIGTERM`);
 }
 const lb = services.haproxy || {};
@@ -138,7 +194,7 @@ for (const [name, s] of Object.entries(services)) {
   if (!s.build) bad.push(`${name}: image ${s.image} is pulled, not built here`);
   else if (!/^[a-z0-9-]+:local$/.test(s.image || "")) bad.push(`${name}: builds no image named NAME:local (${s.image})`);
 }
-for (const name of ["redis", "haproxy"]) {
+for (const name of ["redis", "haproxy", "coturn"]) {
   const ctx = typeof (services[name] || {}).build === "string" ? services[name].build : ((services[name] || {}).build || {}).context;
   if (ctx !== `images/${name}`) bad.push(`${name}: not built from deploy/images/${name}`);
 }
@@ -149,9 +205,11 @@ fs.writeFileSync(imageOut, [...nodeImages][0] + "\n");
 const hostPorts = {};
 for (const [name, s] of Object.entries(services)) {
   for (const p of s.ports || []) {
-    const m = String(p).match(/^(?:127\.0\.0\.1:)?\$\{([A-Z0-9_]+_PORT):-(\d+)\}:\d+$/);
-    if (!m) bad.push(`${name}: host port ${p} is not \${NAME_PORT:-default}`);
-    else hostPorts[name] = `\${${m[1]}:-${m[2]}}`;
+    // One port (TCP, or /udp /tcp), or coturn's relay range, which keeps its numbers.
+    const m = String(p).match(/^(?:127\.0\.0\.1:)?\$\{([A-Z0-9_]+_PORT):-(\d+)\}:\d+(\/(udp|tcp))?$/);
+    const range = String(p).match(/^\$\{([A-Z_]+_MIN_PORT):-(\d+)\}-\$\{([A-Z_]+_MAX_PORT):-(\d+)\}:\$\{\1:-\2\}-\$\{\3:-\4\}\/udp$/);
+    if (!m && !range) bad.push(`${name}: host port ${p} is not \${NAME_PORT:-default}`);
+    else if (m) hostPorts[name] = `\${${m[1]}:-${m[2]}}`;
   }
 }
 // The host-network file: every service on the host network, each node on its base host port.
@@ -169,31 +227,68 @@ for (const [name] of nodes) {
   if (!hcmd.includes(`127.0.0.1:${hostPorts[name]}`)) bad.push(`host file: HAProxy does not list 127.0.0.1:${hostPorts[name]}`);
 }
 for (const b of bad) console.log(b);
+if (mutation) {
+  const caught = bad.some((b) => mutation.expect.test(b));
+  console.log(`mutation ${process.env.MUTATE} (${mutation.what}): ${caught ? "caught" : `NOT caught (want ${mutation.expect})`}`);
+  process.exit(caught ? 0 : 1);
+}
 process.exit(bad.length ? 1 : 0);
 JS
 }
+park_s=$(sed -n 's/^constexpr auto park_timeout = std::chrono::seconds(\([0-9]*\));.*/\1/p' node/node.cpp)
 if $npm_ready; then
-  check "compose: nodes use signal.env, HAProxy renders deploy/haproxy, stop_grace_period covers the drain, every image built here, host ports from the environment, host-network file consistent" compose_rules
+  check "compose: nodes use signal.env, HAProxy renders deploy/haproxy, stop_grace_period covers the drain (parking too), every image built here, host ports from the environment, TRUSTED_PROXIES the balancer's, one required TURN_SECRET, host-network file consistent" compose_rules
+  compose_mutant() {
+    local MUTATE=$1
+    export MUTATE
+    compose_rules
+  }
+  for m in trusted-proxies trusted-gateway host-trusted grace turn-secret turn-default; do
+    check "compose rule catches a broken input: $m" compose_mutant "$m"
+  done
 else
   fail "compose rules (npm packages missing)"
 fi
 
 # -------------------------------------------------------------- kubernetes ----
 
+# k8s/ as a clean clone has it: no secrets/ (git ignores it; a developer's own
+# stays out of this).
+mkdir -p "$tmp/k8s"
+(cd k8s && tar --exclude=./secrets -cf - .) | tar -C "$tmp/k8s" -xf -
+no_secrets() {
+  ! kubectl kustomize "$tmp/k8s" > /dev/null && grep -q "secrets/redis-password" "$tmp/out"
+}
+check "kubectl kustomize k8s/ fails, naming secrets/redis-password, until the secrets exist (nothing placeholder)" no_secrets
 # shellcheck disable=SC2016 # $1 is expanded by the inner sh
-check "kubectl kustomize k8s/ renders (offline)" sh -c 'kubectl kustomize k8s/ > "$1"' sh "$tmp/k8s.yaml"
+check "k8s/secrets.sh makes the three secret files, random, without a newline" sh -c '
+  sh "$1/secrets.sh" && for f in redis-password jwt-secret turn-secret; do
+    v=$(cat "$1/secrets/$f") && [ ${#v} -eq 64 ] && [ "$(tail -c 1 "$1/secrets/$f" | od -An -c | tr -d " ")" != "\n" ] || exit 1
+  done && ! cmp -s "$1/secrets/redis-password" "$1/secrets/turn-secret"' sh "$tmp/k8s"
+# shellcheck disable=SC2016
+check "kubectl kustomize k8s/ renders with them (offline)" sh -c 'kubectl kustomize "$1" > "$2"' sh "$tmp/k8s" "$tmp/k8s.yaml"
+# The same with the CPU autoscaler in place of the connections one.
+# shellcheck disable=SC2016
+check "kubectl kustomize k8s/ renders with hpa-cpu.yaml in place of hpa.yaml" sh -c '
+  cp -r "$1" "$1-cpu" && sed -i "s/^  - hpa.yaml .*/  - hpa-cpu.yaml/" "$1-cpu/kustomization.yaml" &&
+  grep -q "^  - hpa-cpu.yaml" "$1-cpu/kustomization.yaml" && kubectl kustomize "$1-cpu" > "$2"' sh "$tmp/k8s" "$tmp/k8s-cpu.yaml"
+export PARK_TIMEOUT_S=$park_s
 if [ ! -s "$tmp/k8s.yaml" ]; then
   fail "k8s documents against the Kubernetes schemas (nothing rendered)"
 elif ! $npm_ready; then
   fail "k8s documents against the Kubernetes schemas (npm packages missing)"
 else
-  # The drain line and the document list are worth seeing in every run.
+  # The drain and capacity lines and the document list are worth seeing in every run.
   if node tests/deploy/validate-k8s.js "$tmp/k8s.yaml" k8s > "$tmp/k8s.out" 2>&1; then
-    pass "k8s: every rendered document valid against the Kubernetes schemas, no unknown field, references and drain consistent"
+    pass "k8s: every rendered document valid against the Kubernetes schemas, no unknown field, references, drain, secrets, capacity, probes, autoscaler, Ingress and TRUSTED_PROXIES consistent"
   else
     fail "k8s: rendered documents against the Kubernetes schemas and consistency rules"
   fi
   sed 's/^/      /' "$tmp/k8s.out"
+  check "k8s with hpa-cpu.yaml: the same rules" node tests/deploy/validate-k8s.js "$tmp/k8s-cpu.yaml" k8s
+  for m in $(node -e 'console.log(Object.keys(require("./tests/deploy/k8s-mutations.js")).join(" "))'); do
+    check "k8s rule catches a broken input: $m" env MUTATE="$m" node tests/deploy/validate-k8s.js "$tmp/k8s.yaml" k8s
+  done
 fi
 
 check "k8s/signal.env is byte-identical to deploy/signal.env" cmp deploy/signal.env k8s/signal.env
@@ -206,11 +301,30 @@ k8s_image() {
   grep -q -- "-t $want " deploy/podman.sh || { echo "deploy/podman.sh does not build $want"; return 1; }
   got=$(awk '/^kind: Deployment/{d=1} /^---/{d=0} d && $1 == "image:" && $2 ~ /signal-node/ {print $2}' "$tmp/k8s.yaml")
   echo "compose and deploy/podman.sh: $want; k8s Deployment: ${got:-none}"
-  [ "$got" = "$want" ]
+  [ "$got" = "$want" ] || return 1
+  # coturn: the image compose builds from deploy/images/coturn (podman.sh builds signal-$img:local).
+  want=$(awk '/^  coturn:/{c=1} c && $1 == "image:" {print $2; exit}' deploy/docker-compose.yml)
+  got=$(awk '$1 == "image:" && $2 ~ /signal-coturn/ {print $2}' "$tmp/k8s.yaml")
+  echo "compose coturn: $want; k8s coturn: ${got:-none}"
+  grep -q 'for img in .*coturn' deploy/podman.sh && [ -n "$want" ] && [ "$got" = "$want" ]
 }
-check "k8s: the Deployment runs the image deploy/podman.sh builds and compose runs" k8s_image
+check "k8s: the Deployments run the images deploy/podman.sh builds and compose runs (signal-node, coturn)" k8s_image
 
 # ----------------------------------------------------------------- haproxy ----
+
+# Real client addresses behind the balancer: HAProxy replaces X-Forwarded-For
+# with the client's address (del-header in the frontend, then forwardfor), and
+# the local cluster trusts it (compose and k8s: their rules above).
+forwarded_for() {
+  local ok=0
+  grep -Eq '^[[:space:]]+option forwardfor' deploy/haproxy/haproxy.cfg.in || { echo "haproxy.cfg.in: no option forwardfor"; ok=1; }
+  awk '/^frontend/{f=1} /^backend/{f=0} f' deploy/haproxy/haproxy.cfg.in | grep -Eq '^[[:space:]]+http-request del-header X-Forwarded-For' ||
+    { echo "haproxy.cfg.in: the frontend keeps what clients send as X-Forwarded-For"; ok=1; }
+  grep -Eq 'TRUSTED_PROXIES=\$\{TRUSTED_PROXIES:-127\.0\.0\.1/32\}' deploy/local-cluster.sh ||
+    { echo "deploy/local-cluster.sh: does not trust its HAProxy (TRUSTED_PROXIES 127.0.0.1/32)"; ok=1; }
+  return $ok
+}
+check "HAProxy sends the client's address in X-Forwarded-For only, deploy/local-cluster.sh trusts it" forwarded_for
 
 haproxy_local() {
   sh deploy/haproxy/render.sh 127.0.0.1:18080 127.0.0.1:14001 127.0.0.1:14002 127.0.0.1:14003 > "$tmp/local.cfg" &&
@@ -269,7 +383,7 @@ check "Dockerfile: multi-stage bookworm, non-root, STOPSIGNAL, ENTRYPOINT, no HE
 # Redis and HAProxy: Debian's packages on the same base, unprivileged.
 image_rules() {
   local d ok=0
-  for d in redis haproxy; do
+  for d in redis haproxy coturn; do
     f=deploy/images/$d/Dockerfile
     [ -f "$f" ] || { echo "$f missing"; ok=1; continue; }
     grep -qx 'FROM debian:bookworm-slim' "$f" || { echo "$f: not FROM debian:bookworm-slim"; ok=1; }
@@ -278,7 +392,7 @@ image_rules() {
   done
   return $ok
 }
-check "deploy/images: Redis and HAProxy from Debian packages on debian:bookworm-slim, not as root" image_rules
+check "deploy/images: Redis, HAProxy and coturn from Debian packages on debian:bookworm-slim, not as root" image_rules
 
 # Every shared library the binary links directly (NEEDED) comes from a package
 # the runtime stage installs (or from bookworm-slim itself); apt brings what

@@ -7,7 +7,13 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <netinet/in.h>
 #include <stdexcept>
+#include <sys/socket.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 namespace testing {
 
@@ -79,6 +85,7 @@ struct ws_client::impl {
   websocket::stream<beast::tcp_stream> ws{ioc};
   beast::flat_buffer buffer;
   bool open = false;
+  std::string source; // bind to this address before connecting
   // A read that timed out stays pending (cancelling a Beast websocket read
   // ruins the stream); the next read() goes on waiting for it.
   bool reading = false;
@@ -94,6 +101,15 @@ ws_client& ws_client::operator=(ws_client&&) noexcept = default;
 int ws_client::try_connect(std::uint16_t port, const std::map<std::string, std::string>& headers,
                            const std::string& target) {
   auto& m = *impl_;
+  auto& sock = beast::get_lowest_layer(m.ws).socket();
+  if (!m.source.empty()) {
+    sock.open(tcp::v4());
+    // The port is picked per 4-tuple at connect (as tools/bench does), so
+    // many clients of one source address never exhaust its ports.
+    int one = 1;
+    ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sock.bind(tcp::endpoint{net::ip::make_address(m.source), 0});
+  }
   beast::get_lowest_layer(m.ws).connect(tcp::endpoint{net::ip::make_address("127.0.0.1"), port});
   m.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (auto& [k, v] : headers)
@@ -113,6 +129,11 @@ int ws_client::try_connect(std::uint16_t port, const std::map<std::string, std::
   m.open = true;
   m.ws.read_message_max(64 * 1024 * 1024);
   return 101;
+}
+
+ws_client& ws_client::from(std::string source_address) {
+  impl_->source = std::move(source_address);
+  return *this;
 }
 
 void ws_client::connect(std::uint16_t port, const std::map<std::string, std::string>& headers,

@@ -41,6 +41,10 @@ public:
   ws_client(ws_client&&) noexcept;
   ws_client& operator=(ws_client&&) noexcept;
 
+  // The local address the next connect binds to (127.0.0.2, 127.0.0.3, ...: a
+  // client at another address on loopback); empty: the kernel's choice.
+  ws_client& from(std::string source_address);
+
   // Connects and completes the upgrade; throws with the HTTP status on refusal.
   void connect(std::uint16_t port, const std::map<std::string, std::string>& headers = {},
                const std::string& host = "127.0.0.1");

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -152,4 +153,36 @@ TEST_CASE("frames kept for a parked seat are bounded by count and bytes, the old
   CHECK(frames[2] == "eeeeee");
   CHECK(k.size() == 0);
   CHECK(k.dropped() == 0);
+}
+
+TEST_CASE("a room's part of the parked-seats gauge follows its seats and goes back with the room") {
+  std::atomic<std::int64_t> gauge{5}; // other rooms' parked seats
+  {
+    auto s = paired();
+    parked_share share;
+    share.update(s, &gauge);
+    CHECK(gauge == 5);
+    s.park(seat_role::guest, 0);
+    share.update(s, &gauge);
+    share.update(s, &gauge); // a call too many changes nothing
+    CHECK(gauge == 6);
+    s.park(seat_role::host, 0);
+    share.update(s, &gauge);
+    CHECK(gauge == 7);
+    s.resume_here(seat_role::host, host, "new", 300);
+    share.update(s, &gauge);
+    CHECK(gauge == 6);
+    s.park(seat_role::host, 0);
+    share.update(s, &gauge);
+    CHECK(gauge == 7);
+  } // the room goes with two seats parked, never told: its part goes back
+  CHECK(gauge == 5);
+  auto s = paired();
+  parked_share share;
+  s.park(seat_role::host, 0);
+  share.update(s, &gauge);
+  CHECK(gauge == 6);
+  s.end(); // an ended room waits for nobody
+  share.update(s, &gauge);
+  CHECK(gauge == 5);
 }

@@ -221,9 +221,12 @@ std::string render_close_room(const json& j) {
 std::string render_drain(const json& j) {
   if (j["already"].get<bool>())
     return text(j["node"]) + " is already draining\n";
+  // The steps of node::shutdown; parking (cluster mode) is bounded by
+  // node/node.cpp's park_timeout, which the answer does not carry.
   return text(j["node"]) + " is draining: /readyz fails now; in " + text(j["drain_delay_ms"]) +
-         " ms it stops accepting and closes every client with " + text(j["close_code"]) + ", then exits (at most " +
-         text(j["shutdown_timeout_ms"]) + " ms later)\n";
+         " ms it stops accepting, parks its clients' seats (cluster mode), closes every client with " +
+         text(j["close_code"]) + ", waits up to " + text(j["shutdown_timeout_ms"]) +
+         " ms for the close handshakes, then exits\n";
 }
 
 std::string render_log_level(const json& j) {
