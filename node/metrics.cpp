@@ -54,6 +54,21 @@ long resident_bytes() {
   return pages_resident * sysconf(_SC_PAGESIZE);
 }
 
+// A label value as the exposition format wants it: \\, \" and newlines escaped.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string seconds(std::uint64_t us) {
   // Bucket bounds in seconds without trailing noise: 0.000025, 0.001, 1, ...
   auto s = std::to_string(us / 1e6);
@@ -114,9 +129,26 @@ std::string render_metrics(const node_stats& st, bool ready, const std::optional
   e.sample("signal_relay_latency_seconds_count", h.count.load());
 
   if (redis) {
-    e.single("signal_redis_up", "gauge", "1 while both Redis links (commands, subscriber) are up.", redis->up ? 1 : 0);
-    e.single("signal_redis_reconnects_total", "counter", "Redis links re-established after a loss.",
+    e.single("signal_redis_up", "gauge",
+             "1 while at least one Redis shard is usable and none refuses this node (the node can serve).",
+             redis->up ? 1 : 0);
+    e.single("signal_redis_reconnects_total", "counter", "Redis links re-established after a loss (every shard).",
              redis->reconnects);
+    e.family("signal_redis_shard_up", "gauge",
+             "1 while the shard is usable: both links up on its primary and the shard list agreed.");
+    for (auto& s : redis->shards)
+      e.sample("signal_redis_shard_up", s.state == "up" ? 1 : 0, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_refused", "gauge",
+             "1 while the shard refuses this node (credentials, permissions, or another shard list).");
+    for (auto& s : redis->shards)
+      e.sample("signal_redis_shard_refused", s.state == "refused" ? 1 : 0, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_reconnects_total", "counter", "The shard's links re-established after a loss.");
+    for (auto& s : redis->shards)
+      e.sample("signal_redis_shard_reconnects_total", s.reconnects, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_failovers_total", "counter",
+             "Times the shard's command link came back on another primary (Sentinel failovers).");
+    for (auto& s : redis->shards)
+      e.sample("signal_redis_shard_failovers_total", s.failovers, "shard=\"" + label(s.name) + "\"");
   }
   e.single("process_resident_memory_bytes", "gauge", "Resident set size.", resident_bytes());
   return e.take();

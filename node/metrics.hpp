@@ -2,17 +2,21 @@
 // this one unit (format 0.0.4: # HELP, # TYPE, samples).
 #pragma once
 
+#include "actors/remote.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace signaling {
 
 struct node_stats;
 
 struct redis_view {
-  bool up = false;
+  bool up = false; // at least one shard usable
   std::uint64_t reconnects = 0;
+  std::vector<cluster_view::shard_state> shards;
 };
 
 // `redis` is empty in embedded mode.
