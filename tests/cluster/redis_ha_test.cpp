@@ -573,3 +573,46 @@ TEST_CASE("ACL: a Redis whose only user is `signal on >pw ~sig:* &sig:* +@all` w
     CHECK(node.output().find("event=listening") == std::string::npos);
   }
 }
+
+TEST_CASE("deploy/local-cluster.sh up 2 --sentinel --shards 2: two primary/replica groups behind three sentinels, "
+          "nodes on both shards, a room through HAProxy, a failover followed, and down stops every process") {
+  local_cluster lc{{{"SENTINEL_DOWN_AFTER_MS", "1000"}}, 2, {"--sentinel", "--shards", "2"}};
+  REQUIRE(lc.redis().size() == 7); // redis1, redis1-replica, redis2, redis2-replica, sentinel1..3
+  for (auto& [name, node] : lc.nodes()) {
+    auto p = ping(node.second);
+    REQUIRE_MESSAGE(p["redisShards"].size() == 2, p.dump());
+    CHECK(p["redisShards"][0]["name"] == "shard1");
+    CHECK(p["redisShards"][1]["name"] == "shard2");
+    CHECK(p["redis"] == "up");
+  }
+  auto room = [&] {
+    ws_client host, guest;
+    host.connect(lc.lb_port());
+    guest.connect(lc.lb_port());
+    auto id = create_room(host);
+    join(guest, id);
+    auto joined = read_json(guest)["type"] == "peer-joined" && read_json(host)["type"] == "peer-joined";
+    std::string s = json{{"type", "signal"}, {"roomId", id}, {"sdp", "via haproxy"}}.dump();
+    host.send(s);
+    return joined && guest.read_text() == s;
+  };
+  CHECK(room());
+  // shard2's primary dies: the sentinels promote its replica, the nodes follow.
+  auto promoted = "127.0.0.1:" + std::to_string(lc.redis().at("redis2-replica"));
+  try {
+    redis_command(lc.redis().at("redis2"), {"SHUTDOWN", "NOSAVE"}); // it never answers: it is gone
+  } catch (const std::runtime_error&) {
+  }
+  for (auto& [name, node] : lc.nodes())
+    CHECK(eventually([&, port = node.second] { return shard_primary(port, 1) == promoted; }, 20s));
+  CHECK(eventually([&] { return room(); }, 5s));
+  auto pids = lc.pids();
+  auto out = lc.down();
+  CHECK(out.find("local cluster: down") != std::string::npos);
+  for (int pid : pids) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_s, comm, state;
+    bool running = static_cast<bool>(stat >> pid_s >> comm >> state) && state != "Z";
+    CHECK_MESSAGE(!running, "process " << pid << " (" << comm << ") is still running after down");
+  }
+}

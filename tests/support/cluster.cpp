@@ -286,7 +286,7 @@ std::string run_script(std::vector<std::string> argv, const env_map& env) {
 
 } // namespace
 
-local_cluster::local_cluster(const env_map& env, int nodes) {
+local_cluster::local_cluster(const env_map& env, int nodes, std::vector<std::string> args) {
   char tmpl[] = "/tmp/signal-lc-XXXXXX";
   if (!mkdtemp(tmpl))
     throw std::runtime_error("mkdtemp failed");
@@ -302,7 +302,9 @@ local_cluster::local_cluster(const env_map& env, int nodes) {
   for (auto& [k, v] : env)
     env_[k] = v;
   try {
-    run_script({"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "up", std::to_string(nodes)}, env_);
+    std::vector<std::string> argv{"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "up", std::to_string(nodes)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    run_script(argv, env_);
   } catch (...) {
     // The script stops what it started on failure; make sure of it.
     child_process cleanup{{"/bin/bash", SIGNAL_SOURCE_DIR "/deploy/local-cluster.sh", "down"}, env_};
@@ -323,6 +325,8 @@ local_cluster::local_cluster(const env_map& env, int nodes) {
       lb_port_ = static_cast<std::uint16_t>(port);
     else if (name.rfind("node", 0) == 0)
       nodes_[name] = {pid, static_cast<std::uint16_t>(port)};
+    else if (name.rfind("redis", 0) == 0 || name.rfind("sentinel", 0) == 0)
+      redis_[name] = static_cast<std::uint16_t>(port);
   }
 }
 

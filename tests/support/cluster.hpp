@@ -136,12 +136,15 @@ struct single_node {
 // and stopped by the operators' script; clients see one port.
 class local_cluster {
 public:
-  explicit local_cluster(const env_map& env = {}, int nodes = 3);
+  // `args`: more arguments to `up` (--sentinel, --shards K).
+  explicit local_cluster(const env_map& env = {}, int nodes = 3, std::vector<std::string> args = {});
   ~local_cluster(); // `down`; checks nothing is left running
   std::uint16_t lb_port() const { return lb_port_; }
   // node name -> (pid, port), from the script's state file
   const std::map<std::string, std::pair<int, std::uint16_t>>& nodes() const { return nodes_; }
   std::vector<int> pids() const; // every process the script started
+  // name -> port of every Redis server and sentinel (redis, redis2-replica, sentinel1...)
+  const std::map<std::string, std::uint16_t>& redis() const { return redis_; }
   const std::string& dir() const { return dir_; } // CLUSTER_DIR (logs, tls/cert.pem)
   std::string down();            // runs `down`, returns its output
 
@@ -150,6 +153,7 @@ private:
   env_map env_;
   std::uint16_t lb_port_ = 0;
   std::map<std::string, std::pair<int, std::uint16_t>> nodes_;
+  std::map<std::string, std::uint16_t> redis_;
   std::vector<int> pids_;
   bool up_ = false;
 };
