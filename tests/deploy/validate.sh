@@ -3,9 +3,11 @@
 # Nothing here needs a Docker engine or a Kubernetes cluster:
 #   - deploy/docker-compose.yml: `docker-compose config -q`, and that it uses the
 #     shared signal.env and HAProxy template with a stop_grace_period that
-#     covers the drain;
-#   - k8s/: rendered with `kubectl kustomize`, every document validated against
-#     the Kubernetes schemas plus consistency rules (tests/deploy/validate-k8s.js);
+#     covers the drain; with deploy/docker-compose.sentinel.yml layered on it,
+#     that the sentinels, the replica and the nodes' REDIS_SENTINELS agree;
+#   - k8s/: rendered with `kubectl kustomize`, alone and with the k8s/sentinel
+#     component, every document validated against the Kubernetes schemas plus
+#     consistency rules (tests/deploy/validate-k8s.js);
 #   - k8s/signal.env byte-identical to deploy/signal.env;
 #   - deploy/haproxy: the template rendered as the local cluster and compose
 #     render it, checked with `haproxy -c`;
@@ -134,6 +136,59 @@ else
   fail "compose rules (npm packages missing)"
 fi
 
+# The production profile: deploy/docker-compose.sentinel.yml layered on the base.
+sentinel_files=(-f deploy/docker-compose.yml -f deploy/docker-compose.sentinel.yml)
+check "docker-compose config -q accepts the base file with deploy/docker-compose.sentinel.yml" \
+  docker-compose "${sentinel_files[@]}" config -q
+compose_sentinel_rules() {
+  docker-compose "${sentinel_files[@]}" config > "$tmp/compose-sentinel.yml" || return 1
+  node - "$tmp/compose-sentinel.yml" << 'JS'
+const fs = require("fs");
+const YAML = require("yaml");
+const services = YAML.parse(fs.readFileSync(process.argv[2], "utf8")).services || {};
+const bad = [];
+const sentinels = Object.entries(services).filter(([, s]) => /redis-sentinel/.test([].concat(s.command || []).join(" ")));
+if (sentinels.length < 3 || sentinels.length % 2 === 0) bad.push(`expected an odd number (>= 3) of sentinels, found ${sentinels.length}`);
+for (const [name, s] of sentinels) {
+  const cmd = [].concat(s.command || []).join(" ");
+  const m = cmd.match(/sentinel monitor (\S+) (\S+) (\d+) (\d+)/);
+  if (!m) { bad.push(`${name}: monitors no master group`); continue; }
+  if (!services[m[2]]) bad.push(`${name}: monitors ${m[2]}, which is no service`);
+  if (!(Number(m[4]) > sentinels.length / 2)) bad.push(`${name}: quorum ${m[4]} is not a majority of ${sentinels.length}`);
+  if (!/resolve-hostnames yes/.test(cmd) || !/announce-hostnames yes/.test(cmd)) bad.push(`${name}: hostnames are neither resolved nor announced`);
+  if (s.hostname !== name) bad.push(`${name}: hostname is not the service name (what it announces)`);
+}
+const replicas = Object.entries(services).filter(([, s]) => /--replicaof/.test([].concat(s.command || []).join(" ")));
+if (replicas.length === 0) bad.push("no Redis replica (--replicaof)");
+for (const [name, s] of replicas) {
+  const cmd = [].concat(s.command || []).join(" ");
+  const m = cmd.match(/--replicaof (\S+) (\d+)/);
+  if (!m || !services[m[1]]) bad.push(`${name}: replicates no service`);
+  if (!cmd.includes(`--replica-announce-ip ${name}`)) bad.push(`${name}: does not announce its service name`);
+}
+const nodes = Object.entries(services).filter(([, s]) => s.build && /deploy\/Dockerfile$/.test(s.build.dockerfile || ""));
+if (nodes.length === 0) bad.push("no signal-node services");
+for (const [name, s] of nodes) {
+  const e = s.environment || {};
+  if (e.REDIS_URL) bad.push(`${name}: REDIS_URL is still set (REDIS_SENTINELS replaces it)`);
+  const listed = String(e.REDIS_SENTINELS || "").split(",").filter(Boolean);
+  for (const [sname] of sentinels)
+    if (!listed.includes(`${sname}:26379`)) bad.push(`${name}: REDIS_SENTINELS lacks ${sname}:26379`);
+  for (const a of listed) if (!services[a.split(":")[0]]) bad.push(`${name}: REDIS_SENTINELS names ${a}, which is no service`);
+  if (!e.REDIS_MASTER_NAME) bad.push(`${name}: no REDIS_MASTER_NAME`);
+  for (const [sname] of sentinels)
+    if (!(s.depends_on || {})[sname]) bad.push(`${name}: does not depend on ${sname}`);
+}
+for (const b of bad) console.log(b);
+process.exit(bad.length ? 1 : 0);
+JS
+}
+if $npm_ready; then
+  check "compose with sentinel: odd sentinels with a majority quorum on a real service, replicas announce themselves, nodes on REDIS_SENTINELS" compose_sentinel_rules
+else
+  fail "compose sentinel rules (npm packages missing)"
+fi
+
 # -------------------------------------------------------------- kubernetes ----
 
 # shellcheck disable=SC2016 # $1 is expanded by the inner sh
@@ -150,6 +205,28 @@ else
     fail "k8s: rendered documents against the Kubernetes schemas and consistency rules"
   fi
   sed 's/^/      /' "$tmp/k8s.out"
+fi
+
+# The production profile, k8s/sentinel (a kustomize Component), switched on
+# in an overlay of its own: kustomize refuses one inside the directory it builds on.
+mkdir -p "$tmp/sentinel-overlay"
+rel=$(realpath --relative-to="$tmp/sentinel-overlay" "$root/k8s")
+printf 'resources:\n  - %s\ncomponents:\n  - %s/sentinel\n' "$rel" "$rel" > "$tmp/sentinel-overlay/kustomization.yaml"
+# shellcheck disable=SC2016 # $1 and $2 are expanded by the inner sh
+check "kubectl kustomize renders k8s/ with the k8s/sentinel component (offline)" \
+  sh -c 'kubectl kustomize "$1" > "$2"' sh "$tmp/sentinel-overlay" "$tmp/k8s-sentinel.yaml"
+if [ ! -s "$tmp/k8s-sentinel.yaml" ]; then
+  fail "k8s with sentinel: documents against the Kubernetes schemas (nothing rendered)"
+elif ! $npm_ready; then
+  fail "k8s with sentinel: documents against the Kubernetes schemas (npm packages missing)"
+else
+  if node tests/deploy/validate-k8s.js "$tmp/k8s-sentinel.yaml" k8s k8s/sentinel > "$tmp/k8s-sentinel.out" 2>&1 &&
+    ! grep -Eq ' (Deployment|Service)/redis$' "$tmp/k8s-sentinel.out"; then
+    pass "k8s with sentinel: every document valid, nodes on REDIS_SENTINELS of the rendered sentinel pods, dev Redis gone"
+  else
+    fail "k8s with sentinel: rendered documents against the Kubernetes schemas and consistency rules"
+  fi
+  sed 's/^/      /' "$tmp/k8s-sentinel.out"
 fi
 
 check "k8s/signal.env is byte-identical to deploy/signal.env" cmp deploy/signal.env k8s/signal.env
