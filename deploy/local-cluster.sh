@@ -76,15 +76,35 @@ next_port() {
   taken="$taken$free "
 }
 
-# A redis-server in the background: start_redis NAME PORT [ARGS...].
-start_redis() {
-  local name=$1 port=$2
+# A redis-server (or, for a NAME starting with "sentinel", a redis-sentinel
+# whose configuration sentinel_conf PORT writes) in the background, on the
+# first free port from FROM: start_server NAME FROM [ARGS...]. Sets $port.
+# A port nothing listened on may still be taken (another program's outgoing
+# connection, a race): on "Address already in use" the next one is tried.
+start_server() {
+  local name=$1 from=$2 attempt pid
   shift 2
-  # Its own file in CLUSTER_DIR: a replica writes what it syncs to disk.
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --dbfilename "$name.rdb" "$@" \
-    >"$dir/$name.log" 2>&1 &
-  echo "$name $! $port" >> "$dir/state"
-  wait_for "redis-cli -p $port ping | grep -q PONG" 10 || die "$name did not start (see $dir/$name.log)"
+  for attempt in 1 2 3 4 5 6 7 8; do
+    next_port "$from"
+    port=$free
+    if [[ "$name" == sentinel* ]]; then
+      sentinel_conf "$port" > "$dir/$name.conf"
+      redis-sentinel "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
+    else
+      # Its own file in CLUSTER_DIR: a replica writes what it syncs to disk.
+      redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --dbfilename "$name.rdb" \
+        "$@" >"$dir/$name.log" 2>&1 &
+    fi
+    pid=$!
+    if wait_for "redis-cli -p $port ping | grep -q PONG || ! alive $pid" 10 && alive "$pid"; then
+      echo "$name $pid $port" >> "$dir/state"
+      return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    grep -q "Address already in use" "$dir/$name.log" || die "$name did not start (see $dir/$name.log)"
+    from=$((port + 1))
+  done
+  die "$name did not start: no free port (see $dir/$name.log)"
 }
 
 # Running (a zombie whose parent has not reaped it yet counts as gone).
@@ -120,18 +140,14 @@ up() {
 
   # Redis: one server per shard (REDIS_URL), or per shard a primary and a
   # replica that three sentinels watch (REDIS_SENTINELS).
-  local redis_env=() urls="" masters="" k port primary sentinels=""
+  local redis_env=() urls="" masters="" k primary sentinels=""
   for k in $(seq 1 "$shards"); do
-    next_port "$redis_port"
-    port=$free
     local name=redis
     [ "$shards" = 1 ] || name=redis$k
-    start_redis "$name" "$port"
+    start_server "$name" "$redis_port"
     if [ "$sentinel" = 1 ]; then
       primary=$port
-      next_port "$redis_port"
-      port=$free
-      start_redis "$name-replica" "$port" --replicaof 127.0.0.1 "$primary"
+      start_server "$name-replica" "$redis_port" --replicaof 127.0.0.1 "$primary"
       local master=mymaster
       [ "$shards" = 1 ] || master=shard$k
       masters="$masters${masters:+,}$master:$primary"
@@ -141,21 +157,18 @@ up() {
   done
   if [ "$sentinel" = 1 ]; then
     local i m sentinel_ports=()
+    sentinel_conf() {
+      echo "port $1"
+      echo "bind 127.0.0.1"
+      echo "dir $dir"
+      for m in ${masters//,/ }; do
+        echo "sentinel monitor ${m%%:*} 127.0.0.1 ${m##*:} 2"
+        echo "sentinel down-after-milliseconds ${m%%:*} $down_after"
+        echo "sentinel failover-timeout ${m%%:*} 10000"
+      done
+    }
     for i in 1 2 3; do
-      next_port "$sentinel_port"
-      port=$free
-      {
-        echo "port $port"
-        echo "bind 127.0.0.1"
-        echo "dir $dir"
-        for m in ${masters//,/ }; do
-          echo "sentinel monitor ${m%%:*} 127.0.0.1 ${m##*:} 2"
-          echo "sentinel down-after-milliseconds ${m%%:*} $down_after"
-          echo "sentinel failover-timeout ${m%%:*} 10000"
-        done
-      } > "$dir/sentinel$i.conf"
-      redis-sentinel "$dir/sentinel$i.conf" >"$dir/sentinel$i.log" 2>&1 &
-      echo "sentinel$i $! $port" >> "$dir/state"
+      start_server "sentinel$i" "$sentinel_port"
       sentinels="$sentinels${sentinels:+,}127.0.0.1:$port"
       sentinel_ports+=("$port")
     done
