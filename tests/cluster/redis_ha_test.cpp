@@ -261,13 +261,17 @@ TEST_CASE("a sentinel killed, and a sentinel restarted with stale state (naming 
     CHECK(eventually([&] { return shard_primary(port) == promoted; }, 10s));
 
   // Sentinel 2 comes back with its old state: it still names the dead
-  // primary. (Without its known-replica lines it cannot hear the others'
-  // newer configuration through the promoted replica, so it stays stale.)
+  // primary. Left alone it would hear the others' newer configuration
+  // within a hello period (2 s): they PUBLISH hellos to it, and to the
+  // promoted replica it knows. To keep it stale for the whole test, as a
+  // sentinel cut off from its peers would be, it forgets the replica and
+  // refuses PUBLISH; the nodes only ask it questions.
   std::istringstream lines(stale_config);
   std::string line, config;
   while (std::getline(lines, line))
-    if (line.find("known-replica") == std::string::npos)
+    if (line.find("known-replica") == std::string::npos && line.rfind("user default ", 0) != 0)
       config += line + "\n";
+  config += "user default on nopass ~* &* +@all -publish\n";
   g.sentinel(2).restart(config);
   REQUIRE(g.sentinel(2).primary() == old_primary);
   // Every node re-asks now (its links to the new primary are killed), and a
