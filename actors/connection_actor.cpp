@@ -87,15 +87,8 @@ public:
     if (closing_)
       return;
     auto received = now_ns();
-    if (!take_token()) {
-      if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
-        log::warn("event=rate_limit_close actor={}", id());
-        close(close_code::policy_violation, "rate limit exceeded");
-        return;
-      }
-      return send_error(error_code::rate_limited);
-    }
-    strikes_ = 0;
+    if (!spend_token())
+      return; // closed: over the rate for too long
     auto res = protocol::parse(text, ctx_.lim.max_json_depth);
     if (!res.ok)
       return send_error(res.error, res.detail);
@@ -114,6 +107,11 @@ public:
     if (closing_ || !link_)
       return;
     auto now = clock::now();
+    if (resume_due_ <= now) {
+      resume_due_ = clock::time_point::max();
+      resumed_at_ = now;
+      link_->resume_reading();
+    }
     if (miss_due_ <= now) {
       miss_due_ = clock::time_point::max();
       pending_ = false;
@@ -121,7 +119,7 @@ public:
     }
     // JOIN_TIMEOUT_MS: a connection out of any room that long is closed.
     if (!room_ && !pending_ && now >= roomless_since_ + ctx_.lim.join_timeout) {
-      log::info("event=join_timeout actor={} remote={}", id(), link_->remote_address());
+      log::debug("event=join_timeout actor={} remote={}", id(), link_->remote_address());
       return close(close_code::policy_violation, "no room joined in time");
     }
     arm();
@@ -444,7 +442,7 @@ private:
   void arm() {
     if (!link_ || closing_)
       return;
-    auto when = miss_due_;
+    auto when = std::min(miss_due_, resume_due_);
     if (!room_) {
       auto join = pending_ ? clock::now() + std::chrono::seconds(1) : roomless_since_ + ctx_.lim.join_timeout;
       when = std::min(when, join);
@@ -465,7 +463,7 @@ private:
     if (join_misses_ >= ctx_.lim.join_misses_before_close) {
       pending_ = false;
       send_error(error_code::room_unavailable);
-      log::warn("event=join_miss_close actor={} remote={} misses={}", id(), link_->remote_address(), join_misses_);
+      log::debug("event=join_miss_close actor={} remote={} misses={}", id(), link_->remote_address(), join_misses_);
       close(close_code::policy_violation, "too many failed joins");
       return;
     }
@@ -484,16 +482,45 @@ private:
     link_->close(code, reason);
   }
 
-  // Token bucket: RATE_LIMIT_PER_SEC tokens a second, at most RATE_LIMIT_BURST saved.
-  bool take_token() {
+  // RATE_LIMIT_PER_SEC / RATE_LIMIT_BURST, as a token bucket. A message over
+  // the rate is not refused: when a message leaves the bucket without a token
+  // for the next one, reading stops until it has one again, so what the
+  // client sends meanwhile waits in its own TCP buffers. It is slowed and
+  // loses nothing. A message that was already waiting when reading resumed
+  // (read within a tenth of a token's time after it) is a strike (the client sends faster than its rate); one that was not
+  // ends the run. RATE_LIMIT_STRIKES strikes in a row close the connection
+  // 1008. False once closed.
+  bool spend_token() {
     auto now = clock::now();
     auto elapsed = std::chrono::duration<float>(now - bucket_at_).count();
     bucket_at_ = now;
     tokens_ = std::min(static_cast<float>(ctx_.lim.rate_burst),
                        tokens_ + static_cast<float>(ctx_.lim.rate_per_second) * elapsed);
-    if (tokens_ < 1)
-      return false;
     tokens_ -= 1;
+    if (tokens_ >= 1) {
+      throttling_ = false;
+      strikes_ = 0;
+      return true;
+    }
+    if (throttling_) {
+      // Read within a tenth of a token's time (at least 1 ms) of the resume.
+      auto tenth = std::chrono::duration<double>(0.1 / ctx_.lim.rate_per_second);
+      bool was_waiting = now - resumed_at_ < std::max<clock::duration>(
+                                               std::chrono::milliseconds(1),
+                                               std::chrono::duration_cast<clock::duration>(tenth));
+      if (!was_waiting)
+        strikes_ = 0;
+      else if (++strikes_ > ctx_.lim.rate_strikes_before_close) {
+        log::debug("event=rate_limit_close actor={}", id());
+        close(close_code::policy_violation, "rate limit exceeded");
+        return false;
+      }
+    }
+    throttling_ = true;
+    link_->pause_reading();
+    resume_due_ = now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+                          (1.0 - tokens_) / ctx_.lim.rate_per_second));
+    arm();
     return true;
   }
 
@@ -528,7 +555,8 @@ private:
   bool closing_ = false; // we closed the link; ignore what still arrives
   bool frozen_ = false;  // node drain: our seat is parked, relay nothing more
   seat_role role_ = seat_role::host; // our seat in room_id_
-  std::uint32_t strikes_ = 0;
+  std::uint32_t strikes_ = 0; // slowed messages in a row (see spend_token)
+  bool throttling_ = false;   // the last message left no token for the next: reading paused
   float tokens_;
   clock::time_point bucket_at_ = clock::now();
   std::string room_id_;
@@ -544,6 +572,8 @@ private:
   // Deadlines against idle sockets and room-code guessing (see join_missed).
   clock::time_point roomless_since_ = clock::now();
   clock::time_point miss_due_ = clock::time_point::max();
+  clock::time_point resume_due_ = clock::time_point::max(); // reading paused until then
+  clock::time_point resumed_at_;
   std::uint32_t join_misses_ = 0;
 };
 

@@ -67,7 +67,7 @@ void end_room(room_ptr self, const caf::actor& leaving, const char* why) {
     if (s.state == seat_state::here && s.member != leaving)
       caf::anon_send(s.member, peer_left{me(self)});
   }
-  log::info("event=room_closed room={} reason={}", st.id, why);
+  log::debug("event=room_closed room={} reason={}", st.id, why);
   self->quit();
 }
 
@@ -101,7 +101,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       auto& host = st.seats.at(seat_role::host).member;
       caf::anon_send(g.conn, room_joined{st.id, me(self), peer_ref{host, nullptr}, g.token});
       caf::anon_send(host, peer_joined{me(self), peer_ref{g.conn, nullptr}});
-      log::info("event=room_joined room={}", st.id);
+      log::debug("event=room_joined room={}", st.id);
       return true;
     },
     [self](const member_left& m) {
@@ -119,7 +119,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       self->demonitor(m.conn);
       st.seats.park(*r, m.acked);
       st.kept[static_cast<int>(*r)] = kept_frames{st.settings->resume_frames, st.settings->resume_bytes};
-      log::info("event=seat_parked room={} role={}", st.id, role_name(*r));
+      log::debug("event=seat_parked room={} role={}", st.id, role_name(*r));
       auto& o = st.seats.at(other(*r));
       if (o.state == seat_state::here)
         caf::anon_send(o.member, peer_gone{me(self), peer_ref{me(self), nullptr}});
@@ -154,7 +154,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       auto& o = st.seats.at(other(*r));
       if (o.state == seat_state::here)
         caf::anon_send(o.member, peer_back{me(self), peer_ref{rs.conn, nullptr}});
-      log::info("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(*r), frames.size(), dropped);
+      log::debug("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(*r), frames.size(), dropped);
       caf::anon_send(rs.conn, seat_resumed{st.id, me(self), peer_for(self, *r), *r, std::move(token), std::move(frames),
                                        dropped, st.seats.peer_connected(*r), acked});
       return true;

@@ -72,7 +72,7 @@ room_directory::behavior_type local_directory(directory_ptr self, unsigned digit
         st.stats->rooms.fetch_add(1, std::memory_order_relaxed);
         st.stats->room_actors.fetch_add(1, std::memory_order_relaxed);
         st.stats->rooms_created.fetch_add(1, std::memory_order_relaxed);
-        log::info("event=room_created room={}", id);
+        log::debug("event=room_created room={}", id);
         caf::anon_send(req.conn, room_created{std::move(id), caf::actor_cast<caf::actor>(room), std::move(token)});
         return;
       }

@@ -182,7 +182,7 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
         return refuse(d.conn, protocol::error_code::unavailable);
       auto room = spawn_hosted_room(self->home_system(), d.room_id, d.conn, d.token, &self->state.parts->settings);
       add_room(self, d.room_id, room, true);
-      log::info("event=room_created room={}", d.room_id);
+      log::debug("event=room_created room={}", d.room_id);
     },
     [self](const join_room_request& req) {
       if (!bridge_for(self, req.room_id).up())

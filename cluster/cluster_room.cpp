@@ -162,7 +162,7 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
   for (auto& p : st.parked_waiters)
     p.deliver(std::uint64_t{0});
   st.parked_waiters.clear();
-  log::info("event=room_closed room={} reason={}", st.id, why);
+  log::debug("event=room_closed room={} reason={}", st.id, why);
   self->quit();
 }
 
@@ -196,7 +196,7 @@ void park(room_ptr self, seat_role r, std::uint64_t acked) {
   self->demonitor(s.member);
   st.seats.park(r, acked);
   s.fencing = true;
-  log::info("event=seat_parked room={} role={}", st.id, role_name(r));
+  log::debug("event=seat_parked room={} role={}", st.id, role_name(r));
   auto& o = st.seats.at(other(r));
   if (o.state == seat_state::here) {
     caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
@@ -246,7 +246,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
         return;
       st.seats.seat_away(seat_role::guest, e.node, e.body, unix_ms());
       caf::anon_send(host.member, peer_joined{me(self), peer_for(self, seat_role::host)});
-      log::info("event=room_joined room={} guest_node={}", st.id, e.node);
+      log::debug("event=room_joined room={} guest_node={}", st.id, e.node);
       return;
     }
     case envelope::kind::left:
@@ -269,7 +269,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
       st.in_flight[static_cast<int>(r)].clear();
       if (auto& o = st.seats.at(other(r)); o.state == seat_state::here)
         caf::anon_send(o.member, peer_back{me(self), peer_for(self, other(r))});
-      log::info("event=seat_resumed room={} role={} node={}", st.id, role_name(r), e.node);
+      log::debug("event=seat_resumed room={} role={} node={}", st.id, role_name(r), e.node);
       return;
   }
 }
@@ -316,7 +316,7 @@ void on_resumed(room_ptr self, resume_done& d) {
   self->monitor(d.conn);
   if (o.state == seat_state::here)
     caf::anon_send(o.member, peer_back{me(self), peer_ref{d.conn, nullptr}});
-  log::info("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(r), rr.frames.size(),
+  log::debug("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(r), rr.frames.size(),
             rr.dropped);
   auto frames = std::move(rr.frames);
   caf::anon_send(d.conn, seat_resumed{st.id, me(self), peer_for(self, r), r, d.token, std::move(frames), rr.dropped,
@@ -355,7 +355,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       auto& host = st.seats.at(seat_role::host).member;
       caf::anon_send(g.conn, room_joined{st.id, me(self), peer_ref{host, nullptr}, g.token});
       caf::anon_send(host, peer_joined{me(self), peer_ref{g.conn, nullptr}});
-      log::info("event=room_joined room={}", st.id);
+      log::debug("event=room_joined room={}", st.id);
       return true;
     },
     [self](const member_left& m) {
@@ -418,7 +418,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
         if (st.seats.ended())
           return;
         announce_member(self, seat_role::guest);
-        log::info("event=room_joined room={} host_node={}", st.id, st.seats.at(seat_role::host).node);
+        log::debug("event=room_joined room={} host_node={}", st.id, st.seats.at(seat_role::host).node);
         return;
       }
       // The host's node is unreachable right now: give the seat back (the

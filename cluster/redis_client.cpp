@@ -506,7 +506,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     // Jitter over [backoff/2, backoff]: nodes that lost Redis together do not return together.
     auto lo = backoff.count() / 2, hi = backoff.count();
     auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long long>(lo, hi)(rng));
-    log::warn("event=redis_down link={} reason=\"{}\" retry_ms={}", opts.name, why, wait.count());
+    log::warn("event=redis_down link={} reason={} retry_ms={}", opts.name, log::q(why), wait.count());
     backoff = std::min(opts.backoff_max, backoff * 2);
     retry.expires_after(wait);
     retry.async_wait([self = shared_from_this()](error_code ec) {
@@ -707,8 +707,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         if (!r.ok)
           return;
         if (r.reply.kind != redis_reply::string || r.reply.str != sc->sha1) {
-          log::error("event=redis_script_load_failed link={} script={} reply=\"{}\"", self->opts.name, sc->name,
-                     r.reply.str);
+          log::error("event=redis_script_load_failed link={} script={} reply={}", self->opts.name, sc->name,
+                     log::q(r.reply.str));
           return; // stays on EVAL
         }
         if (--self->scripts_loading == 0)

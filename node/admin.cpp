@@ -64,8 +64,8 @@ void admin_server::start(caf::actor_system& sys, node_context& ctx, const cluste
   auto port = caf::io::publish(inspector_, static_cast<std::uint16_t>(cfg_.admin_port), cfg_.admin_bind.c_str(), true);
   if (!port) {
     // The console is for operators; signaling goes on without it.
-    log::error("event=admin_unavailable address={} port={} error=\"{}\"", cfg_.admin_bind, cfg_.admin_port,
-               sys.render(port.error()));
+    log::error("event=admin_unavailable address={} port={} error={}", cfg_.admin_bind, cfg_.admin_port,
+               log::q(sys.render(port.error())));
     caf::anon_send_exit(inspector_, caf::exit_reason::user_shutdown);
     inspector_ = nullptr;
     return;

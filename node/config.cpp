@@ -1,5 +1,7 @@
 #include "node/config.hpp"
 
+#include "telemetry/log.hpp"
+
 #include "transport/client_address.hpp"
 
 #include <algorithm>
@@ -197,7 +199,12 @@ const std::vector<setting>& settings() {
      },
      [](const config& c) { return join_list(c.metrics_allow); }},
     {"LOG_LEVEL", "trace, debug, info, warn, error or off",
-     [](config& c, const std::string& v) { c.log_level = v; }, [](const config& c) { return c.log_level; }},
+     [](config& c, const std::string& v) {
+       if (!log::valid_level(v))
+         throw config_error("LOG_LEVEL: must be trace, debug, info, warn, error or off, got \"" + v + "\"");
+       c.log_level = v;
+     },
+     [](const config& c) { return c.log_level; }},
     {"MAX_MESSAGE_BYTES", "largest WebSocket message; larger closes with 1009",
      [](config& c, const std::string& v) { c.lim.max_message_bytes = parse_uint("MAX_MESSAGE_BYTES", v, 256, 16u << 20); },
      [](const config& c) { return std::to_string(c.lim.max_message_bytes); }},
@@ -467,7 +474,7 @@ std::vector<std::string> describe(const config& cfg) {
       }
       v = masked;
     }
-    out.push_back(std::string(s.env) + "=" + v);
+    out.push_back(std::string(s.env) + "=" + log::logfmt_value(v));
   }
   return out;
 }

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     n.start();
     n.wait();
   } catch (const std::exception& e) {
-    log::error("event=fatal error=\"{}\"", e.what());
+    log::error("event=fatal error={}", log::q(e.what()));
     return 1;
   }
   log::info("event=exit code=0");

@@ -69,7 +69,7 @@ struct node::impl {
       return;
     DIR* d = opendir(cfg.web_dir.c_str());
     if (!d) {
-      log::info("event=web_disabled reason=\"no folder {}\"", cfg.web_dir);
+      log::info("event=web_disabled dir={} reason=no_folder", log::q(cfg.web_dir));
       return;
     }
     static const std::map<std::string, std::string> types{
@@ -89,7 +89,7 @@ struct node::impl {
     closedir(d);
     if (auto i = web_files.find("/index.html"); i != web_files.end())
       web_files["/"] = i->second;
-    log::info("event=web_enabled dir={} files={}", cfg.web_dir, web_files.size());
+    log::info("event=web_enabled dir={} files={}", log::q(cfg.web_dir), web_files.size());
   }
 
   void finish() {
@@ -338,7 +338,7 @@ void node::await_reload() {
       log::info("event=signal signal={} action=ignored reason=\"no TLS certificate to reload\"", sig);
     } else if (auto why = m.tls->reload()) {
       // The certificate still in use follows, so the log says what clients get.
-      log::error("event=tls_reload_failed error=\"{}\" {}", *why, m.tls->describe());
+      log::error("event=tls_reload_failed error={} {}", log::q(*why), m.tls->describe());
     } else {
       log::info("event=tls_reloaded {}", m.tls->describe());
     }
@@ -373,7 +373,7 @@ void node::shutdown(std::chrono::milliseconds drain_delay) {
               net::post(m.ioc, [&m] { m.close_everyone(); });
             },
             [&m](const caf::error& err) {
-              log::warn("event=seats_park_failed error=\"{}\"", caf::to_string(err));
+              log::warn("event=seats_park_failed error={}", log::q(caf::to_string(err)));
               net::post(m.ioc, [&m] { m.close_everyone(); });
             });
       });

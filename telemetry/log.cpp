@@ -14,12 +14,44 @@ void init(const std::string& level) {
   set_level(level);
 }
 
+bool valid_level(const std::string& level) {
+  return spdlog::level::from_str(level) != spdlog::level::off || level == "off";
+}
+
 bool set_level(const std::string& level) {
-  auto lvl = spdlog::level::from_str(level);
-  if (lvl == spdlog::level::off && level != "off")
+  if (!valid_level(level))
     return false;
-  spdlog::set_level(lvl);
+  spdlog::set_level(spdlog::level::from_str(level));
   return true;
+}
+
+std::string logfmt_value(std::string_view v) {
+  bool bare = !v.empty();
+  for (unsigned char c : v)
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f)
+      bare = false;
+  if (bare)
+    return std::string(v);
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < ' ' || c == 0x7f) {
+          static const char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 } // namespace signaling::log

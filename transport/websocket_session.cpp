@@ -75,6 +75,7 @@ void websocket_session<Stream>::do_read() {
 template <class Stream>
 void websocket_session<Stream>::resume_reading() {
   paused_ = false;
+  auto keep = std::move(paused_self_);
   if (accepted_ && !finished_)
     do_read();
 }
@@ -253,6 +254,7 @@ void websocket_session<Stream>::finish(beast::error_code ec, const char* where) 
     close_timer_->cancel();
   if (deadline_)
     deadline_->cancel();
+  paused_self_.reset();
   if (!accepted_) {
     log::debug("event=handshake_failed remote={} where={} error=\"{}\"", remote_, where, ec.message());
     return;

@@ -71,7 +71,11 @@ public:
   void send(std::string_view text) override;
   void send(const frame_ptr& frame) override;
   void close(close_code code, std::string_view reason) override;
-  void pause_reading() override { paused_ = true; }
+  // While paused no read is pending to keep the session alive: it holds itself.
+  void pause_reading() override {
+    paused_ = true;
+    paused_self_ = this->shared_from_this();
+  }
   void resume_reading() override;
   void set_deadline(clock::time_point when) override;
   std::size_t queued_bytes() const override { return queued_bytes_; }
@@ -115,6 +119,7 @@ private:
   bool writing_ = false;
   bool reading_ = false;      // an async_read is in flight
   bool paused_ = false;       // pause_reading(): no read is started
+  std::shared_ptr<websocket_session> paused_self_;
   bool closing_ = false;      // close requested: no more sends accepted
   bool close_sent_ = false;   // async_close started
   bool finished_ = false;     // handler told; session is winding down

@@ -485,43 +485,78 @@ TEST_CASE("leave-room answers room-left, tells the peer peer-left and ends the r
 
 // -- limits -----------------------------------------------------------------------------
 
-TEST_CASE("rate-limited messages get rate-limited and too many in a row close the link with 1008") {
+TEST_CASE("a message over the rate is not refused: reading pauses until the bucket refills, and every message is acted on") {
   limits lim;
-  lim.rate_per_second = 0.001; // no token comes back during the test
+  lim.rate_per_second = 50;
   lim.rate_burst = 2;
+  actor_env env{lim};
+  client c{*env.ctx};
+  const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
+  c.send(msg);
+  CHECK(c.immediate()["code"] == "not-a-member");
+  CHECK_FALSE(c.link->paused_);
+  // The second message takes the last token: reading stops until one is back.
+  auto before = connection_link::clock::now();
+  c.send(msg);
+  CHECK(c.immediate()["code"] == "not-a-member");
+  CHECK(c.link->paused_);
+  auto due = c.link->deadline();
+  CHECK(due > before);
+  CHECK(due <= before + std::chrono::milliseconds(25)); // one token at 50/s
+  // The deadline resumes reading; nothing was refused or dropped.
+  std::this_thread::sleep_until(due);
+  c.link->io().run([&] { c.handler->on_deadline(); });
+  CHECK_FALSE(c.link->paused_);
+  c.send(msg);
+  CHECK(c.immediate()["code"] == "not-a-member");
+  CHECK(env.stats.errors[static_cast<std::size_t>(protocol::error_code::rate_limited)].load() == 0);
+  CHECK(c.link->closes().empty());
+}
+
+TEST_CASE("a client still over the rate after RATE_LIMIT_STRIKES slowed messages in a row is closed 1008") {
+  limits lim;
+  lim.rate_per_second = 20; // a token every 50 ms; read within 5 ms of a resume is "waiting"
+  lim.rate_burst = 1;
   lim.rate_strikes_before_close = 3;
   actor_env env{lim};
   client c{*env.ctx};
   const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
-  for (int i = 0; i < 2; ++i) {
-    c.send(msg);
-    CHECK(c.immediate()["code"] == "not-a-member");
-  }
+  // Each message empties the bucket; the next one was already waiting when
+  // reading resumed: a strike each time.
+  c.send(msg);
   for (int i = 0; i < 3; ++i) {
+    REQUIRE(c.link->paused_);
+    std::this_thread::sleep_until(c.link->deadline());
+    c.link->io().run([&] { c.handler->on_deadline(); });
     c.send(msg);
-    CHECK(c.immediate()["code"] == "rate-limited");
     CHECK(c.link->closes().empty());
   }
+  std::this_thread::sleep_until(c.link->deadline());
+  c.link->io().run([&] { c.handler->on_deadline(); });
   c.send(msg);
-  CHECK(c.frame_count() == c.seen); // closed, not answered
   auto closes = c.link->closes();
   REQUIRE(closes.size() == 1);
-  CHECK(static_cast<int>(closes[0]) == 1008);
   CHECK(closes[0] == close_code::policy_violation);
+  CHECK(c.frame_count() == 4); // four answered, the last one closed instead
 }
 
-TEST_CASE("a rate-limited message is dropped, not acted on") {
+TEST_CASE("a slowed client that then sends within its rate starts a new run of strikes") {
   limits lim;
-  lim.rate_per_second = 0.001;
+  lim.rate_per_second = 20;
   lim.rate_burst = 1;
+  lim.rate_strikes_before_close = 1;
   actor_env env{lim};
   client c{*env.ctx};
-  c.send(R"({"type":"leave-room","roomId":"1"})");
-  CHECK(c.immediate()["code"] == "not-a-member");
-  c.send(R"({"type":"create-room"})");
-  CHECK(c.immediate()["code"] == "rate-limited");
-  c.link->io().drain();
-  CHECK(env.stats.rooms.load() == 0);
+  const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
+  for (int i = 0; i < 5; ++i) {
+    c.send(msg);
+    REQUIRE(c.link->paused_);
+    std::this_thread::sleep_until(c.link->deadline());
+    c.link->io().run([&] { c.handler->on_deadline(); });
+    // Not waiting when reading resumed: the client keeps to its rate.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(c.link->closes().empty());
 }
 
 TEST_CASE("a frame deeper than max_json_depth gets too-deep from the connection actor") {

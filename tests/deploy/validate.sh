@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Offline validation of the deployment files (ctest: deploy_manifests_validate).
 # Nothing here needs a Docker engine or a Kubernetes cluster:
-#   - deploy/docker-compose.yml: `docker-compose config -q`, and that it uses the
-#     shared signal.env and HAProxy template with a stop_grace_period that
-#     covers the drain; with deploy/docker-compose.sentinel.yml layered on it,
-#     that the sentinels, the replica and the nodes' REDIS_SENTINELS agree;
+#   - deploy/docker-compose.yml: `docker-compose config -q` (alone and with
+#     docker-compose.host.yml), and that it uses the shared signal.env and
+#     HAProxy template with a stop_grace_period that covers the drain, builds
+#     every image it runs (nothing pulled), takes its host ports from the
+#     environment, and that the host-network file moves every service to
+#     127.0.0.1 on the same ports; with deploy/docker-compose.sentinel.yml
+#     layered on it, that the sentinels, the replica and the nodes'
+#     REDIS_SENTINELS agree;
 #   - k8s/: rendered with `kubectl kustomize`, alone and with the k8s/sentinel
 #     component, every document validated against the Kubernetes schemas plus
 #     consistency rules (tests/deploy/validate-k8s.js);
 #   - k8s/signal.env byte-identical to deploy/signal.env;
 #   - deploy/haproxy: the template rendered as the local cluster and compose
 #     render it, checked with `haproxy -c`;
-#   - deploy/Dockerfile: by rule (it cannot be built here), including a runtime
-#     package for every library that build/signal-node links.
+#   - deploy/Dockerfile and deploy/images/*/Dockerfile: by rule, including a
+#     runtime package for every library that build/signal-node links (the
+#     images are built and run for real by tests/container, label `container`);
+#   - k8s/ runs the image the build and compose name (signal-node:local).
 # Installs what it lacks: Debian packages through deploy/setup.sh, npm packages
 # (pinned in package-lock.json) into tests/deploy/node_modules.
 # Ends with "N passed, N failed"; exits 1 if anything failed.
@@ -80,16 +86,19 @@ export NODE_PATH="$root/tests/deploy/node_modules"
 
 check "docker-compose config -q accepts deploy/docker-compose.yml" \
   docker-compose -f deploy/docker-compose.yml config -q
+check "docker-compose config -q accepts it with deploy/docker-compose.host.yml" \
+  docker-compose -f deploy/docker-compose.yml -f deploy/docker-compose.host.yml config -q
 
 # What no compose schema knows: the nodes use the shared signal.env, HAProxy
 # renders the shared template with every node, and stop_grace_period covers
 # the drain. Writes the render.sh arguments for the HAProxy check below.
 compose_rules() {
-  node - deploy/docker-compose.yml deploy/signal.env "$tmp/compose-render-args" << 'JS'
+  node - deploy/docker-compose.yml deploy/signal.env "$tmp/compose-render-args" deploy/docker-compose.host.yml "$tmp/compose-image" << 'JS'
 const fs = require("fs");
 const YAML = require("yaml");
-const [file, envFile, argsOut] = process.argv.slice(2);
+const [file, envFile, argsOut, hostFile, imageOut] = process.argv.slice(2);
 const compose = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true });
+const host = YAML.parse(fs.readFileSync(hostFile, "utf8"), { merge: true });
 const env = Object.fromEntries(fs.readFileSync(envFile, "utf8").split("\n")
   .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 const bad = [];
@@ -126,12 +135,48 @@ else {
   }
   fs.writeFileSync(argsOut, args.join("\n") + "\n");
 }
+// Nothing pulled: every service builds the image it names (signal-node from deploy/Dockerfile,
+// Redis and HAProxy from deploy/images/), each image one name for all its services.
+for (const [name, s] of Object.entries(services)) {
+  if (!s.build) bad.push(`${name}: image ${s.image} is pulled, not built here`);
+  else if (!/^[a-z0-9-]+:local$/.test(s.image || "")) bad.push(`${name}: builds no image named NAME:local (${s.image})`);
+}
+for (const name of ["redis", "haproxy"]) {
+  const ctx = typeof (services[name] || {}).build === "string" ? services[name].build : ((services[name] || {}).build || {}).context;
+  if (ctx !== `images/${name}`) bad.push(`${name}: not built from deploy/images/${name}`);
+}
+const nodeImages = new Set(nodes.map(([, s]) => s.image));
+if (nodeImages.size !== 1) bad.push(`the nodes run ${nodeImages.size} different images`);
+fs.writeFileSync(imageOut, [...nodeImages][0] + "\n");
+// Host ports from the environment (NAME_PORT, with the documented default), so a test can pick free ones.
+const hostPorts = {};
+for (const [name, s] of Object.entries(services)) {
+  for (const p of s.ports || []) {
+    const m = String(p).match(/^(?:127\.0\.0\.1:)?\$\{([A-Z0-9_]+_PORT):-(\d+)\}:\d+$/);
+    if (!m) bad.push(`${name}: host port ${p} is not \${NAME_PORT:-default}`);
+    else hostPorts[name] = `\${${m[1]}:-${m[2]}}`;
+  }
+}
+// The host-network file: every service on the host network, each node on its base host port.
+const hservices = host.services || {};
+for (const name of Object.keys(services)) {
+  if ((hservices[name] || {}).network_mode !== "host") bad.push(`host file: ${name} is not network_mode: host`);
+}
+for (const name of Object.keys(hservices)) if (!services[name]) bad.push(`host file: ${name} is no service of the base file`);
+const hcmd = [].concat((hservices.haproxy || {}).command || []).join(" ");
+if (!hcmd.includes(`render.sh 127.0.0.1:${hostPorts.haproxy}`)) bad.push(`host file: HAProxy does not bind 127.0.0.1:${hostPorts.haproxy}`);
+for (const [name] of nodes) {
+  const e = (hservices[name] || {}).environment || {};
+  if (e.WS_PORT !== hostPorts[name]) bad.push(`host file: ${name} WS_PORT ${e.WS_PORT} is not its base host port ${hostPorts[name]}`);
+  if (e.BIND_ADDRESS !== "127.0.0.1") bad.push(`host file: ${name} does not bind 127.0.0.1`);
+  if (!hcmd.includes(`127.0.0.1:${hostPorts[name]}`)) bad.push(`host file: HAProxy does not list 127.0.0.1:${hostPorts[name]}`);
+}
 for (const b of bad) console.log(b);
 process.exit(bad.length ? 1 : 0);
 JS
 }
 if $npm_ready; then
-  check "compose: nodes use signal.env, HAProxy renders deploy/haproxy, stop_grace_period covers the drain" compose_rules
+  check "compose: nodes use signal.env, HAProxy renders deploy/haproxy, stop_grace_period covers the drain, every image built here, host ports from the environment, host-network file consistent" compose_rules
 else
   fail "compose rules (npm packages missing)"
 fi
@@ -231,6 +276,18 @@ fi
 
 check "k8s/signal.env is byte-identical to deploy/signal.env" cmp deploy/signal.env k8s/signal.env
 
+# The Deployment runs the image that deploy/podman.sh build and the compose file name.
+k8s_image() {
+  local want got
+  want=$(cat "$tmp/compose-image" 2> /dev/null)
+  [ -n "$want" ] || { echo "no image name from the compose rules"; return 1; }
+  grep -q -- "-t $want " deploy/podman.sh || { echo "deploy/podman.sh does not build $want"; return 1; }
+  got=$(awk '/^kind: Deployment/{d=1} /^---/{d=0} d && $1 == "image:" && $2 ~ /signal-node/ {print $2}' "$tmp/k8s.yaml")
+  echo "compose and deploy/podman.sh: $want; k8s Deployment: ${got:-none}"
+  [ "$got" = "$want" ]
+}
+check "k8s: the Deployment runs the image deploy/podman.sh builds and compose runs" k8s_image
+
 # ----------------------------------------------------------------- haproxy ----
 
 haproxy_local() {
@@ -276,9 +333,30 @@ dockerfile_rules() {
   for p in .git build; do
     grep -qx "$p" .dockerignore || { echo ".dockerignore does not exclude $p"; ok=1; }
   done
+  # Cache-friendly: the package layer before the source, ccache in a cache mount.
+  local deps src
+  deps=$(grep -n '^RUN bash deploy/setup.sh' "$tmp/df" | head -1 | cut -d: -f1)
+  src=$(grep -n '^COPY \. \.' "$tmp/df" | head -1 | cut -d: -f1)
+  [ -n "$deps" ] && [ -n "$src" ] && [ "$deps" -lt "$src" ] || { echo "the packages are not installed before the source is copied"; ok=1; }
+  rule "the compile step has no ccache cache mount" '^RUN --mount=type=cache,[^ ]*target=/ccache .*cmake --build' "$tmp/df"
+  rule "CCACHE_DIR is not the cache mount" '^ENV CCACHE_DIR=/ccache$' "$tmp/df"
   return $ok
 }
-check "Dockerfile: multi-stage bookworm, non-root, STOPSIGNAL, ENTRYPOINT, no HEALTHCHECK (by rule)" dockerfile_rules
+check "Dockerfile: multi-stage bookworm, non-root, STOPSIGNAL, ENTRYPOINT, no HEALTHCHECK, packages before source, ccache mount (by rule)" dockerfile_rules
+
+# Redis and HAProxy: Debian's packages on the same base, unprivileged.
+image_rules() {
+  local d ok=0
+  for d in redis haproxy; do
+    f=deploy/images/$d/Dockerfile
+    [ -f "$f" ] || { echo "$f missing"; ok=1; continue; }
+    grep -qx 'FROM debian:bookworm-slim' "$f" || { echo "$f: not FROM debian:bookworm-slim"; ok=1; }
+    grep -Eq "apt-get install .*--no-install-recommends .*\b$d(-server)?\b" "$f" || { echo "$f: does not install Debian's $d"; ok=1; }
+    grep -Eq '^USER [a-z0-9]+' "$f" && ! grep -Eq '^USER (root|0)' "$f" || { echo "$f: runs as root"; ok=1; }
+  done
+  return $ok
+}
+check "deploy/images: Redis and HAProxy from Debian packages on debian:bookworm-slim, not as root" image_rules
 
 # Every shared library the binary links directly (NEEDED) comes from a package
 # the runtime stage installs (or from bookworm-slim itself); apt brings what

@@ -250,7 +250,7 @@ TEST_CASE("a reader that stops reading while its peer floods is cut off at the s
   CHECK(node.proc->output().find("reason=\"send queue limit\"") != std::string::npos);
 }
 
-TEST_CASE("a client over its message rate is refused, then closed 1008, while other rooms relay undisturbed") {
+TEST_CASE("a client over its message rate is slowed, then closed 1008, while other rooms relay undisturbed") {
   single_node net{{{"RATE_LIMIT_PER_SEC", "5"}, {"RATE_LIMIT_BURST", "5"}, {"RATE_LIMIT_STRIKES", "3"}}};
   ws_client host, guest;
   host.connect(net.host_port());
@@ -264,22 +264,25 @@ TEST_CASE("a client over its message rate is refused, then closed 1008, while ot
   flooder.connect(net.host_port());
   for (int i = 0; i < 50; ++i)
     flooder.send(R"({"type":"teleport"})");
-  int answered = 0, limited = 0;
+  int answered = 0, other_answers = 0;
   std::uint16_t code = 0;
   for (;;) {
-    auto ev = flooder.read(3s);
+    auto ev = flooder.read(5s);
     if (ev.kind == ws_event::text) {
       auto code_name = json::parse(ev.data)["code"];
       answered += code_name == "unknown-type";
-      limited += code_name == "rate-limited";
+      other_answers += code_name != "unknown-type";
       continue;
     }
     if (ev.kind == ws_event::closed)
       code = ev.code;
     break;
   }
-  CHECK(answered == 5); // the burst
-  CHECK(limited == 3);  // the strikes
+  // The burst, then one message per token until the strikes are spent:
+  // every message read was answered, none refused.
+  CHECK(answered >= 5);
+  CHECK(answered < 50);
+  CHECK(other_answers == 0);
   CHECK(code == 1008);
   // The pair in the other room relays within its own budget, in order.
   for (int i = 0; i < 3; ++i)

@@ -560,3 +560,23 @@ TEST_CASE("METRICS_ALLOW is a CIDR list, and a bad item is refused naming the se
   CHECK(err.find("METRICS_ALLOW") == 0);
   CHECK(err.find("prometheus.local") != std::string::npos);
 }
+
+TEST_CASE("a LOG_LEVEL that names no level is refused at start like every other bad setting") {
+  CHECK(load({}, {"LOG_LEVEL=warn"}).cfg.log_level == "warn");
+  auto err = error_of({"--log-level", "verbose"});
+  CHECK(err.find("LOG_LEVEL") == 0);
+  CHECK(err.find("verbose") != std::string::npos);
+}
+
+TEST_CASE("describe writes each value as one logfmt value, quoted and escaped when it must be") {
+  auto c = load({}, {"FRONTEND_URL=https://a.example, https://b.example", "WEB_DIR="}).cfg;
+  auto lines = describe(c);
+  auto has = [&](const std::string& line) {
+    for (const auto& l : lines)
+      if (l == line)
+        return true;
+    return false;
+  };
+  CHECK(has("FRONTEND_URL=https://a.example,https://b.example"));
+  CHECK(has("WEB_DIR=\"\""));
+}
