@@ -386,7 +386,7 @@ cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context
       if (auto m = me.lock()) {
         std::lock_guard<std::mutex> g{m->refusal_mutex};
         if (m->sentinel_refusal.empty())
-          log::error("event=sentinel_refused reason=\"{}\"", why);
+          log::error("event=sentinel_refused reason={}", log::q(why));
         m->sentinel_refusal = "a sentinel refused REDIS_SENTINEL_PASSWORD: " + why;
       }
     });

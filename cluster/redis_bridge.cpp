@@ -124,7 +124,7 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     }
     is_settled = true;
     if (changed)
-      log::error("event=redis_refused shard={} reason=\"{}\"", opts.shard, why);
+      log::error("event=redis_refused shard={} reason={}", opts.shard, log::q(why));
     if (on.on_refused)
       on.on_refused(why);
   }
@@ -180,8 +180,8 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
         return; // the link failed meanwhile: its next connection asks again
       if (!c.match) {
         if (!self->refused_by_mismatch())
-          log::error("event=shard_list_mismatch shard={} ours=\"{}\" cluster=\"{}\"", self->opts.shard,
-                     self->opts.shard_list, c.stored);
+          log::error("event=shard_list_mismatch shard={} ours={} cluster={}", self->opts.shard,
+                     log::q(self->opts.shard_list), log::q(c.stored));
         self->set_refusal("this node's shard list \"" + self->opts.shard_list + "\" differs from the cluster's \"" +
                             c.stored + "\" (on shard " + self->opts.shard + ")",
                           true);

@@ -536,7 +536,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         return;
       if (!unless_address.empty() && self->target == unless_address && (self->ac || self->connecting))
         return;
-      log::warn("event=redis_reconnect link={} reason=\"{}\"", self->opts.name, why);
+      log::warn("event=redis_reconnect link={} reason={}", self->opts.name, log::q(why));
       if (self->ac) {
         auto* c = self->ac;
         self->forget_context();

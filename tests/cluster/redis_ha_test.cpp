@@ -6,6 +6,7 @@
 #include "support/cluster.hpp"
 #include "support/raw_ws.hpp"
 #include "support/ws_client.hpp"
+#include "telemetry/log.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -524,7 +525,7 @@ TEST_CASE("all nodes must use the same shard list: a node with another list (few
     auto line = refused.wait_for_line("event=shard_list_mismatch", 1s);
     REQUIRE_MESSAGE(line, out);
     MESSAGE("REDIS_URL=" << urls << ": " << *line);
-    CHECK(line->find("cluster=\"" + cluster_list + "\"") != std::string::npos);
+    CHECK(line->find("cluster=" + signaling::log::logfmt_value(cluster_list)) != std::string::npos);
     CHECK(refused.wait_for_line("event=fatal", 1s));
   }
   // The cluster was not disturbed.
