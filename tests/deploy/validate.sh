@@ -192,7 +192,11 @@ const fs = require("fs");
 const YAML = require("yaml");
 const services = YAML.parse(fs.readFileSync(process.argv[2], "utf8")).services || {};
 const bad = [];
-const sentinels = Object.entries(services).filter(([, s]) => /redis-sentinel/.test([].concat(s.command || []).join(" ")));
+const sentinels = Object.entries(services).filter(([, s]) => /redis-sentinel|--sentinel\b/.test([].concat(s.command || []).join(" ")));
+// Nothing pulled here either: every Redis server and sentinel runs the Redis image the base file builds.
+const redisImage = (services.redis || {}).image;
+for (const [name, s] of Object.entries(services))
+  if (/^(redis|sentinel)/.test(name) && s.image !== redisImage) bad.push(`${name}: runs ${s.image}, not the base file's ${redisImage}`);
 if (sentinels.length < 3 || sentinels.length % 2 === 0) bad.push(`expected an odd number (>= 3) of sentinels, found ${sentinels.length}`);
 for (const [name, s] of sentinels) {
   const cmd = [].concat(s.command || []).join(" ");
@@ -229,7 +233,7 @@ process.exit(bad.length ? 1 : 0);
 JS
 }
 if $npm_ready; then
-  check "compose with sentinel: odd sentinels with a majority quorum on a real service, replicas announce themselves, nodes on REDIS_SENTINELS" compose_sentinel_rules
+  check "compose with sentinel: odd sentinels with a majority quorum on a real service, replicas announce themselves, nodes on REDIS_SENTINELS, every Redis on the image built here" compose_sentinel_rules
 else
   fail "compose sentinel rules (npm packages missing)"
 fi
