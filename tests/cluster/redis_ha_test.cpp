@@ -541,6 +541,51 @@ TEST_CASE("all nodes must use the same shard list: a node with another list (few
   CHECK(ready(solo.port()));
 }
 
+TEST_CASE("REDIS_URL on a server that is demoted to a replica (READONLY): the node drops the link and asks again, "
+          "clients hear unavailable (never silence), and once it is a primary again the rooms are written back and "
+          "relay") {
+  // What a managed endpoint does during its failover: the address stays,
+  // the server behind it stops taking writes for a while.
+  redis_process x, y;
+  env_map env{{"REDIS_URL", x.url()}, {"JOIN_MISSES_PER_IP", "0"}};
+  node_process a{"node-a", env}, b{"node-b", env};
+  room_pair r{a.port(), b.port()};
+  REQUIRE(r.relays());
+
+  auto demoted = clock_type::now();
+  x.command({"REPLICAOF", "127.0.0.1", std::to_string(y.port())}); // its data: y's (none), its clients: kept
+  for (auto* n : {&a, &b})
+    CHECK(n->proc().wait_for_line("READONLY", 5s));
+  MESSAGE("both nodes logged READONLY " << ms_since(demoted) << " ms after REPLICAOF");
+  for (auto port : {a.port(), b.port()})
+    CHECK(eventually([&] { return !ready(port) && ping(port)["redis"] == "down"; }, 5s));
+  // Meanwhile: signals and creates are answered unavailable, none is met by silence.
+  std::map<fate, int> fates;
+  for (int i = 0; i < 10; ++i)
+    ++fates[send_and_see(r, i)];
+  ws_client newcomer;
+  newcomer.connect(a.port());
+  newcomer.send(R"({"type":"create-room"})");
+  auto created = json::parse(newcomer.read_text(5s));
+  MESSAGE("x a replica: signals unavailable " << fates[fate::unavailable] << ", delivered " << fates[fate::delivered]
+                                              << ", silence " << fates[fate::silence] << ", other "
+                                              << fates[fate::other] << "; create-room: " << created.dump());
+  CHECK(fates[fate::unavailable] == 10);
+  CHECK(created["code"] == "unavailable");
+
+  // Primary again (empty: it took y's data): the nodes come back without a
+  // restart and write the room back.
+  x.command({"REPLICAOF", "NO", "ONE"});
+  auto promoted = clock_type::now();
+  for (auto port : {a.port(), b.port()})
+    CHECK(eventually([&] { return ready(port); }, 10s));
+  CHECK(eventually([&] { return x.command({"EXISTS", "sig:room:" + r.id}) == std::vector<std::string>{"1"}; }, 5s));
+  CHECK(eventually([&] { return r.relays(); }, 5s));
+  MESSAGE("x a primary again: nodes ready, the room written back and relaying " << ms_since(promoted) << " ms later");
+  room_pair fresh{b.port(), a.port()};
+  CHECK(fresh.relays());
+}
+
 TEST_CASE("ACL: a Redis whose only user is `signal on >pw ~sig:* &sig:* +@all` works (user in the URL, or "
           "REDIS_USERNAME/REDIS_PASSWORD), and a wrong password or a user without the sig: keys is a clear start-up "
           "error") {
