@@ -399,8 +399,18 @@ TEST_CASE("three shards, three nodes, 3,000 rooms: each shard holds its share, k
     REQUIRE(eventually([&] { return ping(port)["redisShards"][1]["state"] == "down"; }, 10s));
   MESSAGE("every node saw shard 1 down " << ms_since(killed) << " ms after kill -9; /readyz still "
                                          << http_request(a.port(), "GET", "/readyz").status);
-  for (auto port : ports)
+  for (auto port : ports) {
     CHECK(ready(port)); // two shards are usable
+    auto p = ping(port);
+    CHECK(p["redis"] == "degraded");
+    // Each shard's state in /metrics too, by name.
+    auto metrics = http_request(port, "GET", "/metrics").body;
+    for (int s = 0; s < 3; ++s) {
+      auto line = "signal_redis_shard_up{shard=\"" + shards[s]->address() + "\"} " + (s == 1 ? "0" : "1");
+      CHECK_MESSAGE(metrics.find(line) != std::string::npos, line);
+    }
+    CHECK(metrics.find("signal_redis_up 1") != std::string::npos);
+  }
 
   // Every room on shards 0 and 2 relays, three frames each way, none lost,
   // in order; every room on shard 1 answers unavailable, and nothing arrives.
