@@ -97,6 +97,19 @@ std::string directory_failed(inspector_ptr self, const caf::error& e) {
   return failure("unavailable", "the room directory did not answer: " + self->system().render(e));
 }
 
+// This node's view of each Redis shard.
+json shard_rows(const cluster_view& c) {
+  json rows = json::array();
+  for (auto& s : c.shards())
+    rows.push_back(json{{"name", s.name},
+                        {"state", s.state},
+                        {"primary", s.primary.empty() ? json(nullptr) : json(s.primary)},
+                        {"problem", s.problem.empty() ? json(nullptr) : json(s.problem)},
+                        {"reconnects", s.reconnects},
+                        {"failovers", s.failovers}});
+  return rows;
+}
+
 std::string stats(inspector_ptr self, std::optional<std::pair<std::size_t, std::uint64_t>> rooms) {
   const auto& l = *self->state.links;
   const auto& st = l.ctx->stats;
@@ -126,13 +139,14 @@ std::string stats(inspector_ptr self, std::optional<std::pair<std::size_t, std::
   j["send_queue_cutoffs"] = st.slow_closed.load();
   j["rss_bytes"] = resident_bytes();
   j["redis"] = l.cluster ? json(l.cluster->up() ? "up" : "down") : json(nullptr);
+  j["shards"] = l.cluster ? shard_rows(*l.cluster) : json(nullptr);
   return j.dump();
 }
 
 // One entry of `nodes`, from a node's heartbeat values and its info text.
 json node_row(const inspector_links& l, const std::string& id, bool alive, std::int64_t rooms, std::int64_t conns,
-              const std::string& info) {
-  json row{{"id", id}, {"self", id == l.ctx->node_id}, {"alive", alive}};
+              const std::string& info, std::uint32_t shards_alive = 1) {
+  json row{{"id", id}, {"self", id == l.ctx->node_id}, {"alive", alive}, {"shards_alive", shards_alive}};
   auto meta = json::parse(info, nullptr, false);
   if (meta.is_discarded() || !meta.is_object())
     meta = json::object();
@@ -175,8 +189,12 @@ caf::typed_response_promise<std::string> nodes(inspector_ptr self) {
   l.cluster->list_nodes([me, token](bool ok, std::vector<cluster_view::node_entry> entries) {
     json rows = json::array();
     for (auto& e : entries)
-      rows.push_back(
-          json{{"id", e.id}, {"alive", e.alive}, {"rooms", e.rooms}, {"conns", e.connections}, {"info", e.info}});
+      rows.push_back(json{{"id", e.id},
+                          {"alive", e.alive},
+                          {"rooms", e.rooms},
+                          {"conns", e.connections},
+                          {"info", e.info},
+                          {"shards_alive", e.shards_alive}});
     caf::anon_send(me, nodes_atom_v, token, ok, rows.dump());
   });
   return rp;
@@ -197,9 +215,9 @@ void nodes_answered(inspector_ptr self, std::uint64_t token, bool ok, const std:
   for (auto& r : json::parse(rows_text))
     out.push_back(node_row(*st.links, r["id"].get<std::string>(), r["alive"].get<bool>(),
                            r["rooms"].get<std::int64_t>(), r["conns"].get<std::int64_t>(),
-                           r["info"].get<std::string>()));
+                           r["info"].get<std::string>(), r["shards_alive"].get<std::uint32_t>()));
   std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["id"] < b["id"]; });
-  rp.deliver(json{{"mode", "cluster"}, {"nodes", std::move(out)}}.dump());
+  rp.deliver(json{{"mode", "cluster"}, {"nodes", std::move(out)}, {"shards", shard_rows(*st.links->cluster)}}.dump());
 }
 
 // Adds each local member's connection figures to a room's description.

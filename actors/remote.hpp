@@ -37,20 +37,34 @@ public:
     bool alive = false; // false once its heartbeat expired (it is reaped next)
     std::int64_t rooms = 0, connections = 0;
     std::string info; // what it wrote about itself (admin address, start), JSON
+    std::uint32_t shards_alive = 0; // shards (of those this node could read) holding its heartbeat
+  };
+  // One Redis shard as this node sees it. With one Redis there is one.
+  struct shard_state {
+    std::string name;    // host:port[/db] or the Sentinel master name
+    std::string state;   // "up", "down", or "refused" (credentials, permissions, another shard list)
+    std::string primary; // host:port the node's links are (or were last) on; empty before
+    std::string problem; // why it is not up, when known
+    std::uint64_t reconnects = 0; // links re-established after a loss
+    std::uint64_t failovers = 0;  // times the primary's address changed
   };
   struct totals {
     std::int64_t rooms = 0, connections = 0, nodes = 0;
   };
 
   virtual ~cluster_view() = default;
-  // Redis reachable for commands and relaying (the node is ready).
+  // At least one shard usable for commands and relaying, and no shard
+  // saying this node's shard list differs from the cluster's (the node is
+  // ready).
   virtual bool up() const = 0;
-  // Times the Redis links came back after having been up.
+  // Times the Redis links came back after having been up (every shard).
   virtual std::uint64_t reconnects() const = 0;
+  // Every shard, in the order configured.
+  virtual std::vector<shard_state> shards() const = 0;
   // Cluster-wide counts as of the last heartbeat (this node's own until then).
   virtual totals cluster_totals() const = 0;
-  // Every node of the registry, read from Redis now; `ok` false if Redis
-  // failed. `cb` runs on a Redis thread.
+  // Every node of the registries of all shards, read from Redis now, merged
+  // by id; `ok` false if no shard answered. `cb` runs on a Redis thread.
   virtual void list_nodes(std::function<void(bool ok, std::vector<node_entry> nodes)> cb) const = 0;
 };
 

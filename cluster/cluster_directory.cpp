@@ -6,6 +6,7 @@
 #include "cluster/envelope.hpp"
 #include "cluster/messages.hpp"
 #include "cluster/room_registry.hpp"
+#include "cluster/sentinel.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
 
@@ -14,6 +15,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace signaling::cluster {
@@ -27,6 +30,7 @@ using cluster_directory_actor = room_directory::extend<caf::reacts_to<create_don
 struct shared_parts {
   cluster_room_settings settings;
   room_registry registry;
+  shard_set shards;
 };
 
 struct directory_state {
@@ -49,24 +53,51 @@ void refuse(const caf::actor& conn, protocol::error_code c) {
   caf::anon_send(conn, refused{c});
 }
 
-redis_bridge& bridge(directory_ptr self) {
-  return *self->state.parts->settings.bridge;
+const shard_set& shards(directory_ptr self) {
+  return *self->state.parts->settings.shards;
+}
+
+// The shard room `id` lives on.
+redis_bridge& bridge_for(directory_ptr self, std::string_view id) {
+  return shards(self).for_room(id);
+}
+
+// Some shard can take a new room (and no shard says this node's shard list
+// differs from the cluster's: then it takes none).
+bool any_shard_up(directory_ptr self) {
+  bool any = false;
+  for (auto* b : shards(self).bridges) {
+    if (b->mismatched())
+      return false;
+    any = any || b->up();
+  }
+  return any;
 }
 
 node_stats& stats(directory_ptr self) {
   return *self->state.parts->settings.stats;
 }
 
-// Draws an id that no room of this node has and asks Redis to claim it.
+// Draws an id that no room of this node has, on a shard that is up (a
+// room's shard follows from its id, so creating never fails while any shard
+// is up), and asks that shard to claim it. Each draw counts as an attempt.
 void try_create(directory_ptr self, const caf::actor& conn, int attempt) {
   auto& st = self->state;
   std::string id;
-  do
+  for (;;) {
     id = st.ids_gen.next();
-  while (st.rooms.count(id));
+    if (st.rooms.count(id))
+      continue;
+    if (bridge_for(self, id).up())
+      break;
+    if (++attempt >= max_draws) {
+      log::error("event=room_ids_exhausted reason=no_shard_up");
+      return refuse(conn, protocol::error_code::unavailable);
+    }
+  }
   auto me = caf::actor_cast<cluster_directory_actor>(self);
   auto token = make_resume_token();
-  bridge(self).create_room(id, conn_name(conn), token, [me, id, conn, attempt, token](create_reply r) {
+  bridge_for(self, id).create_room(id, conn_name(conn), token, [me, id, conn, attempt, token](create_reply r) {
     caf::anon_send(me, create_done{id, conn, token, attempt, r});
   });
 }
@@ -136,7 +167,7 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
   });
   return {
     [self](const create_room_request& req) {
-      if (!bridge(self).up())
+      if (!any_shard_up(self))
         return refuse(req.conn, protocol::error_code::unavailable);
       try_create(self, req.conn, 0);
     },
@@ -154,14 +185,14 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
       log::debug("event=room_created room={}", d.room_id);
     },
     [self](const join_room_request& req) {
-      if (!bridge(self).up())
+      if (!bridge_for(self, req.room_id).up())
         return refuse(req.conn, protocol::error_code::unavailable);
       auto me = caf::actor_cast<cluster_directory_actor>(self);
       auto token = make_resume_token();
-      bridge(self).join_room(req.room_id, conn_name(req.conn), token,
-                             [me, id = req.room_id, conn = req.conn, token](join_reply r) {
-                               caf::anon_send(me, join_done{id, conn, token, std::move(r)});
-                             });
+      bridge_for(self, req.room_id).join_room(req.room_id, conn_name(req.conn), token,
+                                              [me, id = req.room_id, conn = req.conn, token](join_reply r) {
+                                                caf::anon_send(me, join_done{id, conn, token, std::move(r)});
+                                              });
     },
     [self](const join_done& d) {
       auto& st = self->state;
@@ -180,10 +211,10 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
       // ended a moment ago, the request bounces and the seat is given back.
       auto i = st.rooms.find(d.room_id);
       if (i == st.rooms.end()) {
-        bridge(self).unseat_guest(d.room_id, conn_name(d.conn));
+        bridge_for(self, d.room_id).unseat_guest(d.room_id, conn_name(d.conn));
         return refuse(d.conn, protocol::error_code::room_unavailable);
       }
-      auto* b = &bridge(self);
+      auto* b = &bridge_for(self, d.room_id);
       self->request(i->second.room, caf::infinite, seat_guest{d.conn, d.token})
         .then([](bool) {},
               [b, id = d.room_id, conn = d.conn](const caf::error&) {
@@ -196,7 +227,7 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
     // else through a new one.
     [self](const resume_request& req) {
       auto& st = self->state;
-      if (!bridge(self).up())
+      if (!bridge_for(self, req.room_id).up())
         return refuse(req.conn, protocol::error_code::unavailable);
       auto i = st.rooms.find(req.room_id);
       if (i != st.rooms.end())
@@ -229,23 +260,30 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
             });
       return rp;
     },
-    // Redis lost our records (restart without data, FLUSHALL): write back the rooms we host.
-    [self](write_back) {
+    // A shard lost our records (restart without data, FLUSHALL, a failover
+    // that lost writes): write back the rooms we host on it.
+    [self](write_back wb) {
       std::size_t n = 0;
       for (auto& kv : self->state.rooms)
-        if (kv.second.hosted) {
+        if (kv.second.hosted &&
+            (wb.shard < 0 || shards(self).index_of(kv.first) == static_cast<std::size_t>(wb.shard))) {
           self->send(kv.second.room, write_back{});
           ++n;
         }
       if (n > 0)
-        log::warn("event=rooms_restore count={}", n);
+        log::warn("event=rooms_restore shard={} count={}", wb.shard, n);
     },
-    // Other nodes reaped us (we were cut off past our TTL): every room we had
-    // is gone cluster-wide and its other member was told; end ours too.
-    [self](reaped) {
+    // Other nodes reaped us on a shard (we were cut off from it past our
+    // TTL): every room we had there is gone cluster-wide and its other
+    // member was told; end ours too. Rooms on other shards carry on.
+    [self](reaped r) {
+      std::size_t n = 0;
       for (auto& kv : self->state.rooms)
-        self->send(kv.second.room, reaped{});
-      log::warn("event=rooms_ended_after_reap count={}", self->state.rooms.size());
+        if (r.shard < 0 || shards(self).index_of(kv.first) == static_cast<std::size_t>(r.shard)) {
+          self->send(kv.second.room, reaped{});
+          ++n;
+        }
+      log::warn("event=rooms_ended_after_reap shard={} count={}", r.shard, n);
     },
     // Rooms hosted here and rooms joined from here (the guest's stand-in).
     [self](list_rooms_atom) {
@@ -283,8 +321,8 @@ void route(shared_parts& p, std::string_view payload) {
     // relaying into the void. (News about seats concerns rooms that may
     // well have no actor here.)
     if (e.k == envelope::kind::frame || e.k == envelope::kind::joined)
-      s.bridge->publish(std::string(e.node), envelope::make(envelope::kind::left, e.room, e.gen, s.node_id, ""),
-                        nullptr);
+      s.shards->for_room(e.room).publish(std::string(e.node),
+                                         envelope::make(envelope::kind::left, e.room, e.gen, s.node_id, ""), nullptr);
   };
   if (e.k == envelope::kind::frame) {
     auto r = p.registry.frame(e.room, e.gen, role_from(e.role));
@@ -315,56 +353,115 @@ void route(shared_parts& p, std::string_view payload) {
 
 struct cluster_runtime::impl {
   std::shared_ptr<shared_parts> parts = std::make_shared<shared_parts>();
-  std::unique_ptr<redis_bridge> bridge;
+  std::unique_ptr<sentinel_set> sentinels;
+  std::vector<std::unique_ptr<redis_bridge>> bridges; // one per shard, in the order configured
   room_directory directory;
+  mutable std::mutex refusal_mutex;
+  std::string sentinel_refusal; // a sentinel refused REDIS_SENTINEL_PASSWORD
 };
 
-cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_bridge::options opts,
-                                 node_stats& stats, unsigned room_id_digits)
+cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_plan plan,
+                                 redis_bridge::options opts, node_stats& stats, unsigned room_id_digits)
   : impl_(std::make_shared<impl>()) {
   auto parts = impl_->parts;
   auto& s = parts->settings;
   s.node_id = opts.node_id;
   s.stats = &stats;
   s.registry = &parts->registry;
+  s.shards = &parts->shards;
   s.resume_grace = opts.resume_grace;
   s.resume_frames = opts.resume_frames;
   s.resume_bytes = opts.resume_bytes;
   std::weak_ptr<shared_parts> weak = parts;
   auto dir_cell = std::make_shared<caf::actor>(); // set once spawned below
 
-  redis_bridge::handlers h;
-  // Envelopes from other nodes, in the order that node published them.
-  h.on_message = [weak](std::string_view payload) {
-    if (auto p = weak.lock())
-      route(*p, payload);
-  };
-  h.on_state = [](bool up) { log::info("event=cluster_link up={}", up); };
-  h.on_registry_lost = [dir_cell] {
-    if (*dir_cell)
-      caf::anon_send(*dir_cell, write_back{});
-  };
-  h.on_reaped_self = [dir_cell] {
-    if (*dir_cell)
-      caf::anon_send(*dir_cell, reaped{});
-  };
-  h.on_room_reaped = [weak](const std::string& room_id, const std::string& gen, const std::string& member_node,
-                            const std::string& dead) {
-    auto p = weak.lock();
-    if (!p)
-      return;
-    auto left = envelope::make(envelope::kind::left, room_id, gen, dead, "");
-    if (member_node == p->settings.node_id)
-      route(*p, left); // as if the dead node had said it
-    else             // the survivor is on a third node: tell it
-      p->settings.bridge->publish(member_node, std::move(left), nullptr);
-  };
-  h.on_heartbeat = [&stats](std::chrono::nanoseconds round_trip) { stats.redis_heartbeat.observe(round_trip); };
-  h.local_counts = [&stats] {
-    return std::pair<std::int64_t, std::int64_t>{stats.rooms.load(), stats.connections.load()};
-  };
-  impl_->bridge = std::make_unique<redis_bridge>(ioc, std::move(opts), std::move(h));
-  s.bridge = impl_->bridge.get();
+  if (!plan.sentinels.empty()) {
+    sentinel_set::options so;
+    so.addresses = plan.sentinels;
+    so.password = plan.sentinel_password;
+    so.timeout = opts.command_timeout;
+    impl_->sentinels = std::make_unique<sentinel_set>(ioc, so);
+    std::weak_ptr<impl> me = impl_;
+    impl_->sentinels->on_refused([me](const std::string& why) {
+      if (auto m = me.lock()) {
+        std::lock_guard<std::mutex> g{m->refusal_mutex};
+        if (m->sentinel_refusal.empty())
+          log::error("event=sentinel_refused reason={}", log::q(why));
+        m->sentinel_refusal = "a sentinel refused REDIS_SENTINEL_PASSWORD: " + why;
+      }
+    });
+  }
+
+  std::vector<std::string> names;
+  for (auto& spec : plan.shards)
+    names.push_back(spec.name);
+  parts->shards.map = shard_map{names};
+  auto list = shard_list(plan.shards);
+  for (std::size_t i = 0; i < plan.shards.size(); ++i) {
+    auto& spec = plan.shards[i];
+    auto shard = static_cast<std::int32_t>(i);
+    redis_bridge::options o = opts;
+    o.endpoint = spec.endpoint;
+    o.shard = spec.name;
+    o.shard_list = list;
+    if (!spec.master.empty()) {
+      sentinel_set* set = impl_->sentinels.get();
+      o.locate = [set, master = spec.master](const std::string& avoid, redis_client::locate_callback cb) {
+        set->locate(master, avoid, std::move(cb));
+      };
+      o.require_primary = true;
+    }
+    redis_bridge::handlers h;
+    // Envelopes from other nodes, in the order that node published them
+    // (a room's envelopes all travel on its shard).
+    h.on_message = [weak](std::string_view payload) {
+      if (auto p = weak.lock())
+        route(*p, payload);
+    };
+    h.on_state = [name = spec.name](bool up) { log::info("event=cluster_link shard={} up={}", name, up); };
+    h.on_registry_lost = [dir_cell, shard] {
+      if (*dir_cell)
+        caf::anon_send(*dir_cell, write_back{shard});
+    };
+    h.on_failover = [dir_cell, shard](const std::string&, const std::string&) {
+      if (*dir_cell)
+        caf::anon_send(*dir_cell, write_back{shard});
+    };
+    h.on_reaped_self = [dir_cell, shard] {
+      if (*dir_cell)
+        caf::anon_send(*dir_cell, reaped{shard});
+    };
+    h.on_room_reaped = [weak, i](const std::string& room_id, const std::string& gen, const std::string& member_node,
+                                 const std::string& dead) {
+      auto p = weak.lock();
+      if (!p)
+        return;
+      auto left = envelope::make(envelope::kind::left, room_id, gen, dead, "");
+      if (member_node == p->settings.node_id)
+        route(*p, left); // as if the dead node had said it
+      else             // the survivor is on a third node: tell it
+        p->shards.bridges[i]->publish(member_node, std::move(left), nullptr);
+    };
+    h.on_heartbeat = [&stats](std::chrono::nanoseconds round_trip) { stats.redis_heartbeat.observe(round_trip); };
+    h.local_counts = [&stats] {
+      return std::pair<std::int64_t, std::int64_t>{stats.rooms.load(), stats.connections.load()};
+    };
+    impl_->bridges.push_back(std::make_unique<redis_bridge>(ioc, std::move(o), std::move(h)));
+    parts->shards.bridges.push_back(impl_->bridges.back().get());
+  }
+  if (impl_->sentinels) {
+    // +switch-master: the group's links move now instead of at their next
+    // failed attempt (a replica's READONLY, or the old primary gone).
+    std::vector<std::pair<std::string, redis_bridge*>> by_master;
+    for (std::size_t i = 0; i < plan.shards.size(); ++i)
+      if (!plan.shards[i].master.empty())
+        by_master.emplace_back(plan.shards[i].master, impl_->bridges[i].get());
+    impl_->sentinels->on_switch([by_master](const std::string& master, const std::string& address) {
+      for (auto& [name, bridge] : by_master)
+        if (name == master)
+          bridge->primary_moved(address);
+    });
+  }
   auto dir = sys.spawn(cluster_directory, parts, room_id_digits);
   impl_->directory = dir;
   *dir_cell = caf::actor_cast<caf::actor>(dir);
@@ -379,31 +476,127 @@ room_directory cluster_runtime::directory() const {
 }
 
 void cluster_runtime::start() {
-  impl_->bridge->start();
+  if (impl_->sentinels)
+    impl_->sentinels->start();
+  for (auto& b : impl_->bridges)
+    b->start();
+}
+
+std::optional<std::string> cluster_runtime::await_settled(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto all_settled = [this] {
+    for (auto& b : impl_->bridges)
+      if (!b->settled())
+        return false;
+    return true;
+  };
+  while (!all_settled() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (auto& b : impl_->bridges)
+    if (auto why = b->refusal(); !why.empty())
+      return "Redis shard " + b->state().name + " refused this node: " + why;
+  std::lock_guard<std::mutex> g{impl_->refusal_mutex};
+  if (!impl_->sentinel_refusal.empty())
+    return impl_->sentinel_refusal;
+  return std::nullopt;
 }
 
 void cluster_runtime::leave(std::function<void()> done) {
-  impl_->bridge->leave(std::move(done));
+  auto left = std::make_shared<std::atomic<std::size_t>>(impl_->bridges.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& b : impl_->bridges)
+    b->leave([left, finish] {
+      if (left->fetch_sub(1) == 1)
+        (*finish)();
+    });
 }
 
 void cluster_runtime::stop() {
-  impl_->bridge->stop();
+  for (auto& b : impl_->bridges)
+    b->stop();
+  if (impl_->sentinels)
+    impl_->sentinels->stop();
 }
 
 std::uint64_t cluster_runtime::reconnects() const {
-  return impl_->bridge->reconnects();
+  std::uint64_t n = 0;
+  for (auto& b : impl_->bridges)
+    n += b->reconnects();
+  return n;
 }
 
 bool cluster_runtime::up() const {
-  return impl_->bridge->up();
+  // Ready while one shard is usable; but never with a shard list that
+  // differs from the cluster's, even if only one shard could tell.
+  bool any = false;
+  for (auto& b : impl_->bridges) {
+    if (b->mismatched())
+      return false;
+    any = any || b->up();
+  }
+  return any;
+}
+
+std::vector<cluster_view::shard_state> cluster_runtime::shards() const {
+  std::vector<shard_state> out;
+  for (auto& b : impl_->bridges)
+    out.push_back(b->state());
+  return out;
 }
 
 cluster_view::totals cluster_runtime::cluster_totals() const {
-  return impl_->bridge->cluster_totals();
+  // Every node heartbeats on every shard with the same counts: any usable
+  // shard's sums will do; the first in the configured order, for stable figures.
+  totals t;
+  for (auto& b : impl_->bridges)
+    if (b->up() && b->cluster_totals(t))
+      return t;
+  for (auto& b : impl_->bridges)
+    if (b->cluster_totals(t))
+      return t;
+  auto& st = *impl_->parts->settings.stats;
+  return totals{st.rooms.load(), st.connections.load(), 1};
 }
 
 void cluster_runtime::list_nodes(std::function<void(bool, std::vector<node_entry>)> cb) const {
-  impl_->bridge->list_nodes([cb](list_nodes_reply r) { cb(r.ok, std::move(r.nodes)); });
+  // Each shard's registry, merged by node id once all have answered.
+  struct merge {
+    std::mutex mutex;
+    std::size_t waiting = 0;
+    bool any_ok = false;
+    std::map<std::string, node_entry> nodes;
+    std::function<void(bool, std::vector<node_entry>)> cb;
+  };
+  auto m = std::make_shared<merge>();
+  m->waiting = impl_->bridges.size();
+  m->cb = std::move(cb);
+  for (auto& b : impl_->bridges)
+    b->list_nodes([m](list_nodes_reply r) {
+      std::unique_lock<std::mutex> g{m->mutex};
+      if (r.ok) {
+        m->any_ok = true;
+        for (auto& n : r.nodes) {
+          auto& e = m->nodes[n.id];
+          if (e.id.empty())
+            e.id = n.id;
+          if (n.alive && !e.alive) {
+            e.alive = true;
+            e.rooms = n.rooms;
+            e.connections = n.connections;
+          }
+          if (e.info.empty())
+            e.info = n.info;
+          e.shards_alive += n.alive ? 1 : 0;
+        }
+      }
+      if (--m->waiting > 0)
+        return;
+      std::vector<node_entry> out;
+      for (auto& kv : m->nodes)
+        out.push_back(std::move(kv.second));
+      g.unlock();
+      m->cb(m->any_ok, std::move(out));
+    });
 }
 
 } // namespace signaling::cluster

@@ -1,15 +1,19 @@
-// Cluster mode (REDIS_URL set): the room directory backed by Redis, and the
-// runtime that wires it to the bridge: envelopes from other nodes routed to
-// rooms and members (room_registry), and what the node reads of the cluster
-// (actors/remote.hpp's cluster_view). Connection actors see the same
-// room_directory interface as in embedded mode.
+// Cluster mode (REDIS_URL or REDIS_SENTINELS set): the room directory backed
+// by Redis, and the runtime that wires it to one bridge per shard (and to
+// the Sentinels, when they name the primaries): envelopes from other nodes
+// routed to rooms and members (room_registry), and what the node reads of
+// the cluster (actors/remote.hpp's cluster_view). Connection actors see the
+// same room_directory interface as in embedded mode.
 #pragma once
 
 #include "actors/remote.hpp"
 #include "actors/room_directory.hpp"
 #include "cluster/redis_bridge.hpp"
+#include "cluster/shards.hpp"
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 namespace signaling {
 struct node_stats;
@@ -19,12 +23,19 @@ namespace signaling::cluster {
 
 class cluster_runtime final : public cluster_view {
 public:
-  cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_bridge::options opts, node_stats& stats,
-                  unsigned room_id_digits);
+  // `opts` holds what every shard's bridge shares (node id, TTLs, resume
+  // bounds); `plan` the shards and sentinels.
+  cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_plan plan, redis_bridge::options opts,
+                  node_stats& stats, unsigned room_id_digits);
   ~cluster_runtime() override;
 
   room_directory directory() const;
   void start();
+  // Blocks (the I/O threads must be running) until every shard has been up
+  // once or refused this node, at most `timeout`; then why Redis refuses
+  // this node (credentials, permissions, another shard list), if it does. A
+  // shard merely unreachable is no refusal: the node starts unready.
+  std::optional<std::string> await_settled(std::chrono::milliseconds timeout);
   // Graceful exit: leaves the registry at once (see redis_bridge::leave).
   void leave(std::function<void()> done);
   void stop();
@@ -32,6 +43,7 @@ public:
   // cluster_view
   bool up() const override;
   std::uint64_t reconnects() const override;
+  std::vector<shard_state> shards() const override;
   totals cluster_totals() const override;
   void list_nodes(std::function<void(bool ok, std::vector<node_entry> nodes)> cb) const override;
 

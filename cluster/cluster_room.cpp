@@ -60,6 +60,7 @@ struct room_state {
   std::string id;
   std::string gen; // the room's generation in Redis (its first host connection); empty while resuming
   const cluster_room_settings* settings = nullptr;
+  redis_bridge* bridge = nullptr; // of the shard the room's id hashes to
   room_seats<caf::actor> seats;
   parked_share parked; // this room's part of /metrics' signal_parked_seats
   std::shared_ptr<remote_relay> ports[2];   // made on first use, once gen is known
@@ -93,6 +94,11 @@ void count_parked(room_ptr self) {
   self->state.parked.update(self->state.seats, stats ? &stats->parked_seats : nullptr);
 }
 
+// The room's shard: where its record is and its cross-node frames go.
+redis_bridge& room_bridge(room_ptr self) {
+  return *self->state.bridge;
+}
+
 seat_role role_from(std::string_view name) {
   return name == "host" ? seat_role::host : seat_role::guest;
 }
@@ -101,7 +107,7 @@ std::shared_ptr<remote_relay> port(room_ptr self, seat_role r) {
   auto& st = self->state;
   auto& p = st.ports[static_cast<int>(r)];
   if (!p)
-    p = std::make_shared<seat_port>(settings(self).bridge, settings(self).stats, st.id, st.gen,
+    p = std::make_shared<seat_port>(&room_bridge(self), settings(self).stats, st.id, st.gen,
                                     settings(self).node_id, r);
   return p;
 }
@@ -148,7 +154,7 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
   st.seats.end();
   count_parked(self);
   unregister(self);
-  auto& bridge = *settings(self).bridge;
+  auto& bridge = room_bridge(self);
   for (auto r : {seat_role::host, seat_role::guest}) {
     auto& s = st.seats.at(r);
     if (s.state == seat_state::here && s.member != leaving) {
@@ -207,8 +213,8 @@ void park(room_ptr self, seat_role r, std::uint64_t acked) {
     watch_grace(self, r);
   }
   auto room = caf::actor_cast<cluster_room_actor>(self);
-  settings(self).bridge->park_seat(st.id, st.gen, role_name(r), conn, acked,
-                                   [room, r](park_reply p) { caf::anon_send(room, park_done{r, std::move(p)}); });
+  room_bridge(self).park_seat(st.id, st.gen, role_name(r), conn, acked,
+                               [room, r](park_reply p) { caf::anon_send(room, park_done{r, std::move(p)}); });
 }
 
 // A member here gets its seat; frames for it may go straight to it from now on.
@@ -240,7 +246,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
         return;
       s.fencing = false;
       if (auto& f = st.in_flight[static_cast<int>(r)]; !f.empty()) {
-        settings(self).bridge->prepend(st.id, st.gen, role_name(r), f);
+        room_bridge(self).prepend(st.id, st.gen, role_name(r), f);
         f.clear();
       }
       return after_parks(self);
@@ -353,7 +359,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
     [self](seat_guest& g) -> bool {
       auto& st = self->state;
       if (!st.seats.may_seat_guest(&g.conn)) {
-        settings(self).bridge->unseat_guest(st.id, conn_name(g.conn));
+        room_bridge(self).unseat_guest(st.id, conn_name(g.conn));
         caf::anon_send(g.conn, refused{protocol::error_code::room_unavailable});
         return false;
       }
@@ -430,7 +436,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       }
       // The host's node is unreachable right now: give the seat back (the
       // host's room stays joinable) and let the guest retry.
-      settings(self).bridge->unseat_guest(st.id, conn_name(guest.member));
+      room_bridge(self).unseat_guest(st.id, conn_name(guest.member));
       caf::anon_send(guest.member, refused{protocol::error_code::unavailable});
       step_aside(self, "join_unconfirmed");
     },
@@ -440,7 +446,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       if (st.seats.ended() || s.state != seat_state::parked || s.grace != g.timer)
         return;
       auto room = caf::actor_cast<cluster_room_actor>(self);
-      settings(self).bridge->expire_seat(st.id, st.gen, role_name(g.role), [room, g](expire_reply e) {
+      room_bridge(self).expire_seat(st.id, st.gen, role_name(g.role), [room, g](expire_reply e) {
         caf::anon_send(room, grace_checked{g.role, g.timer, e.ended});
       });
     },
@@ -459,10 +465,10 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       st.pending_resumes.push_back(rp);
       auto room = caf::actor_cast<cluster_room_actor>(self);
       auto token = make_resume_token();
-      settings(self).bridge->resume(st.id, rs.token, conn_name(rs.conn), token,
-                                    [room, conn = rs.conn, token](resume_reply r) {
-                                      caf::anon_send(room, resume_done{conn, token, std::move(r)});
-                                    });
+      room_bridge(self).resume(st.id, rs.token, conn_name(rs.conn), token,
+                               [room, conn = rs.conn, token](resume_reply r) {
+                                 caf::anon_send(room, resume_done{conn, token, std::move(r)});
+                               });
       return rp;
     },
     [self](resume_done& d) { on_resumed(self, d); },
@@ -545,11 +551,11 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       std::string guest_node = guest.state == seat_state::here ? settings(self).node_id : guest.node;
       std::string guest_conn = guest.state == seat_state::here ? conn_name(guest.member) : guest.conn;
       auto room = caf::actor_cast<cluster_room_actor>(self);
-      settings(self).bridge->restore_room(st.id, st.gen, conn_name(host.member), guest_node, guest_conn,
-                                          [room](restore_reply r) {
-                                            if (r.result == outcome::refused)
-                                              caf::anon_send(room, record_lost{});
-                                          });
+      room_bridge(self).restore_room(st.id, st.gen, conn_name(host.member), guest_node, guest_conn,
+                                     [room](restore_reply r) {
+                                       if (r.result == outcome::refused)
+                                         caf::anon_send(room, record_lost{});
+                                     });
     },
     [self](record_lost) { end_room(self, nullptr, true, "record_lost"); },
     [self](reaped) { end_room(self, nullptr, true, "record_lost"); },
@@ -561,6 +567,7 @@ cluster_room_actor::behavior_type hosted_room(room_ptr self, std::string id, caf
   auto& st = self->state;
   st.id = std::move(id);
   st.settings = s;
+  st.bridge = &s->shards->for_room(st.id);
   st.gen = conn_name(host);
   st.opened_ms = unix_ms();
   st.seats.seat_here(seat_role::host, host, token, st.opened_ms);
@@ -577,6 +584,7 @@ cluster_room_actor::behavior_type joined_room(room_ptr self, std::string id, caf
   auto& st = self->state;
   st.id = std::move(id);
   st.settings = s;
+  st.bridge = &s->shards->for_room(st.id);
   st.gen = std::move(gen);
   st.seats = room_seats<caf::actor>{room_phase::joining};
   st.opened_ms = unix_ms();
@@ -588,7 +596,7 @@ cluster_room_actor::behavior_type joined_room(room_ptr self, std::string id, caf
   // Tell the host's node first; the guest hears `peer-joined` only once the
   // host's node has the news, so the guest's first signal cannot overtake it.
   auto room = caf::actor_cast<cluster_room_actor>(self);
-  s->bridge->publish(host_node,
+  st.bridge->publish(host_node,
                      envelope::make(envelope::kind::joined, st.id, st.gen, s->node_id, "guest", conn_name(guest)),
                      [room](bool delivered) { caf::anon_send(room, join_announced{delivered}); });
   return room_behavior(self);
@@ -598,6 +606,7 @@ cluster_room_actor::behavior_type resuming_room(room_ptr self, std::string id, c
   auto& st = self->state;
   st.id = std::move(id);
   st.settings = s;
+  st.bridge = &s->shards->for_room(st.id);
   st.seats = room_seats<caf::actor>{room_phase::resuming};
   st.opened_ms = unix_ms();
   s->registry->put(st.id, "", me(self));

@@ -14,6 +14,7 @@
 
 #include "actors/room_actor.hpp"
 #include "cluster/messages.hpp"
+#include "cluster/shards.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -21,7 +22,6 @@
 
 namespace signaling::cluster {
 
-class redis_bridge;
 class room_registry;
 
 using cluster_room_actor =
@@ -30,7 +30,7 @@ using cluster_room_actor =
                      caf::reacts_to<write_back>, caf::reacts_to<reaped>>;
 
 struct cluster_room_settings : room_settings {
-  redis_bridge* bridge = nullptr;
+  const shard_set* shards = nullptr;
   room_registry* registry = nullptr;
 };
 

@@ -50,11 +50,18 @@ struct record_lost {};
 
 // -- the directory tells its rooms ----------------------------------------------
 
-// Redis lost our records (a restart without data, FLUSHALL): write yours back.
-struct write_back {};
-// Other nodes reaped this node (it was cut off past its TTL): the room is
-// gone cluster-wide and its other member was told; end it here too.
-struct reaped {};
+// A shard lost our records (a restart without data, FLUSHALL, a failover
+// that lost the last writes): rooms on it write theirs back. The directory
+// hears which shard (-1: every one); a room only hears it concerns it.
+struct write_back {
+  std::int32_t shard = -1;
+};
+// Other nodes reaped this node on a shard (it was cut off past its TTL): the
+// shard's rooms are gone cluster-wide and their other members were told; end
+// them here too.
+struct reaped {
+  std::int32_t shard = -1;
+};
 
 // -- Redis's answers to the directory --------------------------------------------
 

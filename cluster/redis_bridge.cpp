@@ -32,6 +32,7 @@ namespace {
 //   node:{node}:info   the node's node_info (admin address, start), same TTL
 //   node:{node}:reaped set when other nodes reaped it while it was cut off
 //   nodes              set of node ids seen
+//   shards             the cluster's shard list (SHARDS checks it, TICK restores it)
 // Channels: chan:{node}, one per node, carrying envelopes (cluster/envelope.hpp).
 // Scripts publish the envelopes whose order matters (D, R, X, and frames to a
 // seat) themselves, so their order on every channel is the order the scripts
@@ -52,9 +53,11 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   redis_client::options client_options(const char* name, bool with_scripts) const {
     redis_client::options c;
     c.endpoint = opts.endpoint;
-    c.name = name;
+    c.name = opts.shard.empty() ? std::string(name) : std::string(name) + " " + opts.shard;
     c.command_timeout = opts.command_timeout;
     c.connect_timeout = opts.command_timeout;
+    c.locate = opts.locate;
+    c.require_primary = opts.require_primary;
     if (with_scripts)
       c.scripts = scripts::all();
     return c;
@@ -69,6 +72,14 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> leaving{false};
   std::chrono::steady_clock::time_point link_up_since; // on the commands strand
   bool took_over = false;
+  std::string last_primary; // on the commands strand: where the command link was last up
+  // The shard list was agreed on the command link's current connection.
+  std::atomic<bool> verified{false};
+  std::atomic<bool> is_settled{false};
+  std::atomic<std::uint64_t> failovers{0};
+  mutable std::mutex refusal_mutex;
+  std::string refusal;  // why Redis refuses this node; empty: it does not
+  bool mismatch = false; // the refusal is another shard list (SHARDS is asked again every heartbeat)
   std::atomic<bool> reported_up{false};
   std::mutex state_mutex;
   std::atomic<std::int64_t> local_rooms{0}, local_conns{0};
@@ -98,14 +109,41 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   // a fresh "up" from the other and leave the node unready for good.
   void link_state_changed() {
     std::lock_guard<std::mutex> g{state_mutex};
-    bool now = commands.up() && subscriber.up();
+    bool now = commands.up() && subscriber.up() && verified;
     if (now != reported_up.exchange(now) && on.on_state)
       on.on_state(now);
+  }
+
+  void set_refusal(const std::string& why, bool is_mismatch) {
+    bool changed = false;
+    {
+      std::lock_guard<std::mutex> g{refusal_mutex};
+      changed = refusal != why;
+      refusal = why;
+      mismatch = is_mismatch;
+    }
+    is_settled = true;
+    if (changed)
+      log::error("event=redis_refused shard={} reason={}", opts.shard, log::q(why));
+    if (on.on_refused)
+      on.on_refused(why);
+  }
+
+  void clear_refusal() {
+    std::lock_guard<std::mutex> g{refusal_mutex};
+    refusal.clear();
+    mismatch = false;
+  }
+
+  bool refused_by_mismatch() const {
+    std::lock_guard<std::mutex> g{refusal_mutex};
+    return mismatch;
   }
 
   void start() {
     auto self = shared_from_this();
     commands.on_state([self](bool up) {
+      self->verified = false;
       // Redis hung or gone for commands: the subscriber cannot be trusted either.
       if (!up)
         self->subscriber.reset("command link down");
@@ -113,15 +151,11 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       if (!up)
         return;
       self->link_up_since = std::chrono::steady_clock::now();
-      if (!self->took_over) {
-        // Rooms an earlier process with our NODE_ID left behind (it crashed
-        // and we restarted within its TTL) are gone: release them now.
-        self->took_over = true;
-        self->reap(self->opts.node_id, [self] { self->tick(); });
-      } else {
-        self->tick();
-      }
+      self->check_shards();
     });
+    auto refused = [self](const std::string& why) { self->set_refusal(why, false); };
+    commands.on_refused(refused);
+    subscriber.on_refused(refused);
     subscriber.on_state([self](bool) { self->link_state_changed(); });
     subscriber.on_message([self](std::string_view, std::string_view payload) {
       if (self->on.on_message)
@@ -133,12 +167,58 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     schedule_tick();
   }
 
+  // Before this node heartbeats on the shard (each time the command link
+  // comes up): is its shard list the cluster's? If not it is refused here
+  // and asks again every heartbeat, in case the cluster it disagreed with
+  // has gone. If so, the shard is usable; on a new primary (a failover) the
+  // rooms we host are written back, in case the last writes were lost.
+  void check_shards() {
+    auto self = shared_from_this();
+    commands.eval(scripts::shards, argv({opts.node_id, opts.shard_list}), [self](redis_result r) {
+      auto c = shards_reply::decode(r);
+      if (!c.ok || !self->commands.up())
+        return; // the link failed meanwhile: its next connection asks again
+      if (!c.match) {
+        if (!self->refused_by_mismatch())
+          log::error("event=shard_list_mismatch shard={} ours={} cluster={}", self->opts.shard,
+                     log::q(self->opts.shard_list), log::q(c.stored));
+        self->set_refusal("this node's shard list \"" + self->opts.shard_list + "\" differs from the cluster's \"" +
+                            c.stored + "\" (on shard " + self->opts.shard + ")",
+                          true);
+        return;
+      }
+      self->clear_refusal();
+      auto primary = self->commands.address();
+      if (!self->last_primary.empty() && primary != self->last_primary) {
+        self->failovers.fetch_add(1, std::memory_order_relaxed);
+        log::warn("event=redis_failover shard={} from={} to={}", self->opts.shard, self->last_primary, primary);
+        if (self->on.on_failover)
+          self->on.on_failover(self->last_primary, primary);
+      }
+      self->last_primary = primary;
+      self->verified = true;
+      self->is_settled = true;
+      self->link_state_changed();
+      if (!self->took_over) {
+        // Rooms an earlier process with our NODE_ID left behind (it crashed
+        // and we restarted within its TTL) are gone: release them now.
+        self->took_over = true;
+        self->reap(self->opts.node_id, [self] { self->tick(); });
+      } else {
+        self->tick();
+      }
+    });
+  }
+
   void schedule_tick() {
     timer.expires_after(opts.heartbeat);
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->stopped || self->leaving)
         return;
-      self->tick();
+      if (self->verified)
+        self->tick();
+      else if (self->refused_by_mismatch() && self->commands.up())
+        self->check_shards();
       self->schedule_tick();
     });
   }
@@ -150,7 +230,8 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       local_conns = conns;
     }
     auto a = argv({opts.node_id, std::to_string(opts.node_ttl.count()), std::to_string(local_rooms.load()),
-                   std::to_string(local_conns.load()), opts.node_info ? opts.node_info() : std::string{}});
+                   std::to_string(local_conns.load()), opts.node_info ? opts.node_info() : std::string{},
+                   opts.shard_list});
     auto sent = std::chrono::steady_clock::now();
     commands.eval(scripts::tick, std::move(a), [self = shared_from_this(), sent](redis_result r) {
       auto t = tick_reply::decode(r);
@@ -189,7 +270,8 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       auto rr = reap_reply::decode(r);
       if (rr.ok) {
         if (!rr.survivors.empty() || !done)
-          log::warn("event=node_reaped node={} rooms_with_survivors={}", dead, rr.survivors.size());
+          log::warn("event=node_reaped node={} shard={} rooms_with_survivors={}", dead, self->opts.shard,
+                    rr.survivors.size());
         for (auto& s : rr.survivors)
           if (self->on.on_room_reaped)
             self->on.on_room_reaped(s.room, s.gen, s.node, dead);
@@ -318,11 +400,41 @@ void redis_bridge::list_nodes(std::function<void(list_nodes_reply)> cb) {
   impl_->commands.eval(scripts::list_nodes, impl_->argv({}), [cb](redis_result r) { cb(list_nodes_reply::decode(r)); });
 }
 
-cluster_view::totals redis_bridge::cluster_totals() const {
+bool redis_bridge::cluster_totals(cluster_view::totals& out) const {
   std::lock_guard<std::mutex> g{impl_->totals_mutex};
   if (!impl_->have_totals)
-    return cluster_view::totals{impl_->local_rooms.load(), impl_->local_conns.load(), 1};
-  return impl_->last_totals;
+    return false;
+  out = impl_->last_totals;
+  return true;
+}
+
+cluster_view::shard_state redis_bridge::state() const {
+  cluster_view::shard_state s;
+  s.name = impl_->opts.shard;
+  s.problem = refusal();
+  s.state = up() ? "up" : !s.problem.empty() ? "refused" : "down";
+  s.primary = impl_->commands.address();
+  s.reconnects = reconnects();
+  s.failovers = impl_->failovers.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::string redis_bridge::refusal() const {
+  std::lock_guard<std::mutex> g{impl_->refusal_mutex};
+  return impl_->refusal;
+}
+
+bool redis_bridge::mismatched() const {
+  return impl_->refused_by_mismatch();
+}
+
+bool redis_bridge::settled() const {
+  return impl_->is_settled;
+}
+
+void redis_bridge::primary_moved(const std::string& address) {
+  impl_->commands.reconnect_now("the primary moved to " + address, address);
+  impl_->subscriber.reconnect_now("the primary moved to " + address, address);
 }
 
 } // namespace signaling::cluster

@@ -1,11 +1,12 @@
-// Everything a node keeps in Redis, behind plain C++ calls: room records
-// (unique ids, atomic join), seats parked and resumed with the frames kept
-// for them, node liveness (heartbeat keys that expire, and reaping of dead
-// nodes' rooms), cluster-wide counts, and one pub/sub channel per node for
-// relaying. Two connections: commands (every Lua script of
-// cluster/scripts/, by SHA) and subscriber. Redis only: payloads are opaque
-// bytes, rooms are ids, members are (node, connection) names. Callbacks run
-// on Redis strands.
+// Everything a node keeps in one Redis shard, behind plain C++ calls: room
+// records (unique ids, atomic join), seats parked and resumed with the
+// frames kept for them, node liveness (heartbeat keys that expire, and
+// reaping of dead nodes' rooms), cluster-wide counts, the shard-list check,
+// and one pub/sub channel per node for relaying. A node has one bridge per
+// shard. Two connections: commands (every Lua script of cluster/scripts/, by
+// SHA) and subscriber, both following the shard's primary (Sentinel) when
+// told how. Redis only: payloads are opaque bytes, rooms are ids, members
+// are (node, connection) names. Callbacks run on Redis strands.
 #pragma once
 
 #include "cluster/redis_client.hpp"
@@ -23,6 +24,12 @@ class redis_bridge {
 public:
   struct options {
     redis_endpoint endpoint;
+    std::string shard;      // this shard's name (logs)
+    std::string shard_list; // every shard's name, sorted: checked against the cluster's (SHARDS)
+    // Sentinel: where the primary is now (redis_client::options::locate),
+    // and that each connection must land on a primary (ROLE).
+    std::function<void(const std::string& avoid, redis_client::locate_callback)> locate;
+    bool require_primary = false;
     std::string node_id;
     std::string prefix = "sig:";
     std::chrono::milliseconds node_ttl{5000};  // a node silent this long is dead
@@ -41,8 +48,13 @@ public:
   struct handlers {
     // An envelope published to this node's channel; valid during the call.
     std::function<void(std::string_view payload)> on_message;
-    // Both links up (true) or either down (false).
+    // Usable (both links up and the shard list agreed) or not.
     std::function<void(bool up)> on_state;
+    // Redis refused this node: credentials, permissions, or another shard list.
+    std::function<void(const std::string& why)> on_refused;
+    // The command link came back on another primary (a failover): Redis may
+    // have lost the last writes before it (replication is asynchronous).
+    std::function<void(const std::string& from, const std::string& to)> on_failover;
     // This node's liveness key had vanished (Redis lost its data, or this node
     // was silent past its TTL): re-register the rooms it hosts.
     std::function<void()> on_registry_lost;
@@ -71,9 +83,20 @@ public:
   // Every command issued before has been answered by then (one connection, FIFO).
   void leave(std::function<void()> done);
   void stop();
+  // Both links up and the shard list agreed.
   bool up() const;
   std::uint64_t reconnects() const; // both links together
   const std::string& node_id() const;
+  // This shard as the node sees it (cluster_view::shard_state).
+  cluster_view::shard_state state() const;
+  // Redis has refused this node (credentials, permissions, shard list); why.
+  std::string refusal() const;
+  // The refusal is another shard list: this node must not serve at all.
+  bool mismatched() const;
+  // The first connection attempt has an outcome: up, or refused.
+  bool settled() const;
+  // Drops both links unless they are on `address` and reconnects at once.
+  void primary_moved(const std::string& address);
 
   // Records a new room hosted by `conn` on this node, if `id` is free; the
   // room's generation is `conn`, the host's resume token `token`.
@@ -120,8 +143,8 @@ public:
   // PUBLISH to `node`'s channel. delivered: a subscriber (that node) got it.
   void publish(const std::string& node, std::string payload, std::function<void(bool delivered)> cb);
 
-  // Cluster-wide numbers from the last heartbeat (this node's own until then).
-  cluster_view::totals cluster_totals() const;
+  // Cluster-wide numbers from the last heartbeat; false until one succeeded.
+  bool cluster_totals(cluster_view::totals& out) const;
   // Every node in the registry, read from Redis now.
   void list_nodes(std::function<void(list_nodes_reply)> cb);
 

@@ -25,6 +25,71 @@ namespace net = boost::asio;
 using clock_type = std::chrono::steady_clock;
 using error_code = boost::system::error_code;
 
+namespace {
+
+bool parse_port(std::string_view text, std::uint16_t& port) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  auto n = std::stoi(std::string(text));
+  if (n < 1 || n > 65535)
+    return false;
+  port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+} // namespace
+
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error) {
+  std::string_view h = text, p;
+  if (!text.empty() && text.front() == '[') { // [v6] or [v6]:port
+    auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      error = "unclosed [ in \"" + std::string(text) + "\"";
+      return false;
+    }
+    h = text.substr(1, close - 1);
+    auto after = text.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        error = "expected :port after ] in \"" + std::string(text) + "\"";
+        return false;
+      }
+      p = after.substr(1);
+      if (p.empty()) {
+        error = "bad port in \"" + std::string(text) + "\"";
+        return false;
+      }
+    }
+  } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    if (text.find(':') != colon) {
+      error = "an IPv6 address needs brackets: [" + std::string(text) + "]";
+      return false;
+    }
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (p.empty()) {
+      error = "bad port in \"" + std::string(text) + "\"";
+      return false;
+    }
+  }
+  if (h.empty()) {
+    error = "missing host in \"" + std::string(text) + "\"";
+    return false;
+  }
+  if (!p.empty() && !parse_port(p, port)) {
+    error = "bad port in \"" + std::string(text) + "\"";
+    return false;
+  }
+  host = std::string(h);
+  return true;
+}
+
+std::string address_of(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos)
+    return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
 bool parse_redis_url(std::string_view url, redis_endpoint& out, std::string& error) {
   constexpr std::string_view scheme = "redis://";
   if (url.substr(0, scheme.size()) != scheme) {
@@ -34,9 +99,13 @@ bool parse_redis_url(std::string_view url, redis_endpoint& out, std::string& err
   auto rest = url.substr(scheme.size());
   redis_endpoint ep;
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    // user:password sends AUTH user password (ACL); :password and a bare
+    // password (as before ACLs) send AUTH password.
     auto auth = rest.substr(0, at);
-    if (auto colon = auth.find(':'); colon != std::string_view::npos)
-      auth = auth.substr(colon + 1); // user names (ACL) are not used: AUTH password
+    if (auto colon = auth.find(':'); colon != std::string_view::npos) {
+      ep.username = std::string(auth.substr(0, colon));
+      auth = auth.substr(colon + 1);
+    }
     ep.password = std::string(auth);
     rest = rest.substr(at + 1);
   }
@@ -51,21 +120,11 @@ bool parse_redis_url(std::string_view url, redis_endpoint& out, std::string& err
       ep.db = std::stoi(std::string(db));
     }
   }
-  if (auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
-    auto port = rest.substr(colon + 1);
-    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos || port.size() > 5 ||
-        std::stoi(std::string(port)) > 65535) {
-      error = "REDIS_URL: bad port";
-      return false;
-    }
-    ep.port = static_cast<std::uint16_t>(std::stoi(std::string(port)));
-    rest = rest.substr(0, colon);
-  }
-  if (rest.empty()) {
-    error = "REDIS_URL: missing host";
+  std::string why;
+  if (!parse_host_port(rest, ep.host, ep.port, why)) {
+    error = "REDIS_URL: " + why;
     return false;
   }
-  ep.host = std::string(rest);
   out = std::move(ep);
   return true;
 }
@@ -90,6 +149,23 @@ redis_reply copy_reply(const redisReply* r) {
   return out;
 }
 
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Replies that mean this server cannot take our writes now: a replica
+// (READONLY: a failover demoted it, or we were pointed at one) or a server
+// still loading its data (LOADING). Either way the primary is elsewhere or
+// not ready: drop the link and ask again.
+bool is_doubt(std::string_view error) {
+  return starts_with(error, "READONLY") || starts_with(error, "LOADING");
+}
+
+// Replies that mean our credentials or permissions are wrong.
+bool is_refusal(std::string_view error) {
+  return starts_with(error, "NOAUTH") || starts_with(error, "WRONGPASS") || starts_with(error, "NOPERM");
+}
+
 } // namespace
 
 struct redis_client::impl : std::enable_shared_from_this<impl> {
@@ -109,8 +185,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   redisAsyncContext* ac = nullptr;
   std::unique_ptr<net::posix::stream_descriptor> fd;
   std::uint64_t gen = 0; // bumped per connection: stale handlers see a new value and stop
+  // Bumped per connection attempt: a locate or resolve answer for an
+  // abandoned attempt (timed out, or overtaken by reconnect_now) is ignored.
+  std::uint64_t attempt = 0;
   bool want_read = false, want_write = false, reading = false, writing = false;
   bool connecting = false, stopped = false, was_up = false;
+  // A step of this connection's session set-up failed: it must not count as
+  // up, even if a later step's answer (already on its way) succeeds.
+  bool session_failed = false;
   clock_type::time_point connect_started;
   std::atomic<bool> is_up{false};
   std::atomic<std::uint64_t> reconnect_count{0};
@@ -118,6 +200,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   std::set<std::string> channels;
   message_handler on_msg;
   state_handler on_st;
+  refused_handler on_ref;
+  std::string target;   // host:port of the connection being made or held
+  std::string rejected; // the last address found not to be a primary (for locate)
+  mutable std::mutex address_mutex;
+  std::string up_address; // host:port the link was last up on
   // Scripts known to the server on this connection: EVALSHA. False after a
   // NOSCRIPT until they are loaded again: EVAL, with the script's text.
   bool scripts_loaded = false;
@@ -218,17 +305,37 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     connect();
   }
 
+  // One attempt: where to connect (locate, when set), the name resolved,
+  // then hiredis's non-blocking connect. Every step is bounded by the
+  // watchdog's connect timeout.
   void connect() {
     if (stopped)
       return;
     connecting = true;
     connect_started = clock_type::now();
-    resolver.async_resolve(opts.endpoint.host, std::to_string(opts.endpoint.port),
-                           [self = shared_from_this()](error_code ec, net::ip::tcp::resolver::results_type res) {
-                             if (self->stopped || self->ac)
+    auto my_attempt = ++attempt;
+    if (!opts.locate)
+      return resolve(opts.endpoint.host, opts.endpoint.port, my_attempt);
+    opts.locate(rejected, [self = shared_from_this(), my_attempt](located where) {
+      net::post(self->strand, [self, my_attempt, where = std::move(where)] {
+        if (self->stopped || my_attempt != self->attempt || self->ac)
+          return;
+        if (!where.ok)
+          return self->retry_later(where.why);
+        self->resolve(where.host, where.port, my_attempt);
+      });
+    });
+  }
+
+  void resolve(const std::string& host, std::uint16_t port, std::uint64_t my_attempt) {
+    target = address_of(host, port);
+    resolver.async_resolve(host, std::to_string(port),
+                           [self = shared_from_this(), my_attempt](error_code ec,
+                                                                   net::ip::tcp::resolver::results_type res) {
+                             if (self->stopped || my_attempt != self->attempt || self->ac)
                                return;
                              if (ec || res.empty())
-                               return self->retry_later("resolve failed: " + ec.message());
+                               return self->retry_later("resolve " + self->target + " failed: " + ec.message());
                              self->open(res.begin()->endpoint());
                            });
   }
@@ -263,7 +370,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (status != REDIS_OK) {
       std::string why = c->errstr ? c->errstr : "connect failed";
       m->forget_context(); // hiredis frees it after this callback
-      return m->retry_later(why);
+      m->rejected = m->target; // a located primary we cannot reach: try another if there is one
+      return m->retry_later(m->target + ": " + why);
     }
     m->connecting = false;
     m->start_session();
@@ -273,23 +381,55 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     auto* m = static_cast<impl*>(c->data);
     if (m->ac != c)
       return; // we dropped it ourselves
-    std::string why = c->errstr ? c->errstr : "disconnected";
+    std::string why = c->errstr ? c->errstr : "";
+    if (why.empty())
+      why = "disconnected";
     m->forget_context();
-    m->retry_later(why.empty() ? "disconnected" : why);
+    // A SUBSCRIBE refused (NOAUTH, NOPERM) comes back as an error reply
+    // hiredis has no callback for: it drops the connection with that text.
+    if (is_refusal(why))
+      m->refused(why);
+    m->retry_later(why);
   }
 
-  // AUTH and SELECT, then SUBSCRIBE (subscriber) or PING (commands): the
-  // connection counts as up once Redis has answered that last step.
+  // AUTH, ROLE (when a primary is required) and SELECT, then SUBSCRIBE
+  // (subscriber) or PING (commands), pipelined: the connection counts as up
+  // once Redis has answered that last step and no step before it failed.
+  // (ROLE goes before any SUBSCRIBE: hiredis hands a subscribed context's
+  // replies to the subscription callbacks.)
   void start_session() {
-    if (!opts.endpoint.password.empty())
-      issue({"AUTH", opts.endpoint.password}, [self = shared_from_this()](redis_result r) {
-        if (r.ok && r.reply.kind == redis_reply::error)
-          self->reset("AUTH refused: " + r.reply.str);
+    session_failed = false;
+    auto self = shared_from_this();
+    if (!opts.endpoint.password.empty()) {
+      args auth{"AUTH"};
+      if (!opts.endpoint.username.empty())
+        auth.push_back(opts.endpoint.username);
+      auth.push_back(opts.endpoint.password);
+      issue(std::move(auth), [self](redis_result r) {
+        if (r.ok && r.reply.kind == redis_reply::error) {
+          self->refused("AUTH refused: " + r.reply.str);
+          self->fail_session("AUTH refused: " + r.reply.str);
+        }
+      });
+    }
+    if (opts.require_primary)
+      issue({"ROLE"}, [self, where = target](redis_result r) {
+        if (!r.ok)
+          return;
+        if (r.reply.kind == redis_reply::array && !r.reply.elements.empty() &&
+            r.reply.elements[0].str == "master")
+          return;
+        auto role = r.reply.kind == redis_reply::array && !r.reply.elements.empty() ? r.reply.elements[0].str
+                                                                                      : r.reply.str;
+        if (r.reply.kind == redis_reply::error && is_refusal(r.reply.str))
+          self->refused(r.reply.str);
+        self->rejected = where;
+        self->fail_session(where + " is not a primary (ROLE: " + role + ")");
       });
     if (opts.endpoint.db != 0)
-      issue({"SELECT", std::to_string(opts.endpoint.db)}, [self = shared_from_this()](redis_result r) {
+      issue({"SELECT", std::to_string(opts.endpoint.db)}, [self](redis_result r) {
         if (r.ok && r.reply.kind == redis_reply::error)
-          self->reset("SELECT refused: " + r.reply.str);
+          self->fail_session("SELECT refused: " + r.reply.str);
       });
     load_scripts();
     if (on_msg) {
@@ -298,20 +438,45 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (channels.empty())
         mark_up();
     } else {
-      issue({"PING"}, [self = shared_from_this()](redis_result r) {
-        if (r.ok && r.reply.kind != redis_reply::error)
-          self->mark_up();
+      issue({"PING"}, [self](redis_result r) {
+        if (!r.ok)
+          return;
+        if (r.reply.kind != redis_reply::error)
+          return self->mark_up();
+        // LOADING, NOAUTH, NOPERM...: this connection will not do.
+        if (is_refusal(r.reply.str))
+          self->refused(r.reply.str);
+        self->fail_session("PING refused: " + r.reply.str);
       });
     }
   }
 
+  // A session step failed: this connection never counts as up; drop it.
+  void fail_session(const std::string& why) {
+    if (session_failed)
+      return;
+    session_failed = true;
+    reset(why);
+  }
+
+  // Only the first refusal of a session is news: after a refused AUTH, every
+  // later step answers NOAUTH.
+  void refused(const std::string& why) {
+    if (!session_failed && on_ref)
+      on_ref(why);
+  }
+
   void mark_up() {
-    if (is_up || !ac)
+    if (is_up || !ac || session_failed)
       return;
     is_up = true;
     backoff = opts.backoff_min;
-    log::info("event=redis_up link={} host={}:{}{}", opts.name, opts.endpoint.host, opts.endpoint.port,
-              was_up ? " reconnected=true" : "");
+    rejected.clear();
+    {
+      std::lock_guard<std::mutex> g{address_mutex};
+      up_address = target;
+    }
+    log::info("event=redis_up link={} address={}{}", opts.name, target, was_up ? " reconnected=true" : "");
     if (was_up)
       reconnect_count.fetch_add(1, std::memory_order_relaxed);
     was_up = true;
@@ -337,6 +502,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   void retry_later(const std::string& why) {
     if (stopped)
       return;
+    connecting = false;
     // Jitter over [backoff/2, backoff]: nodes that lost Redis together do not return together.
     auto lo = backoff.count() / 2, hi = backoff.count();
     auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long long>(lo, hi)(rng));
@@ -344,7 +510,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     backoff = std::min(opts.backoff_max, backoff * 2);
     retry.expires_after(wait);
     retry.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec)
+      // reconnect_now may have started an attempt since this wait ended.
+      if (!ec && !self->ac && !self->connecting)
         self->connect();
     });
   }
@@ -358,6 +525,28 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       self->forget_context();
       redisAsyncFree(c); // pending callbacks run now, with a failure
       self->retry_later(why);
+    });
+  }
+
+  // The primary moved: drop whatever we hold or are attempting (unless it is
+  // already the new address) and connect again now, not after the backoff.
+  void reconnect_now(const std::string& why, const std::string& unless_address) {
+    net::post(strand, [self = shared_from_this(), why, unless_address] {
+      if (self->stopped)
+        return;
+      if (!unless_address.empty() && self->target == unless_address && (self->ac || self->connecting))
+        return;
+      log::warn("event=redis_reconnect link={} reason={}", self->opts.name, log::q(why));
+      if (self->ac) {
+        auto* c = self->ac;
+        self->forget_context();
+        redisAsyncFree(c);
+      }
+      ++self->attempt; // any locate or resolve in progress is abandoned
+      self->resolver.cancel();
+      self->retry.cancel();
+      self->backoff = self->opts.backoff_min;
+      self->connect();
     });
   }
 
@@ -383,9 +572,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (self->connecting && now - self->connect_started > self->opts.connect_timeout) {
         if (self->ac) {
           self->reset("connect timeout");
-        } else { // still resolving: getaddrinfo has no deadline of its own
+        } else { // still locating or resolving: getaddrinfo has no deadline of its own
           self->connecting = false;
+          ++self->attempt;
           self->resolver.cancel();
+          self->retry_later("locate or resolve timeout");
         }
       }
       else if (self->ac && !self->inflight.empty() && now - self->inflight.front() > self->opts.command_timeout)
@@ -543,8 +734,16 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       return m.issue(std::move(p));
     }
     redis_result res;
-    res.ok = true;
-    res.reply = copy_reply(reply);
+    if (reply->type == REDIS_REPLY_ERROR && is_doubt(std::string_view(reply->str, reply->len))) {
+      // A replica or a loading server: the caller hears a failure, as for
+      // a lost connection, and the link goes to find the primary.
+      res.error = std::string(reply->str, reply->len);
+      if (p->gen == m.gen)
+        m.fail_session(m.target + ": " + res.error);
+    } else {
+      res.ok = true;
+      res.reply = copy_reply(reply);
+    }
     for (std::size_t i = 0; i < p->cbs.size(); ++i)
       if (p->cbs[i])
         p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
@@ -584,6 +783,10 @@ void redis_client::on_message(message_handler h) {
 
 void redis_client::on_state(state_handler h) {
   impl_->on_st = std::move(h);
+}
+
+void redis_client::on_refused(refused_handler h) {
+  impl_->on_ref = std::move(h);
 }
 
 void redis_client::start() {
@@ -629,6 +832,15 @@ void redis_client::subscribe(std::string channel) {
 
 void redis_client::reset(std::string why) {
   impl_->reset(why);
+}
+
+void redis_client::reconnect_now(std::string why, std::string unless_address) {
+  impl_->reconnect_now(why, unless_address);
+}
+
+std::string redis_client::address() const {
+  std::lock_guard<std::mutex> g{impl_->address_mutex};
+  return impl_->up_address;
 }
 
 bool redis_client::up() const {

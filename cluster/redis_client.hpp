@@ -1,7 +1,10 @@
 // One connection to Redis (hiredis 0.14's async API driven by Asio), that
 // keeps itself connected: connect and command timeouts, reconnect with
 // jittered backoff, the Lua scripts loaded and every subscription re-issued
-// after each reconnect. A command either gets Redis's reply or a
+// after each reconnect. Where it connects may be asked anew before every
+// attempt (Sentinel), and any doubt that it talks to a writable primary (a
+// READONLY or LOADING reply, ROLE naming a replica) drops the connection so
+// the next attempt asks again. A command either gets Redis's reply or a
 // connection-level failure: never silence. Commands from any thread are sent
 // in the order they were made, as pipelined batches (one hop to the client's
 // strand per batch, one write per batch). Redis only; knows nothing of rooms
@@ -25,12 +28,17 @@ namespace signaling::cluster {
 struct redis_endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  std::string username; // ACL user: AUTH username password; empty: AUTH password
   std::string password;
   int db = 0;
 };
 
-// redis://[:password@]host[:port][/db]; false with `error` set if malformed.
+// redis://[[user]:password@]host[:port][/db]; false with `error` set if malformed.
 bool parse_redis_url(std::string_view url, redis_endpoint& out, std::string& error);
+// host:port ([v6]:port), without credentials: for logs and shard names.
+std::string address_of(const std::string& host, std::uint16_t port);
+// host:port or [v6]:port; false with `error` set if malformed.
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error);
 
 // A reply copied out of hiredis (its own reply objects die with the callback).
 struct redis_reply {
@@ -53,10 +61,19 @@ struct lua_script {
   std::string_view sha1;
 };
 
+// Where a client should connect now: the answer to a `locate` request.
+struct located {
+  bool ok = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string why; // when !ok
+};
+
 class redis_client {
 public:
+  using locate_callback = std::function<void(located)>;
   struct options {
-    redis_endpoint endpoint;
+    redis_endpoint endpoint; // credentials and db; host and port unless `locate` is set
     std::string name = "redis"; // for logs
     std::chrono::milliseconds connect_timeout{2000};
     std::chrono::milliseconds command_timeout{2000};
@@ -64,11 +81,21 @@ public:
     std::chrono::milliseconds backoff_max{2000};
     // Loaded (SCRIPT LOAD) on every connection before it counts as up.
     std::vector<const lua_script*> scripts;
+    // Asked before every attempt where to connect (Sentinel: the current
+    // primary), with the address last found not to be a primary (or empty),
+    // to be avoided if another candidate exists. Must call back, on any thread.
+    std::function<void(const std::string& avoid, locate_callback)> locate;
+    // The link counts as up only once ROLE says "master".
+    bool require_primary = false;
   };
   using callback = std::function<void(redis_result)>;
   // A published message; both views are valid during the call only.
   using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
   using state_handler = std::function<void(bool up)>;
+  // Redis answered, but refused our credentials or our permissions (AUTH,
+  // NOAUTH, WRONGPASS, NOPERM): retrying will not help until someone fixes
+  // the configuration. Runs on the client's strand, before the retry.
+  using refused_handler = std::function<void(const std::string& why)>;
   using args = std::vector<std::string>;
 
   redis_client(boost::asio::io_context& ioc, options opts);
@@ -77,6 +104,7 @@ public:
   // Set before start(); they run on the client's strand.
   void on_message(message_handler h);
   void on_state(state_handler h);
+  void on_refused(refused_handler h);
 
   void start();
   void stop(); // thread-safe; pending callbacks get a failure
@@ -96,9 +124,14 @@ public:
   void subscribe(std::string channel);
   // Drops the connection now (as after a timeout) and reconnects.
   void reset(std::string why);
+  // Drops the connection unless it is to `host:port` (empty: any), and
+  // reconnects at once, without the backoff: the primary moved.
+  void reconnect_now(std::string why, std::string unless_address = {});
   bool up() const;
   // Times the link came back after having been up.
   std::uint64_t reconnects() const;
+  // host:port of the server the link is (or was last) up on; empty before.
+  std::string address() const;
 
 private:
   struct impl;

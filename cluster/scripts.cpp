@@ -118,6 +118,18 @@ reap_reply reap_reply::decode(const redis_result& r) {
   return out;
 }
 
+shards_reply shards_reply::decode(const redis_result& r) {
+  shards_reply out;
+  if (!is_array(r, 1))
+    return out;
+  auto& e = r.reply.elements;
+  out.ok = true;
+  out.match = e[0].value == 1;
+  if (!out.match && e.size() >= 2)
+    out.stored = e[1].str;
+  return out;
+}
+
 list_nodes_reply list_nodes_reply::decode(const redis_result& r) {
   list_nodes_reply out;
   if (!r.ok || r.reply.kind != redis_reply::array)

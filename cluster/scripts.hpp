@@ -2,8 +2,8 @@
 // (cluster/scripts/*.lua, embedded by the build with their SHA-1), and one
 // decoder per script for its reply, so no caller reads a reply by position.
 // Each script says what it does, what its ARGV are and what it returns, at
-// its top. Keys are built inside the scripts from a prefix (ARGV[1]): this
-// targets one Redis server (or a primary with replicas), not Redis Cluster.
+// its top. Keys are built inside the scripts from a prefix (ARGV[1]): each
+// shard is one Redis server (or a primary with replicas), not Redis Cluster.
 #pragma once
 
 #include "actors/remote.hpp"
@@ -16,7 +16,8 @@
 namespace signaling::cluster {
 
 namespace scripts {
-extern const lua_script create, join, unseat, end, restore, park, seat_frames, resume, expire, tick, reap, list_nodes;
+extern const lua_script create, join, unseat, end, restore, park, seat_frames, resume, expire, tick, reap, list_nodes,
+  shards;
 // Every script above: loaded on each connection.
 const std::vector<const lua_script*>& all();
 } // namespace scripts
@@ -91,6 +92,14 @@ struct reap_reply {
   bool ok = false;
   std::vector<survivor> survivors;
   static reap_reply decode(const redis_result& r);
+};
+
+// SHARDS: {1} or {0, the cluster's shard list}.
+struct shards_reply {
+  bool ok = false;    // false: no answer (the link failed meanwhile)
+  bool match = false; // our list is (now) the cluster's
+  std::string stored; // the cluster's list, when it is not ours
+  static shards_reply decode(const redis_result& r);
 };
 
 // LIST_NODES: {node, "rooms conns" or '', info or ''}...

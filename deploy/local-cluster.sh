@@ -2,13 +2,25 @@
 # A signaling cluster on this machine, without containers: redis-server,
 # N signal-node processes and HAProxy in front, all on loopback.
 #
-#   deploy/local-cluster.sh up [N]    start (N nodes, default 3) and print where everything is
+#   deploy/local-cluster.sh up [N] [--sentinel] [--shards K]
+#                                     start (N nodes, default 3) and print where everything is
 #   deploy/local-cluster.sh status    what runs, with each node's /api/ping
 #   deploy/local-cluster.sh down      drain and stop everything it started
 #
+# Redis, three ways (docs/architecture.md, "Shards" and "Sentinel"):
+#   (default)     one redis-server; nodes get REDIS_URL
+#   --shards K    K independent redis-servers; REDIS_URL lists all K
+#   --sentinel    a primary, a replica and three redis-sentinels (quorum 2);
+#                 nodes get REDIS_SENTINELS and REDIS_MASTER_NAME=mymaster.
+#                 With --shards K: K primary/replica pairs, master groups
+#                 shard1..shardK, all watched by the same three sentinels.
+#
 # Settings: deploy/signal.env (shared with docker-compose and k8s), overridden
-# by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380), node ports are
-# picked free. State and logs: CLUSTER_DIR (default .local-cluster/).
+# by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380: the first Redis
+# server; the others, and the sentinels from SENTINEL_PORT (26380), take the
+# next free ones), node ports are picked free. SENTINEL_DOWN_AFTER_MS (2000):
+# how long a primary may be silent before the sentinels fail it over. State
+# and logs: CLUSTER_DIR (default .local-cluster/).
 # TRUSTED_PROXIES defaults to 127.0.0.1/32: HAProxy, whose X-Forwarded-For
 # then names each client.
 # LB_TLS=1: HAProxy terminates TLS (wss://, https://) with a self-signed
@@ -19,6 +31,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CLUSTER_DIR:-$root/.local-cluster}
 lb_port=${LB_PORT:-8080}
 redis_port=${REDIS_PORT:-6380}
+sentinel_port=${SENTINEL_PORT:-26380}
+down_after=${SENTINEL_DOWN_AFTER_MS:-2000}
 node_bin=${SIGNAL_NODE_BIN:-$root/build/signal-node}
 
 die() {
@@ -52,6 +66,49 @@ get() {
   [[ "$response" == "HTTP/1.1 200"* ]]
 }
 
+# Sets $free to the first port from $1 on that nothing listens on and this
+# run has not handed out yet ($taken: a server started in the background may
+# not listen yet). Not a $(...) subshell, or $taken would not keep.
+taken=" "
+next_port() {
+  free=$1
+  while [[ "$taken" == *" $free "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$free") 2>/dev/null; do
+    free=$((free + 1))
+  done
+  taken="$taken$free "
+}
+
+# A redis-server (or, for a NAME starting with "sentinel", a redis-sentinel
+# whose configuration sentinel_conf PORT writes) in the background, on the
+# first free port from FROM: start_server NAME FROM [ARGS...]. Sets $port.
+# A port nothing listened on may still be taken (another program's outgoing
+# connection, a race): on "Address already in use" the next one is tried.
+start_server() {
+  local name=$1 from=$2 attempt pid
+  shift 2
+  for attempt in 1 2 3 4 5 6 7 8; do
+    next_port "$from"
+    port=$free
+    if [[ "$name" == sentinel* ]]; then
+      sentinel_conf "$port" > "$dir/$name.conf"
+      redis-sentinel "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
+    else
+      # Its own file in CLUSTER_DIR: a replica writes what it syncs to disk.
+      redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --dbfilename "$name.rdb" \
+        "$@" >"$dir/$name.log" 2>&1 &
+    fi
+    pid=$!
+    if wait_for "redis-cli -p $port ping | grep -q PONG || ! alive $pid" 10 && alive "$pid"; then
+      echo "$name $pid $port" >> "$dir/state"
+      return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    grep -q "Address already in use" "$dir/$name.log" || die "$name did not start (see $dir/$name.log)"
+    from=$((port + 1))
+  done
+  die "$name did not start: no free port (see $dir/$name.log)"
+}
+
 # Running (a zombie whose parent has not reaped it yet counts as gone).
 alive() {
   local state
@@ -60,9 +117,21 @@ alive() {
 }
 
 up() {
-  local n=${1:-3}
+  local n=3 sentinel=0 shards=1
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --sentinel) sentinel=1 ;;
+      --shards) shards=${2:-}; shift ;;
+      --shards=*) shards=${1#--shards=} ;;
+      [0-9]*) n=$1 ;;
+      *) die "up: unknown argument '$1' (usage: up [N] [--sentinel] [--shards K])" ;;
+    esac
+    shift
+  done
+  [[ "$shards" =~ ^[1-9][0-9]*$ ]] || die "--shards needs a number of shards, got '$shards'"
   [ -f "$dir/state" ] && die "already up (see $dir/state); run down first"
   command -v redis-server >/dev/null && command -v haproxy >/dev/null || bash "$root/deploy/setup.sh" haproxy
+  [ "$sentinel" = 0 ] || command -v redis-sentinel >/dev/null || bash "$root/deploy/setup.sh" redis-sentinel
   if [ ! -x "$node_bin" ]; then
     [ -f "$root/build/build.ninja" ] || cmake --preset release -S "$root" >/dev/null
     cmake --build "$root/build" --target signal-node
@@ -71,9 +140,54 @@ up() {
   : > "$dir/state"
   starting=1
 
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$dir/redis.log" 2>&1 &
-  echo "redis $! $redis_port" >> "$dir/state"
-  wait_for "redis-cli -p $redis_port ping | grep -q PONG" 10 || die "redis-server did not start (see $dir/redis.log)"
+  # Redis: one server per shard (REDIS_URL), or per shard a primary and a
+  # replica that three sentinels watch (REDIS_SENTINELS).
+  local redis_env=() urls="" masters="" k primary sentinels=""
+  for k in $(seq 1 "$shards"); do
+    local name=redis
+    [ "$shards" = 1 ] || name=redis$k
+    start_server "$name" "$redis_port"
+    if [ "$sentinel" = 1 ]; then
+      primary=$port
+      start_server "$name-replica" "$redis_port" --replicaof 127.0.0.1 "$primary"
+      local master=mymaster
+      [ "$shards" = 1 ] || master=shard$k
+      masters="$masters${masters:+,}$master:$primary"
+    else
+      urls="$urls${urls:+,}redis://127.0.0.1:$port"
+    fi
+  done
+  if [ "$sentinel" = 1 ]; then
+    local i m sentinel_ports=()
+    sentinel_conf() {
+      echo "port $1"
+      echo "bind 127.0.0.1"
+      echo "dir $dir"
+      for m in ${masters//,/ }; do
+        echo "sentinel monitor ${m%%:*} 127.0.0.1 ${m##*:} 2"
+        echo "sentinel down-after-milliseconds ${m%%:*} $down_after"
+        echo "sentinel failover-timeout ${m%%:*} 10000"
+      done
+    }
+    for i in 1 2 3; do
+      start_server "sentinel$i" "$sentinel_port"
+      sentinels="$sentinels${sentinels:+,}127.0.0.1:$port"
+      sentinel_ports+=("$port")
+    done
+    # Able to fail over once every sentinel knows the other two (they meet
+    # through hello messages on the primaries every 2 s).
+    for port in "${sentinel_ports[@]}"; do
+      for m in ${masters//,/ }; do
+        wait_for "redis-cli -p $port sentinel master ${m%%:*} | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2" 30 ||
+          die "sentinel on port $port does not know the others (see $dir/sentinel*.log)"
+      done
+    done
+    local names=""
+    for m in ${masters//,/ }; do names="$names${names:+,}${m%%:*}"; done
+    redis_env=(REDIS_SENTINELS="$sentinels" REDIS_MASTER_NAME="$names")
+  else
+    redis_env=(REDIS_URL="$urls")
+  fi
 
   # Shared settings, unless the environment already says otherwise.
   while IFS='=' read -r key value; do
@@ -88,7 +202,7 @@ up() {
   export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1/32}
   local servers=() i port
   for i in $(seq 1 "$n"); do
-    NODE_ID=node$i WS_PORT=0 ADMIN_PORT=0 BIND_ADDRESS=127.0.0.1 REDIS_URL=redis://127.0.0.1:$redis_port ENV_FILE=/nonexistent \
+    env -u REDIS_URL -u REDIS_SENTINELS -u REDIS_MASTER_NAME NODE_ID=node$i WS_PORT=0 ADMIN_PORT=0 BIND_ADDRESS=127.0.0.1 "${redis_env[@]}" ENV_FILE=/nonexistent \
       "$node_bin" >"$dir/node$i.log" 2>&1 &
     local pid=$!
     # The whole line, with the mode at its end: the log may be read mid-write.
@@ -130,7 +244,8 @@ status() {
     local state=dead
     alive "$pid" && state=running
     case "$name" in
-      redis) echo "  redis    pid $pid  redis://127.0.0.1:$port  $state" ;;
+      redis*) echo "  $name    pid $pid  redis://127.0.0.1:$port  $state  $(redis-cli -p "$port" role 2>/dev/null | head -1)" ;;
+      sentinel*) echo "  $name    pid $pid  127.0.0.1:$port  $state" ;;
       haproxy) echo "  haproxy  pid $pid  ${scheme:-ws}://127.0.0.1:$port  (clients connect here)  $state" ;;
       *) echo "  $name    pid $pid  http://127.0.0.1:$port  $state  $(get "$port" /api/ping | sed -n '$p')" ;;
     esac
@@ -139,12 +254,15 @@ status() {
 
 down() {
   [ -f "$dir/state" ] || { echo "local cluster: already down"; return 0; }
-  # Nodes first (SIGTERM: they drain and leave Redis), then the balancer, then Redis.
+  # Nodes first (SIGTERM: they drain and leave Redis), then the balancer,
+  # then the sentinels (so none fails over a primary stopped on purpose),
+  # then Redis.
   local order=() name pid port
   while read -r name pid port _; do
     case "$name" in node*) order+=("$pid") ;; esac
   done < "$dir/state"
-  order+=("$(awk '$1 == "haproxy" {print $2}' "$dir/state")" "$(awk '$1 == "redis" {print $2}' "$dir/state")")
+  order+=("$(awk '$1 == "haproxy" {print $2}' "$dir/state")")
+  order+=($(awk '$1 ~ /^sentinel/ {print $2}' "$dir/state") $(awk '$1 ~ /^redis/ {print $2}' "$dir/state"))
   for pid in "${order[@]}"; do
     [ -n "$pid" ] && alive "$pid" || continue
     kill -TERM "$pid" 2>/dev/null || true
@@ -155,8 +273,8 @@ down() {
 }
 
 case "${1:-}" in
-  up) up "${2:-3}" ;;
+  up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: $0 up [N] | status | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [N] [--sentinel] [--shards K] | status | down" >&2; exit 2 ;;
 esac

@@ -4,13 +4,15 @@
 #   setup.sh            what building and running a node needs
 #   setup.sh --test     plus what the tests need (HAProxy, docker-compose, Chromium, coturn, Node.js,
 #                       clang-14 with libFuzzer for fuzz/run.sh, the openssl CLI for test certificates,
+#                       redis-sentinel for the failover tests and local-cluster.sh --sentinel,
 #                       podman, runc and debootstrap for the container tests, Prometheus and
 #                       promtool for the alert rules and the scrape test),
 #                       all at once before the tests start, so parallel tests never race for apt
 #   setup.sh PKG...     plus those packages
 set -euo pipefail
 
-test_pkgs=(haproxy docker-compose chromium coturn clang-14 libclang-rt-14-dev openssl podman runc debootstrap prometheus)
+test_pkgs=(haproxy docker-compose chromium coturn clang-14 libclang-rt-14-dev openssl redis-sentinel podman runc
+           debootstrap prometheus)
 extra=()
 for arg in "$@"; do
   if [ "$arg" = --test ]; then

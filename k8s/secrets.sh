@@ -10,7 +10,7 @@ set -eu
 dir=$(dirname "$0")/secrets
 mkdir -p "$dir"
 umask 077
-for name in redis-password jwt-secret turn-secret; do
+for name in redis-password jwt-secret turn-secret sentinel-password; do
   [ -s "$dir/$name" ] && continue
   printf %s "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > "$dir/$name"
   echo "k8s/secrets/$name: made"

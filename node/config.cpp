@@ -2,7 +2,6 @@
 
 #include "telemetry/log.hpp"
 
-#include "cluster/redis_client.hpp"
 #include "transport/client_address.hpp"
 
 #include <algorithm>
@@ -121,15 +120,26 @@ const std::vector<setting>& settings() {
     {"FRONTEND_URL", "comma-separated browser origins allowed for CORS and WebSocket (\"*\": any)",
      [](config& c, const std::string& v) { c.frontend_urls = split_list(v); },
      [](const config& c) { return join_list(c.frontend_urls); }},
-    {"REDIS_URL", "redis://[:password@]host:port[/db] joins a cluster; unset runs embedded",
-     [](config& c, const std::string& v) {
-       cluster::redis_endpoint ep;
-       std::string err;
-       if (!v.empty() && !cluster::parse_redis_url(v, ep, err))
-         throw config_error(err);
-       c.redis_url = v;
-     },
-     [](const config& c) { return c.redis_url; }},
+    {"REDIS_URL",
+     "redis://[[user]:password@]host:port[/db] joins a cluster; several, comma-separated, spread rooms over that "
+     "many independent Redis shards; unset (and no REDIS_SENTINELS) runs embedded",
+     [](config& c, const std::string& v) { c.redis_url = v; }, [](const config& c) { return c.redis_url; }},
+    {"REDIS_SENTINELS", "host:port,... of Redis Sentinels: the primaries of REDIS_MASTER_NAME's groups are asked of "
+                        "them and followed through failovers (instead of REDIS_URL)",
+     [](config& c, const std::string& v) { c.redis_sentinels = v; },
+     [](const config& c) { return c.redis_sentinels; }},
+    {"REDIS_MASTER_NAME", "with REDIS_SENTINELS: the Sentinel master group; several, comma-separated, are that many "
+                          "shards",
+     [](config& c, const std::string& v) { c.redis_master_name = v; },
+     [](const config& c) { return c.redis_master_name; }},
+    {"REDIS_USERNAME", "ACL user for the Redis data servers (AUTH user password), unless a REDIS_URL names one",
+     [](config& c, const std::string& v) { c.redis_username = v; }, [](const config& c) { return c.redis_username; }},
+    {"REDIS_PASSWORD", "password for the Redis data servers, unless a REDIS_URL carries one",
+     [](config& c, const std::string& v) { c.redis_password = v; },
+     [](const config& c) { return c.redis_password.empty() ? std::string{} : std::string("***"); }},
+    {"REDIS_SENTINEL_PASSWORD", "password for the sentinels (their requirepass)",
+     [](config& c, const std::string& v) { c.redis_sentinel_password = v; },
+     [](const config& c) { return c.redis_sentinel_password.empty() ? std::string{} : std::string("***"); }},
     {"NODE_TTL_MS", "cluster: a node that missed heartbeats this long is dead; its rooms end",
      top_ms_setter("NODE_TTL_MS", &config::node_ttl), top_ms_getter(&config::node_ttl)},
     {"HEARTBEAT_MS", "cluster: how often a node refreshes its liveness and looks for dead nodes",
@@ -400,6 +410,15 @@ config_result load_config(int argc, const char* const* argv, const char* const* 
       res.cfg.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
         std::string::npos)
     throw config_error("NODE_ID: use at most 64 of A-Z a-z 0-9 . _ -, got \"" + res.cfg.node_id + "\"");
+  {
+    cluster::redis_plan plan;
+    std::string err;
+    if (!cluster::plan_shards(cluster::redis_settings{res.cfg.redis_url, res.cfg.redis_sentinels,
+                                                      res.cfg.redis_master_name, res.cfg.redis_username,
+                                                      res.cfg.redis_password, res.cfg.redis_sentinel_password},
+                              plan, err))
+      throw config_error(err);
+  }
   if (res.cfg.heartbeat * 2 > res.cfg.node_ttl)
     throw config_error("HEARTBEAT_MS: must be at most half of NODE_TTL_MS, or live nodes would be reaped");
   if (res.cfg.lim.max_send_queue_bytes < res.cfg.lim.max_message_bytes)
@@ -428,14 +447,32 @@ std::string usage() {
   return out;
 }
 
+cluster::redis_plan redis_plan_of(const config& cfg) {
+  cluster::redis_plan plan;
+  std::string err;
+  if (!cluster::plan_shards(cluster::redis_settings{cfg.redis_url, cfg.redis_sentinels, cfg.redis_master_name,
+                                                    cfg.redis_username, cfg.redis_password,
+                                                    cfg.redis_sentinel_password},
+                            plan, err))
+    throw config_error(err);
+  return plan;
+}
+
 std::vector<std::string> describe(const config& cfg) {
   std::vector<std::string> out;
   for (const auto& s : settings()) {
     auto v = s.get(cfg);
-    if (std::string(s.env) == "REDIS_URL" && v.rfind('@') != std::string::npos) {
-      auto scheme = v.find("://");
-      auto keep = scheme == std::string::npos ? std::string{} : v.substr(0, scheme + 3);
-      v = keep + "***@" + v.substr(v.rfind('@') + 1); // never log the password
+    if (std::string(s.env) == "REDIS_URL") {
+      std::string masked;
+      for (auto& url : split_list(v)) {
+        if (url.rfind('@') != std::string::npos) {
+          auto scheme = url.find("://");
+          auto keep = scheme == std::string::npos ? std::string{} : url.substr(0, scheme + 3);
+          url = keep + "***@" + url.substr(url.rfind('@') + 1); // never log a password
+        }
+        masked += (masked.empty() ? "" : ",") + url;
+      }
+      v = masked;
     }
     out.push_back(std::string(s.env) + "=" + log::logfmt_value(v));
   }

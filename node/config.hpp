@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/limits.hpp"
+#include "cluster/shards.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -20,7 +21,12 @@ struct config {
   int admin_port = 4100;                  // signal-console's port (inspector actor); 0: any free; -1: off
   std::string admin_bind = "127.0.0.1";   // anything but loopback exposes the operator actions
   std::vector<std::string> frontend_urls; // allowed browser origins
-  std::string redis_url;                  // empty: embedded (single node, in memory)
+  std::string redis_url;                  // one or more redis:// URLs (one shard each); empty and no sentinels: embedded
+  std::string redis_sentinels;            // host:port of each Sentinel; then REDIS_MASTER_NAME names the shards
+  std::string redis_master_name = "mymaster"; // one or more Sentinel master groups (one shard each)
+  std::string redis_username;             // ACL user for data servers whose URL names none
+  std::string redis_password;             // for data servers whose URL carries none
+  std::string redis_sentinel_password;    // AUTH to the sentinels
   std::chrono::milliseconds node_ttl{5000};     // cluster: a node silent this long is dead
   std::chrono::milliseconds heartbeat{1000};    // cluster: liveness refresh and reaping period
   std::chrono::milliseconds redis_timeout{2000}; // cluster: connect and command deadline
@@ -41,7 +47,14 @@ struct config {
   std::vector<std::string> metrics_allow; // CIDR blocks that may GET /metrics; empty: anyone
   std::string env_file = ".env";
   limits lim;
+
+  // Cluster mode: Redis URLs or sentinels given.
+  bool clustered() const { return !redis_url.empty() || !redis_sentinels.empty(); }
 };
+
+// The Redis shards (and sentinels) the REDIS_* settings name; load_config
+// has checked them already. Empty in embedded mode.
+cluster::redis_plan redis_plan_of(const config& cfg);
 
 struct config_error : std::runtime_error {
   using std::runtime_error::runtime_error;

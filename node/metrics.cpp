@@ -55,6 +55,21 @@ const char* close_names[] = {"client",          "going_away",     "service_resta
                              "too_big",         "protocol_error", "slow_reader",     "timeout",          "dropped"};
 static_assert(sizeof(close_names) / sizeof(close_names[0]) == static_cast<std::size_t>(close_kind::count_));
 
+// A label value as the exposition format wants it: \\, \" and newlines escaped.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string seconds(std::uint64_t us) {
   // Bucket bounds in seconds without trailing noise: 0.000025, 0.001, 1, ...
   auto s = std::to_string(us / 1e6);
@@ -196,16 +211,29 @@ std::string render_metrics(const node_stats& st, const node_view& node) {
               "Frame read (or received from Redis) to queued on the peer's socket, inside this node.",
               st.relay_latency);
 
-  // Cluster mode only. Unlabelled today: one Redis. Per-shard series are to
-  // add a label (shard=...) to these names, which the alert rules and the
-  // dashboard aggregate over by instance.
+  // Cluster mode only: the node's view, then one series per Redis shard.
   if (node.redis) {
-    e.single("signal_redis_up", "gauge", "1 while both Redis links (commands, subscriber) are up.",
+    e.single("signal_redis_up", "gauge", "1 while at least one Redis shard is usable and none refuses this node (the node can serve).",
              node.redis->up ? 1 : 0);
-    e.single("signal_redis_reconnects_total", "counter", "Redis links re-established after a loss.",
+    e.single("signal_redis_reconnects_total", "counter", "Redis links re-established after a loss (every shard).",
              node.redis->reconnects);
     e.histogram("signal_redis_heartbeat_duration_seconds",
                 "Round trip of the heartbeat script (every HEARTBEAT_MS) on the command link.", st.redis_heartbeat);
+    e.family("signal_redis_shard_up", "gauge",
+             "1 while the shard is usable: both links up on its primary and the shard list agreed.");
+    for (auto& s : node.redis->shards)
+      e.sample("signal_redis_shard_up", s.state == "up" ? 1 : 0, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_refused", "gauge",
+             "1 while the shard refuses this node (credentials, permissions, or another shard list).");
+    for (auto& s : node.redis->shards)
+      e.sample("signal_redis_shard_refused", s.state == "refused" ? 1 : 0, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_reconnects_total", "counter", "The shard's links re-established after a loss.");
+    for (auto& s : node.redis->shards)
+      e.sample("signal_redis_shard_reconnects_total", s.reconnects, "shard=\"" + label(s.name) + "\"");
+    e.family("signal_redis_shard_failovers_total", "counter",
+             "Times the shard's command link came back on another primary (Sentinel failovers).");
+    for (auto& s : node.redis->shards)
+      e.sample("signal_redis_shard_failovers_total", s.failovers, "shard=\"" + label(s.name) + "\"");
   }
 
   auto p = read_process();

@@ -5,17 +5,21 @@
 // and tests/prometheus checks that against a live scrape.
 #pragma once
 
+#include "actors/remote.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace signaling {
 
 struct node_stats;
 
 struct redis_view {
-  bool up = false;
+  bool up = false; // at least one shard usable
   std::uint64_t reconnects = 0;
+  std::vector<cluster_view::shard_state> shards;
 };
 
 // What the node knows beside its counters.

@@ -127,7 +127,15 @@ struct node::impl {
       j["nodeRoomsActive"] = stats.rooms.load();
       j["nodeClientsConnected"] = stats.connections.load();
       j["clusterNodes"] = cluster->cluster_totals().nodes;
-      j["redis"] = cluster->up() ? "up" : "down";
+      auto shards = cluster->shards();
+      std::size_t up = 0;
+      auto list = nlohmann::ordered_json::array();
+      for (auto& sh : shards) {
+        up += sh.state == "up" ? 1 : 0;
+        list.push_back({{"name", sh.name}, {"state", sh.state}, {"primary", sh.primary}});
+      }
+      j["redis"] = up == shards.size() ? "up" : up > 0 ? "degraded" : "down";
+      j["redisShards"] = std::move(list);
     } else {
       j["mode"] = "embedded";
     }
@@ -192,7 +200,7 @@ void node::start() {
   m.admin.prepare(m.caf_cfg);
   m.system.emplace(m.caf_cfg);
   room_directory directory;
-  if (m.cfg.redis_url.empty()) {
+  if (!m.cfg.clustered()) {
     m.rooms.node_id = m.cfg.node_id;
     m.rooms.stats = &m.stats;
     m.rooms.resume_grace = m.cfg.lim.resume_grace;
@@ -201,9 +209,6 @@ void node::start() {
     directory = spawn_local_directory(*m.system, m.cfg.lim.room_id_digits, m.stats, &m.rooms);
   } else {
     cluster::redis_bridge::options ro;
-    std::string err;
-    if (!cluster::parse_redis_url(m.cfg.redis_url, ro.endpoint, err))
-      throw config_error(err);
     ro.node_id = m.cfg.node_id;
     ro.node_ttl = m.cfg.node_ttl;
     ro.heartbeat = m.cfg.heartbeat;
@@ -212,7 +217,8 @@ void node::start() {
     ro.resume_grace = m.cfg.lim.resume_grace;
     ro.resume_frames = m.cfg.lim.resume_max_frames;
     ro.resume_bytes = m.cfg.lim.resume_max_bytes;
-    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.pool.control(), ro, m.stats, m.cfg.lim.room_id_digits);
+    m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.pool.control(), redis_plan_of(m.cfg), ro,
+                                                           m.stats, m.cfg.lim.room_id_digits);
     directory = m.cluster->directory();
     m.cluster->start();
   }
@@ -241,7 +247,7 @@ void node::start() {
                                 [&m] {
                                   node_view v{m.is_ready(), m.cfg.lim.max_connections, std::nullopt};
                                   if (m.cluster)
-                                    v.redis = redis_view{m.cluster->up(), m.cluster->reconnects()};
+                                    v.redis = redis_view{m.cluster->up(), m.cluster->reconnects(), m.cluster->shards()};
                                   return render_metrics(m.stats, v);
                                 },
                                 [&m] {
@@ -273,6 +279,11 @@ void node::start() {
   auto n = m.pool.size();
   if (m.want_signals)
     install_signals();
+  // Redis refusing this node (credentials, permissions, another shard list)
+  // is a configuration error: stop here rather than run unready for ever.
+  if (m.cluster)
+    if (auto why = m.cluster->await_settled(m.cfg.redis_timeout))
+      throw config_error(*why);
   m.ready = true;
   log::info("event=listening node={} address={} port={} io_threads={} tls={} mode={}", m.cfg.node_id,
             m.cfg.bind_address, m.server->port(), n, m.tls ? "on" : "off", m.cluster ? "cluster" : "embedded");

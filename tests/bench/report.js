@@ -157,6 +157,29 @@ if (cp || ch || cs) {
   table("\nCross-node: hosts on node A, guests on node B, one Redis; CPU is both nodes + Redis.\n\n| | cross-node (2 nodes + Redis) | single node (ours) | cross / single |\n|---|---|---|---|");
 }
 
+// -- shards: cross-node relay peak with the rooms on 1 and on K Redis servers ------------
+
+// Labels shards.K.peak.N: K shards, run N (fresh servers each, K alternating).
+const shardRuns = {};
+for (const k of Object.keys(runs)) {
+  const m = k.match(/^shards\.(\d+)\.peak\.(\d+)$/);
+  if (m) (shardRuns[m[1]] = shardRuns[m[1]] || []).push(runs[k]);
+}
+const shardCounts = Object.keys(shardRuns).map(Number).sort((a, b) => a - b);
+if (shardCounts.length) {
+  const each = (k, f) => shardRuns[k].map(f).map((v) => fmt(v, 0)).join(", ");
+  const med = (k, f) => median(shardRuns[k].map(f).filter((v) => v != null && Number.isFinite(+v)));
+  const first = shardRuns[shardCounts[0]][0];
+  row(`cross-node relay peak, relays/s, median (each run) — ${get(first, "rooms")} rooms × window ${get(first, "window")}, ${get(first, "frame_bytes")} B`,
+    ...shardCounts.map((k) => `${fmt(med(k, (r) => get(r, "relays_per_s")), 0)} (${each(k, (r) => get(r, "relays_per_s"))})`));
+  row("broker CPU per relay (all redis-servers), µs, median", ...shardCounts.map((k) => fmt(med(k, (r) => cpu(r, "relay")), 2)));
+  row("brokers busy, cores (sum over the shards), median", ...shardCounts.map((k) => fmt(med(k, (r) => get(r, "server.busy_cores")), 2)));
+  row("one way at peak p50 / p99 / p99.9 µs (first run)", ...shardCounts.map((k) => lat(shardRuns[k][0], "one_way_us")));
+  row("bench busy, cores, median", ...shardCounts.map((k) => fmt(med(k, (r) => get(r, "bench_busy_cores")), 2)));
+  row("machine busy / other work, cores, median", ...shardCounts.map((k) => `${fmt(med(k, (r) => get(r, "machine_busy_cores")), 2)} / ${fmt(med(k, (r) => get(r, "other_load_cores")), 2)}`));
+  table(`\nShards: hosts on node A, guests on node B, the rooms spread over K independent Redis servers (REDIS_URL with K URLs); server CPU is the brokers' only.\n\n| | ${shardCounts.map((k) => `${k} shard${k === 1 ? "" : "s"}`).join(" | ")} |\n|---|${shardCounts.map(() => "---").join("|")}|`);
+}
+
 // -- what went wrong ----------------------------------------------------------------------
 
 const errs = Object.values(runs).filter((r) => Object.keys(r.errors || {}).length || r.misrouted || r.ok === false);

@@ -14,7 +14,7 @@
 #            installs Debian's python3-matplotlib first if it is missing
 #   -s LIST  scenarios to run, in this order (default: SCENARIOS below)
 #
-# Scenarios (SCENARIOS, default "relay storm idle flood cross"):
+# Scenarios (SCENARIOS, default "relay storm idle flood cross shards"):
 #   relay  relay at peak on each server, then both at the same load (half the
 #          lower peak)
 #   storm  reconnect storm, fresh servers
@@ -26,6 +26,10 @@
 #          server, fresh servers each, ours and the seed alternating
 #   cross  2 nodes + Redis (hosts on A, guests on B): peak, same load, storm,
 #          and a single node at that same load; SCENARIOS=cross runs it alone
+#   shards the cross-node relay peak (hosts on A, guests on B) with the rooms
+#          spread over 1 and over 3 Redis shards (SHARD_COUNTS), fresh servers
+#          each run, alternating, SHARD_RUNS times; the CPU measured is the
+#          brokers' (every redis-server), per relay
 #
 # Knobs (environment): RELAY_SECS (10), WARMUP_SECS (2), ROOMS (100), WINDOW (4),
 # SIZE (600), THREADS (bench client threads, 1), STORM_CLIENTS (10000),
@@ -34,7 +38,8 @@
 # IDLE_RELAY_RATE (4000 relays/s, 0 = none), IDLE_RELAY_ROOMS (100),
 # FLOOD_ROOMS (2000), FLOOD_MESSAGES (50), FLOOD_SIZE (SIZE), FLOOD_SENDERS
 # (hosts), FLOOD_WARMUP_ROUNDS (1), FLOOD_RUNS (3), FLOOD_THREADS (THREADS),
-# FLOOD_TIMEOUT (120 s per round), SEED_DIR (../shared/peers/seed-node),
+# FLOOD_TIMEOUT (120 s per round), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
+# SEED_DIR (../shared/peers/seed-node),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
 #
@@ -49,7 +54,7 @@ HERE="$ROOT/tests/bench"
 OUT_MD=""
 OUT_JSON=""
 PLOT_DIR=""
-ALL_SCENARIOS="relay storm idle flood cross"
+ALL_SCENARIOS="relay storm idle flood cross shards"
 while getopts "o:j:p:s:h" opt; do
   case "$opt" in
     o) OUT_MD="$OPTARG" ;;
@@ -80,11 +85,13 @@ FLOOD_WARMUP_ROUNDS=${FLOOD_WARMUP_ROUNDS:-1}
 FLOOD_RUNS=${FLOOD_RUNS:-3}
 FLOOD_THREADS=${FLOOD_THREADS:-$THREADS}
 FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-120}
+SHARD_COUNTS=${SHARD_COUNTS:-"1 3"}
+SHARD_RUNS=${SHARD_RUNS:-2}
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEED_DIR=${SEED_DIR:-"$ROOT/../shared/peers/seed-node"}
 if [ "${QUICK:-0}" = 1 ]; then
   RELAY_SECS=3 WARMUP_SECS=1 STORM_CLIENTS=2000 IDLE_STEPS="500 2000" HOLD_SECS=5 KEEPALIVE_SECS=2
-  FLOOD_ROOMS=300 FLOOD_RUNS=1
+  FLOOD_ROOMS=300 FLOOD_RUNS=1 SHARD_RUNS=1
 fi
 for s in $SCENARIOS; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench: unknown scenario '$s' (have: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
@@ -339,6 +346,38 @@ scenario_cross() {
   fi
 }
 
+# -- shards: the cross-node relay with the rooms on 1 and on K Redis servers ----------
+
+scenario_shards() {
+  local run k i port a_port b_port urls pids
+  for run in $(seq 1 "$SHARD_RUNS"); do
+    for k in $SHARD_COUNTS; do
+      urls="" pids=""
+      local brokers=()
+      for i in $(seq 1 "$k"); do
+        port=$(free_port)
+        start_redis "$port"
+        brokers+=("$LAST_PID")
+        urls="$urls${urls:+,}redis://127.0.0.1:$port"
+        pids="$pids${pids:+,}$LAST_PID"
+      done
+      a_port=$(free_port)
+      start_ours node-a "$a_port" REDIS_URL="$urls"
+      local a_pid=$LAST_PID
+      b_port=$(free_port)
+      start_ours node-b "$b_port" REDIS_URL="$urls"
+      local b_pid=$LAST_PID
+      # --server-pid: the brokers only, so server CPU per relay is theirs.
+      bench "shards.$k.peak.$run" "${RELAY[@]}" --hosts-url "ws://127.0.0.1:$a_port/" \
+        --guests-url "ws://127.0.0.1:$b_port/" --server-pid "$pids"
+      log "$k shard(s), run $run: $(field "$LAST_JSON" relays_per_s) relays/s, broker CPU $(field "$LAST_JSON" server.cpu_us_per_relay) us/relay"
+      stop_pid "$a_pid"
+      stop_pid "$b_pid"
+      for i in "${brokers[@]}"; do stop_pid "$i"; done
+    done
+  done
+}
+
 for s in $SCENARIOS; do
   log "scenario $s"
   "scenario_$s"
@@ -348,7 +387,7 @@ echo "loadavg_end=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$WORK/machine.txt"
 
 # -- the comparison and the charts --------------------------------------------------------
 
-KNOBS="RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
+KNOBS="SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
 report() {
   node "$HERE/report.js" "$WORK/machine.txt" "$RESULTS" "$KNOBS"
 }

@@ -613,3 +613,39 @@ TEST_CASE("ADMIN_PORT defaults to 4100 on 127.0.0.1 and takes 0 and off, and a t
   REQUIRE(status);
   CHECK(*status == 1);
 }
+
+TEST_CASE("nodes shows each Redis shard: on how many each node is alive, and a shard that stopped as down") {
+  redis_process r0, r1;
+  env_map env{{"REDIS_URL", r0.url() + "," + r1.url()}};
+  node_process a{"node-a", env}, b{"node-b", env};
+  auto admin_a = admin_port_of(a.proc());
+  json nodes;
+  REQUIRE(eventually(
+      [&] {
+        nodes = console_json(admin_a, {"nodes"});
+        return nodes["nodes"].size() == 2 && nodes["nodes"][1]["shards_alive"] == 2;
+      },
+      10s));
+  REQUIRE(nodes["shards"].size() == 2);
+  CHECK(nodes["shards"][0]["name"] == "127.0.0.1:" + std::to_string(r0.port()));
+  CHECK(nodes["shards"][1]["state"] == "up");
+
+  r1.stop();
+  REQUIRE(eventually([&] { return console_json(admin_a, {"nodes"})["shards"][1]["state"] == "down"; }, 10s));
+  // The registry is read from the shards that answer: both nodes alive on one of two.
+  REQUIRE(eventually(
+      [&] {
+        nodes = console_json(admin_a, {"nodes"});
+        return nodes["nodes"].size() == 2 && nodes["nodes"][0]["shards_alive"] == 1 &&
+               nodes["nodes"][1]["shards_alive"] == 1;
+      },
+      10s));
+  auto human = run_console({"--node", at(admin_a), "nodes"});
+  INFO(human.output);
+  REQUIRE(human.status);
+  CHECK(*human.status == 0);
+  CHECK(human.output.find("SHARDS") != std::string::npos);
+  CHECK(human.output.find("1/2") != std::string::npos);
+  CHECK(human.output.find("Redis shards, as node-a sees them") != std::string::npos);
+  CHECK(human.output.find(std::to_string(r1.port()) + "  down") != std::string::npos);
+}

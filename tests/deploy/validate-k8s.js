@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Offline validation of the rendered Kubernetes manifests (k8s/).
 //
-//   node validate-k8s.js RENDERED.yaml K8S_DIR
+//   node validate-k8s.js RENDERED.yaml K8S_DIR [MORE_DIRS...]
 //
-// RENDERED.yaml is `kubectl kustomize K8S_DIR` (or "-" for stdin). Three layers:
+// RENDERED.yaml is `kubectl kustomize K8S_DIR` (or "-" for stdin); MORE_DIRS
+// are kustomize components rendered with it (k8s/sentinel). Three layers:
 //  1. schema: every document against the Kubernetes JSON schemas of its
 //     apiVersion/kind (npm kubernetes-models, @kubernetes-models/validate):
 //     types, required fields, enums, formats;
@@ -48,7 +49,7 @@ function quantity(q) {
 
 // ---------------------------------------------------------------- inputs ----
 
-const [renderedArg, k8sDir] = process.argv.slice(2);
+const [renderedArg, k8sDir, ...componentDirs] = process.argv.slice(2);
 if (!renderedArg || !k8sDir) {
   console.error("usage: validate-k8s.js RENDERED.yaml|- K8S_DIR");
   process.exit(2);
@@ -229,14 +230,18 @@ const containersOf = (dep) => dep.spec.template.spec.containers || [];
 const portOk = (c, p) => (c.ports || []).some((cp) => cp.name === p || cp.containerPort === p);
 
 // Every manifest file is part of the kustomization (so it is rendered and checked above).
-const kustomization = YAML.parse(fs.readFileSync(path.join(k8sDir, "kustomization.yaml"), "utf8"));
-const listed = new Set(kustomization.resources || []);
 // Files that stand in for a listed one (validate.sh renders k8s/ with each swapped in too).
 const alternatives = { "hpa-cpu.yaml": "hpa.yaml", "hpa.yaml": "hpa-cpu.yaml" };
-for (const f of fs.readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml"))
-  check(listed.has(f) || listed.has(alternatives[f]), `k8s/${f}: not listed in kustomization.yaml resources, so never applied nor validated`);
-for (const f of listed) check(fs.existsSync(path.join(k8sDir, f)), `kustomization.yaml: resource ${f} does not exist`);
-
+for (const dir of [k8sDir, ...componentDirs]) {
+  const kz = YAML.parse(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
+  const listed = new Set([...(kz.resources || []), ...(kz.patchesStrategicMerge || []),
+    ...(kz.patches || []).map((p) => p.path).filter(Boolean)]);
+  for (const f of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml"))
+    check(listed.has(f) || listed.has(alternatives[f]), `${dir}/${f}: not listed in kustomization.yaml resources or patches, so never applied nor validated`);
+  for (const f of listed)
+    if (!f.startsWith("../")) check(fs.existsSync(path.join(dir, f)), `${dir}/kustomization.yaml: ${f} does not exist`);
+}
+const kustomization = YAML.parse(fs.readFileSync(path.join(k8sDir, "kustomization.yaml"), "utf8"));
 // Secrets: none shipped (a manifest Secret would be a placeholder someone
 // applies), only the generator's, from files under secrets/ that git ignores.
 const generated = (kustomization.secretGenerator || []).map((g) => g.name);
@@ -250,7 +255,8 @@ for (const sec of byKind("Secret"))
   check(generated.some((g) => new RegExp(`^${g}-[a-z0-9]{10}$`).test(sec.metadata.name)),
     `${id(sec)}: not made by kustomization.yaml's secretGenerator: a Secret in the manifests is a placeholder waiting to be applied`);
 
-const deployments = byKind("Deployment");
+// Deployments and StatefulSets (the Sentinel profile's Redis) are held to the same rules.
+const deployments = [...byKind("Deployment"), ...byKind("StatefulSet")];
 for (const dep of deployments) {
   const name = id(dep);
   const spec = dep.spec.template.spec;
@@ -284,12 +290,12 @@ for (const dep of deployments) {
         const s = find("Secret", ref.name);
         check(s && ({ ...s.data, ...s.stringData })[ref.key] !== undefined, `${cn}: env ${e.name}: Secret ${ref.name} has no key ${ref.key}`);
       }
-      for (const m of String(e.value || "").matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+      for (const m of String(e.value || "").matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) // $$( is an escape
         check(seen.has(m[1]), `${cn}: env ${e.name} uses $(${m[1]}), which is not defined before it`);
       seen.add(e.name);
     }
     for (const a of [...(c.args || []), ...(c.command || [])])
-      for (const m of String(a).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+      for (const m of String(a).matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
         check(seen.has(m[1]), `${cn}: args use $(${m[1]}), which is not in env`);
   }
 }
@@ -308,7 +314,36 @@ if (check(signal, "Deployment/signal is not rendered")) {
   const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
   check(env.NODE_ID && env.NODE_ID.valueFrom && env.NODE_ID.valueFrom.fieldRef &&
     env.NODE_ID.valueFrom.fieldRef.fieldPath === "metadata.name", "Deployment/signal: NODE_ID is not the pod name");
-  check(env.REDIS_URL && /^redis:\/\//.test(env.REDIS_URL.value || ""), "Deployment/signal: REDIS_URL is not a redis:// URL");
+  // Redis: one or more redis:// URLs, or sentinels (never both); every name
+  // they use must be a Service rendered here (a managed Redis would be named
+  // by an outside host, which this check leaves alone: it has dots).
+  const serviceHost = (host, port, what) => {
+    if (host.includes(".") && !/^[a-z0-9-]+\.[a-z0-9-]+$/.test(host)) return; // outside: nothing to check
+    const [pod, svcName] = host.includes(".") ? host.split(".") : [null, host];
+    const svc = find("Service", svcName);
+    if (!check(svc, `Deployment/signal: ${what} ${host}: no Service ${svcName} is rendered`)) return;
+    check((svc.spec.ports || []).some((p) => String(p.port) === String(port)), `Deployment/signal: ${what} ${host}:${port}: Service ${svcName} has no port ${port}`);
+    if (pod === null) return;
+    // pod.service: a pod of a StatefulSet governed by that headless Service.
+    check(svc.spec.clusterIP === "None", `Deployment/signal: ${what} ${host}: Service ${svcName} is not headless`);
+    const sts = byKind("StatefulSet").find((st) => st.spec.serviceName === svcName && pod.startsWith(st.metadata.name + "-"));
+    const ordinal = sts ? Number(pod.slice(sts.metadata.name.length + 1)) : NaN;
+    check(sts && ordinal < sts.spec.replicas, `Deployment/signal: ${what} ${host}: no pod ${pod} in a StatefulSet of Service ${svcName}`);
+  };
+  const urls = env.REDIS_URL ? String(env.REDIS_URL.value || "").split(",") : [];
+  const sentinels = env.REDIS_SENTINELS ? String(env.REDIS_SENTINELS.value || "").split(",") : [];
+  check(urls.length > 0 !== sentinels.length > 0, "Deployment/signal: set exactly one of REDIS_URL and REDIS_SENTINELS");
+  for (const u of urls) {
+    const m = u.trim().match(/^redis:\/\/(?:[^@]*@)?([^:/]+)(?::(\d+))?/);
+    if (check(m, `Deployment/signal: REDIS_URL ${u} is not a redis:// URL`)) serviceHost(m[1], m[2] || 6379, "REDIS_URL");
+  }
+  for (const a of sentinels) {
+    const m = a.trim().match(/^([^:]+):(\d+)$/);
+    if (check(m, `Deployment/signal: REDIS_SENTINELS entry ${a} is not host:port`)) serviceHost(m[1], m[2], "REDIS_SENTINELS");
+  }
+  if (sentinels.length)
+    check(sentinels.length >= 3 && sentinels.length % 2 === 1,
+      "Deployment/signal: REDIS_SENTINELS should list an odd number, at least 3 (a majority must outvote a stale one)");
 
   // Settings as the node sees them: the ConfigMap, then env (which wins).
   const settings = {};
@@ -455,7 +490,7 @@ for (const ing of byKind("Ingress")) {
 // Services select pods and their target ports exist.
 for (const svc of byKind("Service")) {
   const dep = deployments.find((d) => selects(svc.spec.selector, podLabels(d)));
-  if (!check(dep, `${id(svc)}: selects no Deployment's pods`)) continue;
+  if (!check(dep, `${id(svc)}: selects no Deployment's or StatefulSet's pods`)) continue;
   for (const p of svc.spec.ports || [])
     check(containersOf(dep).some((c) => portOk(c, p.targetPort === undefined ? p.port : p.targetPort)),
       `${id(svc)}: targetPort ${p.targetPort} is not a port of ${id(dep)}`);
@@ -485,7 +520,7 @@ for (const hpa of byKind("HorizontalPodAutoscaler")) {
 }
 for (const pdb of byKind("PodDisruptionBudget")) {
   const dep = deployments.find((d) => selects(pdb.spec.selector.matchLabels, podLabels(d)));
-  if (check(dep, `${id(pdb)}: selects no Deployment's pods`) && pdb.spec.minAvailable !== undefined)
+  if (check(dep, `${id(pdb)}: selects no Deployment's or StatefulSet's pods`) && pdb.spec.minAvailable !== undefined)
     check(pdb.spec.minAvailable < dep.spec.replicas, `${id(pdb)}: minAvailable leaves no disruption possible`);
 }
 

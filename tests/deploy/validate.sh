@@ -8,11 +8,14 @@
 #     (nothing pulled), takes its host ports from the environment, trusts
 #     X-Forwarded-For from its balancer only, shares one TURN_SECRET between
 #     the nodes and coturn, and that the host-network file moves every service
-#     to 127.0.0.1 on the same ports;
+#     to 127.0.0.1 on the same ports; with deploy/docker-compose.sentinel.yml
+#     layered on it, that the sentinels, the replica and the nodes'
+#     REDIS_SENTINELS agree;
 #   - k8s/: `kubectl kustomize` fails, naming the file, until the secrets exist;
 #     with them (k8s/secrets.sh) rendered, every document validated against the
 #     Kubernetes schemas plus consistency rules (tests/deploy/validate-k8s.js),
-#     once with hpa.yaml and once with hpa-cpu.yaml;
+#     once with hpa.yaml and once with hpa-cpu.yaml, and with the k8s/sentinel
+#     component;
 #   - every rule added for issue 17 (secrets, capacity, probes, Ingress, drain,
 #     TRUSTED_PROXIES, TURN) shown failing on a broken input (k8s-mutations.js,
 #     and the compose mutations below);
@@ -250,6 +253,63 @@ else
   fail "compose rules (npm packages missing)"
 fi
 
+# The production profile: deploy/docker-compose.sentinel.yml layered on the base.
+sentinel_files=(-f deploy/docker-compose.yml -f deploy/docker-compose.sentinel.yml)
+check "docker-compose config -q accepts the base file with deploy/docker-compose.sentinel.yml" \
+  docker-compose "${sentinel_files[@]}" config -q
+compose_sentinel_rules() {
+  docker-compose "${sentinel_files[@]}" config > "$tmp/compose-sentinel.yml" || return 1
+  node - "$tmp/compose-sentinel.yml" << 'JS'
+const fs = require("fs");
+const YAML = require("yaml");
+const services = YAML.parse(fs.readFileSync(process.argv[2], "utf8")).services || {};
+const bad = [];
+const sentinels = Object.entries(services).filter(([, s]) => /redis-sentinel|--sentinel\b/.test([].concat(s.command || []).join(" ")));
+// Nothing pulled here either: every Redis server and sentinel runs the Redis image the base file builds.
+const redisImage = (services.redis || {}).image;
+for (const [name, s] of Object.entries(services))
+  if (/^(redis|sentinel)/.test(name) && s.image !== redisImage) bad.push(`${name}: runs ${s.image}, not the base file's ${redisImage}`);
+if (sentinels.length < 3 || sentinels.length % 2 === 0) bad.push(`expected an odd number (>= 3) of sentinels, found ${sentinels.length}`);
+for (const [name, s] of sentinels) {
+  const cmd = [].concat(s.command || []).join(" ");
+  const m = cmd.match(/sentinel monitor (\S+) (\S+) (\d+) (\d+)/);
+  if (!m) { bad.push(`${name}: monitors no master group`); continue; }
+  if (!services[m[2]]) bad.push(`${name}: monitors ${m[2]}, which is no service`);
+  if (!(Number(m[4]) > sentinels.length / 2)) bad.push(`${name}: quorum ${m[4]} is not a majority of ${sentinels.length}`);
+  if (!/resolve-hostnames yes/.test(cmd) || !/announce-hostnames yes/.test(cmd)) bad.push(`${name}: hostnames are neither resolved nor announced`);
+  if (s.hostname !== name) bad.push(`${name}: hostname is not the service name (what it announces)`);
+}
+const replicas = Object.entries(services).filter(([, s]) => /--replicaof/.test([].concat(s.command || []).join(" ")));
+if (replicas.length === 0) bad.push("no Redis replica (--replicaof)");
+for (const [name, s] of replicas) {
+  const cmd = [].concat(s.command || []).join(" ");
+  const m = cmd.match(/--replicaof (\S+) (\d+)/);
+  if (!m || !services[m[1]]) bad.push(`${name}: replicates no service`);
+  if (!cmd.includes(`--replica-announce-ip ${name}`)) bad.push(`${name}: does not announce its service name`);
+}
+const nodes = Object.entries(services).filter(([, s]) => s.build && /deploy\/Dockerfile$/.test(s.build.dockerfile || ""));
+if (nodes.length === 0) bad.push("no signal-node services");
+for (const [name, s] of nodes) {
+  const e = s.environment || {};
+  if (e.REDIS_URL) bad.push(`${name}: REDIS_URL is still set (REDIS_SENTINELS replaces it)`);
+  const listed = String(e.REDIS_SENTINELS || "").split(",").filter(Boolean);
+  for (const [sname] of sentinels)
+    if (!listed.includes(`${sname}:26379`)) bad.push(`${name}: REDIS_SENTINELS lacks ${sname}:26379`);
+  for (const a of listed) if (!services[a.split(":")[0]]) bad.push(`${name}: REDIS_SENTINELS names ${a}, which is no service`);
+  if (!e.REDIS_MASTER_NAME) bad.push(`${name}: no REDIS_MASTER_NAME`);
+  for (const [sname] of sentinels)
+    if (!(s.depends_on || {})[sname]) bad.push(`${name}: does not depend on ${sname}`);
+}
+for (const b of bad) console.log(b);
+process.exit(bad.length ? 1 : 0);
+JS
+}
+if $npm_ready; then
+  check "compose with sentinel: odd sentinels with a majority quorum on a real service, replicas announce themselves, nodes on REDIS_SENTINELS, every Redis on the image built here" compose_sentinel_rules
+else
+  fail "compose sentinel rules (npm packages missing)"
+fi
+
 # -------------------------------------------------------------- kubernetes ----
 
 # k8s/ as a clean clone has it: no secrets/ (git ignores it; a developer's own
@@ -261,8 +321,8 @@ no_secrets() {
 }
 check "kubectl kustomize k8s/ fails, naming secrets/redis-password, until the secrets exist (nothing placeholder)" no_secrets
 # shellcheck disable=SC2016 # $1 is expanded by the inner sh
-check "k8s/secrets.sh makes the three secret files, random, without a newline" sh -c '
-  sh "$1/secrets.sh" && for f in redis-password jwt-secret turn-secret; do
+check "k8s/secrets.sh makes the four secret files, random, without a newline" sh -c '
+  sh "$1/secrets.sh" && for f in redis-password jwt-secret turn-secret sentinel-password; do
     v=$(cat "$1/secrets/$f") && [ ${#v} -eq 64 ] && [ "$(tail -c 1 "$1/secrets/$f" | od -An -c | tr -d " ")" != "\n" ] || exit 1
   done && ! cmp -s "$1/secrets/redis-password" "$1/secrets/turn-secret"' sh "$tmp/k8s"
 # shellcheck disable=SC2016
@@ -289,6 +349,28 @@ else
   for m in $(node -e 'console.log(Object.keys(require("./tests/deploy/k8s-mutations.js")).join(" "))'); do
     check "k8s rule catches a broken input: $m" env MUTATE="$m" node tests/deploy/validate-k8s.js "$tmp/k8s.yaml" k8s
   done
+fi
+
+# The production profile, k8s/sentinel (a kustomize Component), switched on
+# in an overlay of its own: kustomize refuses one inside the directory it builds on.
+mkdir -p "$tmp/sentinel-overlay"
+rel=$(realpath --relative-to="$tmp/sentinel-overlay" "$root/k8s")
+printf 'resources:\n  - %s\ncomponents:\n  - %s/sentinel\n' "$rel" "$rel" > "$tmp/sentinel-overlay/kustomization.yaml"
+# shellcheck disable=SC2016 # $1 and $2 are expanded by the inner sh
+check "kubectl kustomize renders k8s/ with the k8s/sentinel component (offline)" \
+  sh -c 'kubectl kustomize "$1" > "$2"' sh "$tmp/sentinel-overlay" "$tmp/k8s-sentinel.yaml"
+if [ ! -s "$tmp/k8s-sentinel.yaml" ]; then
+  fail "k8s with sentinel: documents against the Kubernetes schemas (nothing rendered)"
+elif ! $npm_ready; then
+  fail "k8s with sentinel: documents against the Kubernetes schemas (npm packages missing)"
+else
+  if node tests/deploy/validate-k8s.js "$tmp/k8s-sentinel.yaml" k8s k8s/sentinel > "$tmp/k8s-sentinel.out" 2>&1 &&
+    ! grep -Eq ' (Deployment|Service)/redis$' "$tmp/k8s-sentinel.out"; then
+    pass "k8s with sentinel: every document valid, nodes on REDIS_SENTINELS of the rendered sentinel pods, dev Redis gone"
+  else
+    fail "k8s with sentinel: rendered documents against the Kubernetes schemas and consistency rules"
+  fi
+  sed 's/^/      /' "$tmp/k8s-sentinel.out"
 fi
 
 check "k8s/signal.env is byte-identical to deploy/signal.env" cmp deploy/signal.env k8s/signal.env

@@ -93,6 +93,11 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"ADMIN_BIND", "--admin-bind"},
   {"FRONTEND_URL", "--frontend-url"},
   {"REDIS_URL", "--redis-url"},
+  {"REDIS_SENTINELS", "--redis-sentinels"},
+  {"REDIS_MASTER_NAME", "--redis-master-name"},
+  {"REDIS_USERNAME", "--redis-username"},
+  {"REDIS_PASSWORD", "--redis-password"},
+  {"REDIS_SENTINEL_PASSWORD", "--redis-sentinel-password"},
   {"NODE_TTL_MS", "--node-ttl-ms"},
   {"HEARTBEAT_MS", "--heartbeat-ms"},
   {"REDIS_TIMEOUT_MS", "--redis-timeout-ms"},
@@ -488,6 +493,43 @@ TEST_CASE("describe masks the password of REDIS_URL") {
   c.redis_url = "redis://user:pa55word@db.example:6379";
   for (const auto& l : describe(c))
     CHECK(l.find("pa55word") == std::string::npos);
+}
+
+TEST_CASE("describe masks every password of a REDIS_URL list, REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD") {
+  config c;
+  c.redis_url = "redis://u1:first-pw@a:6379,redis://b:6379,redis://:third-pw@c:6380/1";
+  c.redis_password = "data-secret";
+  c.redis_sentinel_password = "sentinel-secret";
+  bool found = false;
+  for (const auto& l : describe(c)) {
+    for (auto secret : {"first-pw", "third-pw", "data-secret", "sentinel-secret"})
+      CHECK(l.find(secret) == std::string::npos);
+    if (l.rfind("REDIS_URL=", 0) == 0) {
+      found = true;
+      CHECK(l == "REDIS_URL=redis://***@a:6379,redis://b:6379,redis://***@c:6380/1");
+    }
+  }
+  CHECK(found);
+}
+
+TEST_CASE("Redis settings are checked at start: REDIS_URL and REDIS_SENTINELS together, a bad URL in a list, a "
+          "shard named twice, a malformed sentinel address") {
+  CHECK(error_of({}, {"REDIS_URL=redis://a:1", "REDIS_SENTINELS=s:26379"}).find("both set") != std::string::npos);
+  CHECK(error_of({}, {"REDIS_URL=redis://a:1,http://b:2"}).find("redis://") != std::string::npos);
+  CHECK(error_of({}, {"REDIS_URL=redis://a:1,redis://A:1"}).find("named twice") != std::string::npos);
+  CHECK(error_of({}, {"REDIS_SENTINELS=s:26379", "REDIS_MASTER_NAME=m1,m1"}).find("named twice") !=
+        std::string::npos);
+  CHECK(error_of({}, {"REDIS_SENTINELS=s:notaport"}).rfind("REDIS_SENTINELS:", 0) == 0);
+  CHECK(error_of({}, {"REDIS_SENTINEL_PASSWORD=x"}).rfind("REDIS_SENTINEL_PASSWORD:", 0) == 0);
+  CHECK(error_of({}, {"REDIS_URL=redis://a:1,redis://b:2", "REDIS_PASSWORD=pw"}).empty());
+  auto c = load({}, {"REDIS_SENTINELS=s1:26379,[::1]:26380"}).cfg;
+  CHECK(c.clustered());
+  auto plan = redis_plan_of(c);
+  REQUIRE(plan.shards.size() == 1);
+  CHECK(plan.shards[0].name == "mymaster");
+  REQUIRE(plan.sentinels.size() == 2);
+  CHECK(plan.sentinels[1] == std::pair<std::string, std::uint16_t>{"::1", 26380});
+  CHECK_FALSE(load({}).cfg.clustered());
 }
 
 TEST_CASE("describe leaves a REDIS_URL without a password as it is") {

@@ -141,7 +141,14 @@ std::string render_stats(const json& j) {
 }
 
 std::string render_nodes(const json& j, const std::string& current_node) {
-  table t{{"", "NODE", "ADMIN", "UPTIME", "CONNS", "ROOMS", "LOAD", "STATE"}};
+  // Cluster mode: on how many Redis shards each node's heartbeat is alive,
+  // then the shards as the current node sees them.
+  const auto shards = j.value("shards", json(nullptr));
+  const bool sharded = shards.is_array();
+  std::vector<std::string> header{"", "NODE", "ADMIN", "UPTIME", "CONNS", "ROOMS", "LOAD", "STATE"};
+  if (sharded)
+    header.push_back("SHARDS");
+  table t{header};
   for (auto& n : j["nodes"]) {
     std::string load = "-";
     if (n["load"].is_number()) {
@@ -149,11 +156,22 @@ std::string render_nodes(const json& j, const std::string& current_node) {
       std::snprintf(buf, sizeof buf, "%.1f%%", n["load"].get<double>() * 100);
       load = buf;
     }
-    t.add({n["id"] == current_node ? "*" : "", text(n["id"]), text(n["admin"]),
-           n["uptime_s"].is_number() ? duration(n["uptime_s"].get<std::int64_t>() * 1000) : "-", text(n["connections"]),
-           text(n["rooms"]), load, n["alive"].get<bool>() ? "alive" : "dead"});
+    std::vector<std::string> row{n["id"] == current_node ? "*" : "", text(n["id"]), text(n["admin"]),
+                                 n["uptime_s"].is_number() ? duration(n["uptime_s"].get<std::int64_t>() * 1000) : "-",
+                                 text(n["connections"]), text(n["rooms"]), load, n["alive"].get<bool>() ? "alive" : "dead"};
+    if (sharded)
+      row.push_back(text(n.value("shards_alive", json(0))) + "/" + std::to_string(shards.size()));
+    t.add(row);
   }
-  return t.str() + std::to_string(j["nodes"].size()) + " node(s), " + text(j["mode"]) + " mode; * = current\n";
+  auto out = t.str() + std::to_string(j["nodes"].size()) + " node(s), " + text(j["mode"]) + " mode; * = current\n";
+  if (sharded) {
+    table st{{"SHARD", "STATE", "PRIMARY", "RECONNECTS", "FAILOVERS", "PROBLEM"}};
+    for (auto& s : shards)
+      st.add({text(s["name"]), text(s["state"]), text(s["primary"]), text(s["reconnects"]), text(s["failovers"]),
+              text(s["problem"])});
+    out += "\nRedis shards, as " + current_node + " sees them:\n" + st.str();
+  }
+  return out;
 }
 
 std::string render_rooms(const json& j) {
