@@ -391,8 +391,14 @@ if (check(signal, "Deployment/signal is not rendered")) {
   for (const name of ["REDIS_PASSWORD", "AUTH_JWT_SECRET", "TURN_SECRET"])
     check(secretRef(env[name]) && env[name].value === undefined,
       `Deployment/signal: ${name} is not a secretKeyRef (secrets come from the generated Secret only)`);
-  check(/^redis:\/\/:\$\(REDIS_PASSWORD\)@[^:@/]+(:\d+)?(\/\d+)?$/.test((env.REDIS_URL || {}).value || ""),
-    `Deployment/signal: REDIS_URL ${JSON.stringify((env.REDIS_URL || {}).value)} does not take its password from $(REDIS_PASSWORD)`);
+  if (env.REDIS_SENTINELS && !env.REDIS_URL) {
+    // The Sentinel profile: the data servers' password is REDIS_PASSWORD (checked above), the sentinels' its own.
+    check(secretRef(env.REDIS_SENTINEL_PASSWORD) && env.REDIS_SENTINEL_PASSWORD.value === undefined,
+      "Deployment/signal: REDIS_SENTINEL_PASSWORD is not a secretKeyRef (secrets come from the generated Secret only)");
+  } else {
+    check(/^redis:\/\/:\$\(REDIS_PASSWORD\)@[^:@/]+(:\d+)?(\/\d+)?$/.test((env.REDIS_URL || {}).value || ""),
+      `Deployment/signal: REDIS_URL ${JSON.stringify((env.REDIS_URL || {}).value)} does not take its password from $(REDIS_PASSWORD)`);
+  }
   for (const dep of deployments)
     for (const cont of containersOf(dep))
       for (const e of cont.env || [])

@@ -256,9 +256,10 @@ fi
 # The production profile: deploy/docker-compose.sentinel.yml layered on the base.
 sentinel_files=(-f deploy/docker-compose.yml -f deploy/docker-compose.sentinel.yml)
 check "docker-compose config -q accepts the base file with deploy/docker-compose.sentinel.yml" \
-  docker-compose "${sentinel_files[@]}" config -q
+  compose_config validate-only "${sentinel_files[@]}"
 compose_sentinel_rules() {
-  docker-compose "${sentinel_files[@]}" config > "$tmp/compose-sentinel.yml" || return 1
+  env TURN_SECRET=validate-only docker-compose --env-file "$tmp/empty.env" "${sentinel_files[@]}" config \
+    > "$tmp/compose-sentinel.yml" || return 1
   node - "$tmp/compose-sentinel.yml" << 'JS'
 const fs = require("fs");
 const YAML = require("yaml");
@@ -354,7 +355,8 @@ fi
 # The production profile, k8s/sentinel (a kustomize Component), switched on
 # in an overlay of its own: kustomize refuses one inside the directory it builds on.
 mkdir -p "$tmp/sentinel-overlay"
-rel=$(realpath --relative-to="$tmp/sentinel-overlay" "$root/k8s")
+# On the copy that has its secrets (k8s/secrets.sh above).
+rel=$(realpath --relative-to="$tmp/sentinel-overlay" "$tmp/k8s")
 printf 'resources:\n  - %s\ncomponents:\n  - %s/sentinel\n' "$rel" "$rel" > "$tmp/sentinel-overlay/kustomization.yaml"
 # shellcheck disable=SC2016 # $1 and $2 are expanded by the inner sh
 check "kubectl kustomize renders k8s/ with the k8s/sentinel component (offline)" \

@@ -192,9 +192,11 @@ TEST_CASE("a dead peer that never answers pings is closed by the keepalive, and 
 }
 
 TEST_CASE("a reader that stops reading while its peer floods is cut off at the send-queue limit, node memory stays flat") {
+  // LOG_LEVEL=debug: the cut-off's log line is at debug (the counter carries the volume).
   node_child node{{{"MAX_SEND_QUEUE_BYTES", "262144"},
                    {"RATE_LIMIT_PER_SEC", "1000000"},
-                   {"RATE_LIMIT_BURST", "1000000"}}};
+                   {"RATE_LIMIT_BURST", "1000000"},
+                   {"LOG_LEVEL", "debug"}}};
   const std::string blob(32 * 1024, 'a');
   std::size_t baseline = 0, peak = 0;
   std::size_t pushed_total = 0;

@@ -179,7 +179,7 @@ TEST_CASE("over native TLS a reader that stops reading is cut off at its send-qu
   temp_dir dir;
   make_cert(dir.file("cert.pem"), dir.file("key.pem"), 1004, "first");
   tls_node node{dir, {{"MAX_SEND_QUEUE_BYTES", "262144"}, {"RATE_LIMIT_PER_SEC", "1000000"},
-                      {"RATE_LIMIT_BURST", "1000000"}}};
+                      {"RATE_LIMIT_BURST", "1000000"}, {"LOG_LEVEL", "debug"}}}; // the cut-off's line is at debug
   auto ca = dir.file("cert.pem");
   tls_ws_client host, guest, other_host, other_guest;
   for (auto* c : {&host, &guest, &other_host, &other_guest})
