@@ -130,7 +130,8 @@ std::string control_frame(opcode op, std::string_view payload) {
   payload = payload.substr(0, 125);
   std::string out(2 + payload.size(), '\0');
   write_header(out.data(), op, payload.size());
-  std::memcpy(out.data() + 2, payload.data(), payload.size());
+  if (!payload.empty()) // an empty view may hold a null pointer, which memcpy must not get
+    std::memcpy(out.data() + 2, payload.data(), payload.size());
   return out;
 }
 
