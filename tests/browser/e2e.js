@@ -203,11 +203,18 @@ run()
   .catch((e) => { log("FAIL:", e.message); cleanup(1); });
 
 function cleanup(code) {
-  for (const c of children) { try { c.kill("SIGTERM"); } catch (e) {} }
-  setTimeout(() => {
-    for (const c of children) { try { c.kill("SIGKILL"); } catch (e) {} }
+  // SIGTERM, then wait for every child to exit (a drain takes a moment); any
+  // still running after 10 s gets SIGKILL.
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((c) => new Promise((resolve) => c.once("exit", resolve)));
+  for (const c of running) { try { c.kill("SIGTERM"); } catch (e) {} }
+  let timer;
+  const deadline = new Promise((resolve) => { timer = setTimeout(resolve, 10000); });
+  Promise.race([Promise.all(exited), deadline]).then(() => {
+    clearTimeout(timer);
+    for (const c of running) { if (c.exitCode === null && c.signalCode === null) { try { c.kill("SIGKILL"); } catch (e) {} } }
     if (code === 0) fs.rmSync(tmp, { recursive: true, force: true });
     else console.log(`[e2e ${scenario}] logs kept in ${tmp}`);
     process.exit(code);
-  }, 500);
+  });
 }

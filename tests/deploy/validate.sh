@@ -57,13 +57,9 @@ check() {
 
 # ------------------------------------------------------------------ tools ----
 
-# deploy/setup.sh, retried: another test may hold the dpkg lock.
+# deploy/setup.sh (it waits for a dpkg lock another test may hold).
 install_pkgs() {
-  local _
-  for _ in $(seq 1 60); do
-    bash deploy/setup.sh "$@" > "$tmp/setup.log" 2>&1 && return 0
-    sleep 1
-  done
+  bash deploy/setup.sh "$@" > "$tmp/setup.log" 2>&1 && return 0
   echo "bash deploy/setup.sh $* failed:" >&2
   cat "$tmp/setup.log" >&2
   return 1
