@@ -41,7 +41,12 @@ public:
     env += header_;
     env += frame;
     bridge_->relay(seat_, std::move(env), [stats = stats_, sender, id = room_id_](seat_frames_reply r) {
-      if (r.result == seat_frames_reply::delivered || r.result == seat_frames_reply::kept)
+      // `gone`: the room ended or the seat was given up (its member left, or
+      // was cut off as a slow reader) while the frame was on its way. Like a
+      // frame to a member leaving on this node, it is dropped silently: the
+      // sender is about to get peer-left (docs/protocol.md, Relaying).
+      if (r.result == seat_frames_reply::delivered || r.result == seat_frames_reply::kept ||
+          r.result == seat_frames_reply::gone)
         return;
       stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
       caf::anon_send(sender, relay_failed{id});

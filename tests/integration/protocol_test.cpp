@@ -528,20 +528,30 @@ PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit, o
   std::string blob(32 * 1024, 'a');
   std::string frame = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", blob}}.dump();
   bool left = false;
-  // 400 frames (12.8 MB): several times the 256 KiB queue plus the kernel's
-  // socket buffers (tcp_wmem max 4 MB), and across nodes well under Redis's
+  // Up to 800 frames (25.6 MB), stopping at peer-left: well past the 256 KiB
+  // queue plus the kernel's socket buffers (tcp_wmem max 4 MB) and, behind the
+  // balancer, HAProxy's own two sockets (up to ~10 MB more before the node's
+  // queue grows: 12.8 MB was not always enough there), yet under Redis's
   // default pub/sub output limit (32 MB), past which Redis would drop the
   // receiving node's subscriber (docs/architecture.md, Failure modes).
-  for (int i = 0; i < 400 && !left; ++i) {
+  for (int i = 0; i < 800 && !left; ++i) {
     p.host.send(frame);
     if (i % 20 == 19) {
       auto ev = p.host.read(1ms);
-      if (ev.kind == ws_event::text)
+      if (ev.kind == ws_event::text) {
+        INFO(ev.data);
         left = json::parse(ev.data)["type"] == "peer-left";
+        CHECK(left);
+      }
     }
   }
-  if (!left)
-    left = read_json(p.host, 10s)["type"] == "peer-left";
+  std::string last;
+  if (!left) {
+    auto m = read_json(p.host, 10s);
+    last = m.dump();
+    left = m["type"] == "peer-left";
+  }
+  INFO(last);
   CHECK(left);
   bystanders.host.send(json{{"type", "chat-message"}, {"roomId", bystanders.room}, {"message", "still here"}}.dump());
   // Across nodes the chat queues behind the flood's frames on the node channel (dropped on arrival,
