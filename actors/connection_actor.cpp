@@ -26,6 +26,9 @@ namespace {
 using protocol::error_code;
 using clock = connection_link::clock;
 
+// The detail of rate-limited when an address has spent its join misses.
+const std::string misses_spent = "too many failed joins from this address; retry later";
+
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
     .count();
@@ -231,6 +234,8 @@ private:
           if (r.code == error_code::room_unavailable)
             return join_missed();
           pending_ = false;
+          if (r.code == error_code::rate_limited) // the address's cluster-wide join-miss budget
+            return send_error(r.code, misses_spent);
           send_error(r.code);
         }) ||
       on<peer_left>(m,
@@ -355,10 +360,10 @@ private:
     // An address that spent its misses (JOIN_MISSES_PER_IP) learns nothing
     // more: no lookup until it has earned another.
     if (ctx_.join_misses && !ctx_.join_misses->allow(link_->client_address()))
-      return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
+      return send_error(error_code::rate_limited, misses_spent);
     leave_current();
     pending_ = true;
-    caf::anon_send(ctx_.directory, join_room_request{id, handle_});
+    caf::anon_send(ctx_.directory, join_room_request{id, handle_, link_->client_address()});
   }
 
   // Reclaims a seat whose connection was lost. A wrong token is a wrong
@@ -370,10 +375,10 @@ private:
     if (grant.restricted && !grant.room.empty() && grant.room != id)
       return send_error(error_code::forbidden, "this room");
     if (ctx_.join_misses && !ctx_.join_misses->allow(link_->client_address()))
-      return send_error(error_code::rate_limited, "too many failed joins from this address; retry later");
+      return send_error(error_code::rate_limited, misses_spent);
     leave_current();
     pending_ = true;
-    caf::anon_send(ctx_.directory, resume_request{id, token, handle_});
+    caf::anon_send(ctx_.directory, resume_request{id, token, handle_, link_->client_address()});
   }
 
   void leave_room(const std::string& id) {

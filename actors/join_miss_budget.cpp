@@ -22,6 +22,8 @@ bool join_miss_budget::allow(const std::string& address, clock::time_point now) 
 void join_miss_budget::charge(const std::string& address, clock::time_point now) {
   if (per_minute_ == 0)
     return;
+  if (shared_)
+    shared_(address);
   std::lock_guard<std::mutex> guard{mutex_};
   auto [i, fresh] = buckets_.try_emplace(address, bucket{static_cast<double>(per_minute_), now});
   if (!fresh)

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -23,8 +24,15 @@ public:
 
   // Whether `address` may try a join now (has a miss left to spend).
   bool allow(const std::string& address, clock::time_point now = clock::now());
-  // A join from `address` missed: spends one.
+  // A join from `address` missed: spends one (and one of its cluster-wide
+  // budget, in cluster mode).
   void charge(const std::string& address, clock::time_point now = clock::now());
+  // Cluster mode: each charge is also spent from the address's budget for
+  // the whole cluster (kept in Redis; the directory checks it before a join
+  // goes on). Set once, before any connection; runs on the charging thread.
+  void share_with(std::function<void(const std::string& address)> charge_shared) {
+    shared_ = std::move(charge_shared);
+  }
   // Addresses currently tracked (those that missed recently).
   std::size_t tracked() const;
 
@@ -37,6 +45,7 @@ private:
   void sweep(clock::time_point now);
 
   const std::uint32_t per_minute_;
+  std::function<void(const std::string&)> shared_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, bucket> buckets_;
   std::size_t sweep_at_ = 1024;

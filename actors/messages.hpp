@@ -40,14 +40,18 @@ struct peer_ref {
 struct create_room_request {
   caf::actor conn;
 };
+// `address`: the client's (as for MAX_CONNECTIONS_PER_IP), whose join-miss
+// budget the cluster checks (JOIN_MISSES_PER_IP).
 struct join_room_request {
   std::string room_id;
   caf::actor conn;
+  std::string address;
 };
 struct resume_request {
   std::string room_id;
   std::string token;
   caf::actor conn;
+  std::string address;
 };
 
 // -- the directory or a room answers a connection -----------------------------

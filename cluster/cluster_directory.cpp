@@ -23,15 +23,22 @@ namespace signaling::cluster {
 
 namespace {
 
-using cluster_directory_actor = room_directory::extend<caf::reacts_to<create_done>, caf::reacts_to<join_done>,
-                                                       caf::reacts_to<write_back>, caf::reacts_to<reaped>>;
+using cluster_directory_actor =
+  room_directory::extend<caf::reacts_to<create_done>, caf::reacts_to<join_done>, caf::reacts_to<misses_checked>,
+                         caf::reacts_to<write_back>, caf::reacts_to<reaped>>;
 
 // What the directory, its rooms and the subscriber share; outlives them all.
 struct shared_parts {
   cluster_room_settings settings;
   room_registry registry;
   shard_set shards;
+  std::uint32_t join_misses_per_ip = 0; // the cluster-wide budget (0: none)
 };
+
+// The shard whose Redis keeps client address `address`'s budgets.
+redis_bridge& bridge_for_address(const shared_parts& p, const std::string& address) {
+  return p.shards.for_room(address);
+}
 
 struct directory_state {
   struct entry {
@@ -141,6 +148,45 @@ void resume_through(directory_ptr self, const cluster_room_actor& room, const st
       });
 }
 
+// Seats the sender of `req` as the guest of its room, if Redis agrees.
+void join(directory_ptr self, const join_room_request& req) {
+  auto me = caf::actor_cast<cluster_directory_actor>(self);
+  auto token = make_resume_token();
+  bridge_for(self, req.room_id).join_room(req.room_id, conn_name(req.conn), token,
+                                          [me, id = req.room_id, conn = req.conn, token](join_reply r) {
+                                            caf::anon_send(me, join_done{id, conn, token, std::move(r)});
+                                          });
+}
+
+void resume(directory_ptr self, const resume_request& req) {
+  auto& st = self->state;
+  auto i = st.rooms.find(req.room_id);
+  if (i != st.rooms.end())
+    return resume_through(self, i->second.room, req.room_id, req.token, req.conn, false);
+  auto room = spawn_resuming_room(self->home_system(), req.room_id, &st.parts->settings);
+  add_room(self, req.room_id, room, false);
+  resume_through(self, room, req.room_id, req.token, req.conn, true);
+}
+
+// The connection has passed its node's own budget of join misses
+// (actors/join_miss_budget.hpp); the cluster's is read from the shard of its
+// address before the join or resume goes on (misses_checked). True: asked,
+// the request waits for the answer. A shard that cannot answer lets the
+// request through: the node's own budget is the fallback.
+bool check_misses(directory_ptr self, const std::string& address, misses_checked::pending req) {
+  auto& parts = *self->state.parts;
+  if (parts.join_misses_per_ip == 0 || address.empty())
+    return false;
+  auto& b = bridge_for_address(parts, address);
+  if (!b.up())
+    return false;
+  auto me = caf::actor_cast<cluster_directory_actor>(self);
+  b.address_misses(address, parts.join_misses_per_ip, false, [me, req = std::move(req)](budget_reply r) mutable {
+    caf::anon_send(me, misses_checked{std::move(req), r.result != outcome::refused});
+  });
+  return true;
+}
+
 cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std::shared_ptr<shared_parts> parts,
                                                          unsigned digits) {
   auto& st = self->state;
@@ -187,12 +233,17 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
     [self](const join_room_request& req) {
       if (!bridge_for(self, req.room_id).up())
         return refuse(req.conn, protocol::error_code::unavailable);
-      auto me = caf::actor_cast<cluster_directory_actor>(self);
-      auto token = make_resume_token();
-      bridge_for(self, req.room_id).join_room(req.room_id, conn_name(req.conn), token,
-                                              [me, id = req.room_id, conn = req.conn, token](join_reply r) {
-                                                caf::anon_send(me, join_done{id, conn, token, std::move(r)});
-                                              });
+      if (check_misses(self, req.address, join_room_request{req}))
+        return;
+      join(self, req);
+    },
+    [self](misses_checked& c) {
+      if (!c.allowed)
+        return refuse(c.conn(), protocol::error_code::rate_limited);
+      if (auto* j = std::get_if<join_room_request>(&c.request))
+        join(self, *j);
+      else
+        resume(self, std::get<resume_request>(c.request));
     },
     [self](const join_done& d) {
       auto& st = self->state;
@@ -226,15 +277,11 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
     // have one (its other member is here, or it is the one left behind),
     // else through a new one.
     [self](const resume_request& req) {
-      auto& st = self->state;
       if (!bridge_for(self, req.room_id).up())
         return refuse(req.conn, protocol::error_code::unavailable);
-      auto i = st.rooms.find(req.room_id);
-      if (i != st.rooms.end())
-        return resume_through(self, i->second.room, req.room_id, req.token, req.conn, false);
-      auto room = spawn_resuming_room(self->home_system(), req.room_id, &st.parts->settings);
-      add_room(self, req.room_id, room, false);
-      resume_through(self, room, req.room_id, req.token, req.conn, true);
+      if (check_misses(self, req.address, resume_request{req}))
+        return;
+      resume(self, req);
     },
     // Node drain: every room parks its members here; answered when all have.
     [self](park_all_atom) -> caf::result<std::uint64_t> {
@@ -361,9 +408,11 @@ struct cluster_runtime::impl {
 };
 
 cluster_runtime::cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_plan plan,
-                                 redis_bridge::options opts, node_stats& stats, unsigned room_id_digits)
+                                 redis_bridge::options opts, node_stats& stats, unsigned room_id_digits,
+                                 std::uint32_t join_misses_per_ip)
   : impl_(std::make_shared<impl>()) {
   auto parts = impl_->parts;
+  parts->join_misses_per_ip = join_misses_per_ip;
   auto& s = parts->settings;
   s.node_id = opts.node_id;
   s.stats = &stats;
@@ -523,6 +572,24 @@ std::uint64_t cluster_runtime::reconnects() const {
   for (auto& b : impl_->bridges)
     n += b->reconnects();
   return n;
+}
+
+void cluster_runtime::charge_join_miss(const std::string& address) const {
+  auto& b = bridge_for_address(*impl_->parts, address);
+  if (impl_->parts->join_misses_per_ip > 0 && b.up())
+    b.address_misses(address, impl_->parts->join_misses_per_ip, true, nullptr);
+}
+
+void cluster_runtime::take_address_slot(const std::string& address, std::size_t cap,
+                                        std::function<void(outcome)> cb) const {
+  auto& b = bridge_for_address(*impl_->parts, address);
+  if (!b.up())
+    return cb(outcome::unavailable);
+  b.take_address_slot(address, cap, [cb = std::move(cb)](budget_reply r) { cb(r.result); });
+}
+
+void cluster_runtime::give_address_slot(const std::string& address) const {
+  bridge_for_address(*impl_->parts, address).give_address_slot(address);
 }
 
 bool cluster_runtime::up() const {

@@ -25,8 +25,10 @@ class cluster_runtime final : public cluster_view {
 public:
   // `opts` holds what every shard's bridge shares (node id, TTLs, resume
   // bounds); `plan` the shards and sentinels.
+  // `join_misses_per_ip`: the cluster-wide budget joins and resumes are
+  // checked against (JOIN_MISSES_PER_IP; 0: none).
   cluster_runtime(caf::actor_system& sys, boost::asio::io_context& ioc, redis_plan plan, redis_bridge::options opts,
-                  node_stats& stats, unsigned room_id_digits);
+                  node_stats& stats, unsigned room_id_digits, std::uint32_t join_misses_per_ip);
   ~cluster_runtime() override;
 
   room_directory directory() const;
@@ -39,6 +41,15 @@ public:
   // Graceful exit: leaves the registry at once (see redis_bridge::leave).
   void leave(std::function<void()> done);
   void stop();
+
+  // Per-address budgets for the whole cluster, on the shard the address
+  // hashes to (redis_bridge::address_misses and *_address_slot). `cb` gets
+  // ok, refused, or unavailable when that shard cannot answer now: the
+  // caller then goes by the node's own budget. It runs on a Redis strand,
+  // or here at once when the shard is down.
+  void charge_join_miss(const std::string& address) const;
+  void take_address_slot(const std::string& address, std::size_t cap, std::function<void(outcome)> cb) const;
+  void give_address_slot(const std::string& address) const;
 
   // cluster_view
   bool up() const override;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 
 namespace signaling::cluster {
 
@@ -78,6 +79,15 @@ struct join_done {
   std::string token;
   join_reply reply;
 };
+// The cluster-wide join-miss budget of a request's address was read.
+struct misses_checked {
+  using pending = std::variant<join_room_request, resume_request>;
+  pending request;
+  bool allowed = true;
+  const caf::actor& conn() const {
+    return std::visit([](const auto& r) -> const caf::actor& { return r.conn; }, request);
+  }
+};
 
 } // namespace signaling::cluster
 
@@ -93,6 +103,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling_cluster, caf::id_block::signaling::end)
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::reaped))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::create_done))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::join_done))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::misses_checked))
 
 CAF_END_TYPE_ID_BLOCK(signaling_cluster)
 
@@ -106,3 +117,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::write_back)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::reaped)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::create_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::join_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::misses_checked)

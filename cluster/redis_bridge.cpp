@@ -83,6 +83,10 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> reported_up{false};
   std::mutex state_mutex;
   std::atomic<std::int64_t> local_rooms{0}, local_conns{0};
+  // ADDR_CONNS gives that could not reach Redis: sent again when the shard
+  // is usable again (check_shards).
+  std::mutex gives_mutex;
+  std::vector<std::string> unsent_gives;
   mutable std::mutex totals_mutex;
   cluster_view::totals last_totals;
   bool have_totals = false;
@@ -197,6 +201,7 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
       }
       self->last_primary = primary;
       self->verified = true;
+      self->resend_gives();
       self->is_settled = true;
       self->link_state_changed();
       if (!self->took_over) {
@@ -208,6 +213,27 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
         self->tick();
       }
     });
+  }
+
+  void give(std::string address) {
+    auto a = argv({address, opts.node_id, "0", "give"});
+    commands.eval(scripts::addr_conns, std::move(a), [self = shared_from_this(), address](redis_result r) mutable {
+      if (r.ok)
+        return;
+      std::lock_guard<std::mutex> g{self->gives_mutex};
+      if (self->unsent_gives.size() < 65536)
+        self->unsent_gives.push_back(std::move(address));
+    });
+  }
+
+  void resend_gives() {
+    std::vector<std::string> again;
+    {
+      std::lock_guard<std::mutex> g{gives_mutex};
+      again.swap(unsent_gives);
+    }
+    for (auto& a : again)
+      give(std::move(a));
   }
 
   void schedule_tick() {
@@ -394,6 +420,26 @@ void redis_bridge::publish(const std::string& node, std::string payload, std::fu
                             if (cb)
                               cb(r.ok && r.reply.kind == redis_reply::integer && r.reply.value > 0);
                           });
+}
+
+void redis_bridge::address_misses(const std::string& address, std::uint32_t per_minute, bool charge,
+                                  std::function<void(budget_reply)> cb) {
+  impl_->commands.eval(scripts::addr_misses,
+                       impl_->argv({address, std::to_string(per_minute), charge ? "charge" : "check"}),
+                       [cb](redis_result r) {
+                         if (cb)
+                           cb(budget_reply::decode(r));
+                       });
+}
+
+void redis_bridge::take_address_slot(const std::string& address, std::size_t cap,
+                                     std::function<void(budget_reply)> cb) {
+  impl_->commands.eval(scripts::addr_conns, impl_->argv({address, impl_->opts.node_id, std::to_string(cap), "take"}),
+                       [cb](redis_result r) { cb(budget_reply::decode(r)); });
+}
+
+void redis_bridge::give_address_slot(const std::string& address) {
+  impl_->give(address);
 }
 
 void redis_bridge::list_nodes(std::function<void(list_nodes_reply)> cb) {

@@ -143,6 +143,19 @@ public:
   // PUBLISH to `node`'s channel. delivered: a subscriber (that node) got it.
   void publish(const std::string& node, std::string payload, std::function<void(bool delivered)> cb);
 
+  // Per-address budgets for the whole cluster, kept on the shard the address
+  // hashes to (docs/security.md, "Per-address budgets"). Join misses
+  // (JOIN_MISSES_PER_IP a minute): `charge` spends one, otherwise the budget
+  // is only read; ok while the address has one left.
+  void address_misses(const std::string& address, std::uint32_t per_minute, bool charge,
+                      std::function<void(budget_reply)> cb);
+  // Open WebSockets (MAX_CONNECTIONS_PER_IP): takes one for this node if the
+  // address holds fewer than `cap` over the cluster (ok), or refuses.
+  void take_address_slot(const std::string& address, std::size_t cap, std::function<void(budget_reply)> cb);
+  // Gives one back. One that cannot reach Redis now is sent again once the
+  // shard is back (at most 65,536 wait; a dead node's part is removed with it).
+  void give_address_slot(const std::string& address);
+
   // Cluster-wide numbers from the last heartbeat; false until one succeeded.
   bool cluster_totals(cluster_view::totals& out) const;
   // Every node in the registry, read from Redis now.

@@ -39,6 +39,12 @@ join_reply join_reply::decode(const redis_result& r) {
   return j;
 }
 
+budget_reply budget_reply::decode(const redis_result& r) {
+  if (!is_integer(r))
+    return {};
+  return {r.reply.value == 1 ? outcome::ok : outcome::refused};
+}
+
 restore_reply restore_reply::decode(const redis_result& r) {
   if (!is_integer(r))
     return {};

@@ -17,7 +17,7 @@ namespace signaling::cluster {
 
 namespace scripts {
 extern const lua_script create, join, unseat, end, restore, park, seat_frames, resume, expire, tick, reap, list_nodes,
-  shards;
+  shards, addr_misses, addr_conns;
 // Every script above: loaded on each connection.
 const std::vector<const lua_script*>& all();
 } // namespace scripts
@@ -48,6 +48,13 @@ struct park_reply {
   outcome result = outcome::unavailable;
   std::string other_node; // where the other member is seated; empty: parked or none
   static park_reply decode(const redis_result& r);
+};
+
+// ADDR_MISSES and ADDR_CONNS: 1 the address is within its budget (and
+// what was asked was done), 0 it is not.
+struct budget_reply {
+  outcome result = outcome::unavailable;
+  static budget_reply decode(const redis_result& r);
 };
 
 // SEAT_FRAMES: 1 published and heard, 3 nobody heard, 2 kept, 0 no such seat.

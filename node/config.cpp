@@ -282,12 +282,12 @@ const std::vector<setting>& settings() {
        c.lim.join_miss_delay = std::chrono::milliseconds(parse_uint("JOIN_MISS_DELAY_MS", v, 0, 60000));
      },
      ms_getter(&limits::join_miss_delay)},
-    {"JOIN_MISSES_PER_IP", "refused join-room per client address per minute; past it join-room gets rate-limited (0: off)",
+    {"JOIN_MISSES_PER_IP", "refused join-room per client address per minute, cluster-wide; past it join-room gets rate-limited (0: off)",
      [](config& c, const std::string& v) {
        c.lim.join_misses_per_ip = static_cast<std::uint32_t>(parse_uint("JOIN_MISSES_PER_IP", v, 0, 1000000));
      },
      [](const config& c) { return std::to_string(c.lim.join_misses_per_ip); }},
-    {"MAX_CONNECTIONS_PER_IP", "open WebSockets per client address (IPv6: per /64); more get 429 (0: no cap)",
+    {"MAX_CONNECTIONS_PER_IP", "open WebSockets per client address (IPv6: per /64), cluster-wide; more get 429 (0: no cap)",
      [](config& c, const std::string& v) {
        c.lim.max_connections_per_ip = parse_uint("MAX_CONNECTIONS_PER_IP", v, 0, 1u << 30);
      },

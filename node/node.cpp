@@ -42,6 +42,21 @@ namespace net = boost::asio;
 // drain budget (tests/deploy/validate.sh reads it from here).
 constexpr auto park_timeout = std::chrono::seconds(5);
 
+namespace {
+
+// One connection counted in its address's cluster-wide count
+// (MAX_CONNECTIONS_PER_IP), held for the connection's life.
+struct cluster_slot {
+  cluster_slot(const cluster::cluster_runtime* c, std::string a) : cluster(c), address(std::move(a)) {}
+  ~cluster_slot() { cluster->give_address_slot(address); }
+  cluster_slot(const cluster_slot&) = delete;
+  cluster_slot& operator=(const cluster_slot&) = delete;
+  const cluster::cluster_runtime* cluster;
+  std::string address;
+};
+
+} // namespace
+
 struct node::impl {
   config cfg;
   admin_server admin{cfg}; // signal-console's way in (node/admin.hpp)
@@ -218,11 +233,16 @@ void node::start() {
     ro.resume_frames = m.cfg.lim.resume_max_frames;
     ro.resume_bytes = m.cfg.lim.resume_max_bytes;
     m.cluster = std::make_unique<cluster::cluster_runtime>(*m.system, m.pool.control(), redis_plan_of(m.cfg), ro,
-                                                           m.stats, m.cfg.lim.room_id_digits);
+                                                           m.stats, m.cfg.lim.room_id_digits,
+                                                           m.cfg.lim.join_misses_per_ip);
     directory = m.cluster->directory();
     m.cluster->start();
   }
   m.ctx.emplace(node_context{*m.system, directory, m.cfg.lim, m.stats, m.cfg.node_id});
+  // Per-address budgets hold for the whole cluster (docs/security.md), the
+  // node's own being the fallback while the address's shard is away.
+  if (m.cluster && m.ctx->join_misses)
+    m.ctx->join_misses->share_with([c = m.cluster.get()](const std::string& address) { c->charge_join_miss(address); });
   // The console's drain is SIGTERM's drain: one path.
   m.admin.start(*m.system, *m.ctx, m.cluster.get(), [&m] { return m.is_ready(); }, [&m] { return m.stopping.load(); },
                 [this] { shutdown(impl_->cfg.lim.drain_delay); });
@@ -260,7 +280,18 @@ void node::start() {
                                   auto i = m.web_files.find(path);
                                   return i == m.web_files.end() ? nullptr : &i->second;
                                 },
-                                nullptr};
+                                nullptr, nullptr};
+  if (m.cluster) {
+    routes.admit_address = [c = m.cluster.get()](const std::string& address, std::size_t cap, auto done) {
+      c->take_address_slot(address, cap, [c, address, done = std::move(done)](cluster::outcome r) {
+        if (r == cluster::outcome::refused)
+          return done(false, nullptr);
+        if (r == cluster::outcome::unavailable) // the node's own count decides
+          return done(true, nullptr);
+        done(true, std::make_shared<cluster_slot>(c, address));
+      });
+    };
+  }
   if (m.cfg.auth_mode == "jwt") {
     jwt::policy pol{m.cfg.auth_jwt_secret, m.cfg.auth_jwt_audience, std::chrono::seconds(30)};
     routes.authorize = [pol](std::string_view token, access_grant& grant) -> std::optional<std::string> {

@@ -220,21 +220,25 @@ void http_session<Stream>::shut_down() {
 }
 
 template <class Stream>
+void http_session<Stream>::refuse_upgrade(const http::request<http::string_body>& req, http::status status,
+                                          std::string_view why) {
+  log::debug("event=upgrade_refused remote={} status={} reason={}", remote_.to_string(), static_cast<int>(status),
+             log::q(why));
+  state_->stats.upgrades_refused.count(static_cast<int>(status));
+  auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
+  res->set(http::field::content_type, "application/json");
+  if (status == http::status::unauthorized)
+    res->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+  res->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
+  res->keep_alive(false);
+  res->prepare_payload();
+  respond(std::move(res), false);
+}
+
+template <class Stream>
 void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   auto origin = req[http::field::origin];
-  auto refuse = [&](http::status status, std::string_view why) {
-    log::debug("event=upgrade_refused remote={} status={} reason={}", remote_.to_string(), static_cast<int>(status),
-               log::q(why));
-    state_->stats.upgrades_refused.count(static_cast<int>(status));
-    auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
-    res->set(http::field::content_type, "application/json");
-    if (status == http::status::unauthorized)
-      res->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
-    res->body() = std::string(R"({"error":")") + std::string(why) + "\"}";
-    res->keep_alive(false);
-    res->prepare_payload();
-    respond(std::move(res), false);
-  };
+  auto refuse = [&](http::status status, std::string_view why) { refuse_upgrade(req, status, why); };
   // Cross-site WebSocket hijacking: a browser page from an origin we do not
   // serve must not ride the user's connection to us.
   if (!state_->origin_allowed(origin, req[http::field::host]))
@@ -270,6 +274,37 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   }
   if (client != peer)
     extras->client = client;
+  auto cap = state_->opts.lim.max_connections_per_ip;
+  if (cap == 0 || !state_->routes.admit_address)
+    return accept(std::move(req), std::move(extras));
+  // Cluster mode: the cap holds for the address over the whole cluster. The
+  // answer comes on a Redis strand; the rest happens back on our loop, still
+  // under the handshake deadline.
+  auto key = address_key(client);
+  auto waiting = std::make_shared<std::pair<http::request<http::string_body>, std::unique_ptr<session_extras>>>(
+    std::move(req), std::move(extras));
+  state_->routes.admit_address(
+    key, cap, [self = this->shared_from_this(), waiting, key, cap](bool admit, std::shared_ptr<void> slot) mutable {
+      auto& ioc = self->loop_.context();
+      boost::asio::post(ioc, [self = std::move(self), waiting = std::move(waiting), key = std::move(key), cap, admit,
+                              slot = std::move(slot)]() mutable {
+        if (self->timed_out_ || !self->socket().is_open())
+          return; // the deadline passed meanwhile; the slot goes with it
+        auto& [req, extras] = *waiting;
+        if (!admit) {
+          log::debug("event=per_ip_limit client={} cap={} scope=cluster", key, cap);
+          return self->refuse_upgrade(req, http::status::too_many_requests, "too many connections from this address");
+        }
+        if (slot) // the cluster's count, held with the node's own
+          extras->client_slot = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+            std::move(slot), std::move(extras->client_slot));
+        self->accept(std::move(req), std::move(extras));
+      });
+    });
+}
+
+template <class Stream>
+void http_session<Stream>::accept(http::request<http::string_body> req, std::unique_ptr<session_extras> extras) {
   // Most connections need none of it: no allocation for them.
   if (!extras->client_slot && !extras->client && !extras->grant.restricted)
     extras.reset();

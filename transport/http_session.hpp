@@ -44,6 +44,9 @@ private:
   void on_read(beast::error_code ec, std::size_t bytes);
   void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void upgrade(http::request<http::string_body> req);
+  // The upgrade passed every check: 101, and the socket goes to a websocket_session.
+  void accept(http::request<http::string_body> req, std::unique_ptr<session_extras> extras);
+  void refuse_upgrade(const http::request<http::string_body>& req, http::status status, std::string_view why);
   http::response<http::string_body> route(const http::request<http::string_body>& req);
   void respond(std::shared_ptr<http::response<http::string_body>> res, bool keep_alive);
   // Ends the connection from our side: TCP FIN, or TLS close_notify first.

@@ -56,6 +56,13 @@ struct http_routes {
   // Set when clients must present a token (`?token=` on the upgrade, or
   // `Authorization: Bearer`): fills the grant, or returns why not (401).
   std::function<std::optional<std::string>(std::string_view token, access_grant& grant)> authorize;
+  // Set in cluster mode: MAX_CONNECTIONS_PER_IP over the whole cluster. Asked
+  // once the node's own count for the address passed; `done` (on any thread)
+  // says whether to admit and, when the cluster counted the connection, a
+  // slot held for the connection's life (released: counted out again).
+  std::function<void(const std::string& address, std::size_t cap,
+                     std::function<void(bool admit, std::shared_ptr<void> slot)> done)>
+    admit_address;
 };
 
 class server {

@@ -4,7 +4,8 @@
 -- lost, and the other member's node hears D; the record expires once nobody
 -- is seated. With resume off the room is removed, as the seed would, and
 -- {room, gen, surviving member's node}... is returned so the survivors can be
--- told. A node that came back in the meantime is spared.
+-- told. Its part of the per-address connection counts (ADDR_CONNS) is
+-- removed. A node that came back in the meantime is spared.
 local p, dead = ARGV[1], ARGV[2]
 local grace = tonumber(ARGV[4])
 if ARGV[3] == 'leaving' then
@@ -51,6 +52,12 @@ for _, id in ipairs(redis.call('SMEMBERS', set)) do
   end
 end
 redis.call('DEL', set)
+-- Its part of each address's connection count (ADDR_CONNS) goes with it.
+local addrs = p .. 'node:' .. dead .. ':addrs'
+for _, addr in ipairs(redis.call('SMEMBERS', addrs)) do
+  redis.call('HDEL', p .. 'conns:' .. addr, dead)
+end
+redis.call('DEL', addrs)
 redis.call('SREM', p .. 'nodes', dead)
 redis.call('DEL', p .. 'node:' .. dead .. ':info')
 -- If the node was only cut off, it learns at its next heartbeat that its

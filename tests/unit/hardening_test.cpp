@@ -166,6 +166,20 @@ TEST_CASE("an address's join-miss budget is spent by misses and earned back over
   CHECK(off.tracked() == 0);
 }
 
+TEST_CASE("in cluster mode every join miss is also spent from the address's shared budget, with none when off") {
+  std::vector<std::string> shared;
+  join_miss_budget budget{6};
+  budget.share_with([&](const std::string& address) { shared.push_back(address); });
+  budget.charge("a");
+  budget.charge("b");
+  budget.charge("a");
+  CHECK(shared == std::vector<std::string>{"a", "b", "a"});
+  join_miss_budget off{0};
+  off.share_with([&](const std::string& address) { shared.push_back(address); });
+  off.charge("c");
+  CHECK(shared.size() == 3);
+}
+
 TEST_CASE("the join-miss budget forgets addresses whose budget is full again") {
   using clock = join_miss_budget::clock;
   auto t0 = clock::now();
