@@ -96,7 +96,7 @@ resume_reply resume_reply::decode(redis_result r) {
 }
 
 expire_reply expire_reply::decode(const redis_result& r) {
-  return {is_integer(r) && r.reply.value == 1};
+  return {is_integer(r) && (r.reply.value == 1 || r.reply.value == 2)};
 }
 
 tick_reply tick_reply::decode(const redis_result& r) {

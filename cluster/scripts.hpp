@@ -76,7 +76,8 @@ struct resume_reply {
   static resume_reply decode(redis_result r);
 };
 
-// EXPIRE: 1 ended the room.
+// EXPIRE: 1 ended the room, 2 its record was already gone (or another room's):
+// either way the room is over.
 struct expire_reply {
   bool ended = false;
   static expire_reply decode(const redis_result& r);

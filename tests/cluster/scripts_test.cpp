@@ -189,3 +189,28 @@ TEST_CASE("after SCRIPT FLUSH every script call still runs, in order, and the sc
   auto exists = redis.command({"SCRIPT", "EXISTS", std::string(scripts::seat_frames.sha1)});
   CHECK(exists == std::vector<std::string>{"1"});
 }
+
+// A room whose other seat is parked, watched from the node left behind: if
+// the record goes meanwhile (the parked member's node was reaped while cut
+// off and, back, ended its room; or Redis lost it), nobody can resume that
+// seat, so the grace's end must end the room here too, not leave its member
+// waiting for a peer that cannot come back.
+TEST_CASE("EXPIRE ends a room whose record is gone, and leaves one whose parked seat is within its grace") {
+  redis_process redis;
+  bridge_node a{redis, "node-a"}, b{redis, "node-b"};
+  REQUIRE(wait_for<create_reply>([&](auto cb) { a->create_room("271828", "inc-1", "t", cb); }).result == outcome::ok);
+  REQUIRE(wait_for<join_reply>([&](auto cb) { b->join_room("271828", "inc-2", "g", cb); }).result == outcome::ok);
+  REQUIRE(wait_for<park_reply>([&](auto cb) { a->park_seat("271828", "inc-1", "host", "inc-1", 0, cb); }).result ==
+          outcome::ok);
+  // Within the grace (15 s here): not ended.
+  CHECK_FALSE(wait_for<expire_reply>([&](auto cb) { b->expire_seat("271828", "inc-1", "host", cb); }).ended);
+  // The record goes: the grace's end ends the room.
+  a->end_room("271828", "inc-1");
+  CHECK(eventually([&] { return redis.command({"EXISTS", "sig:room:271828"}) == std::vector<std::string>{"0"}; }));
+  CHECK(wait_for<expire_reply>([&](auto cb) { b->expire_seat("271828", "inc-1", "host", cb); }).ended);
+  // As does a record of another generation (the id went to a new room).
+  REQUIRE(wait_for<create_reply>([&](auto cb) { a->create_room("271828", "inc-7", "t", cb); }).result == outcome::ok);
+  CHECK(wait_for<expire_reply>([&](auto cb) { b->expire_seat("271828", "inc-1", "host", cb); }).ended);
+  // ... without touching it.
+  CHECK(redis.command({"HGET", "sig:room:271828", "gen"}) == std::vector<std::string>{"inc-7"});
+}

@@ -533,7 +533,7 @@ PROTOCOL_CASE("a reader that stops reading is cut off at its send-queue limit, o
   // balancer, HAProxy's own two sockets (up to ~10 MB more before the node's
   // queue grows: 12.8 MB was not always enough there), yet under Redis's
   // default pub/sub output limit (32 MB), past which Redis would drop the
-  // receiving node's subscriber (docs/architecture.md, Failure modes).
+  // receiving node's subscriber (docs/architecture.md, "Failure handling").
   for (int i = 0; i < 800 && !left; ++i) {
     p.host.send(frame);
     if (i % 20 == 19) {
@@ -989,8 +989,12 @@ TEST_CASE("through the balancer, MAX_CONNECTIONS_PER_IP holds for the whole clus
   // leastconn spreads them over both nodes; the cluster lets in `cap`, not `cap` per node.
   CHECK(connect_from(lc, "127.0.0.2", 3 * cap, open) == cap);
   std::map<std::string, int> held;
-  for (auto& [name, node] : lc.nodes())
-    held[name] = ping(node.second)["nodeClientsConnected"].get<int>();
+  CHECK_MESSAGE(eventually([&] {
+    int all = 0;
+    for (auto& [name, node] : lc.nodes())
+      all += held[name] = ping(node.second)["nodeClientsConnected"].get<int>();
+    return all == cap;
+  }), "the nodes never reported the address's connections");
   for (auto& [name, n] : held)
     CHECK_MESSAGE(n > 0, name << " holds none of the address's connections: the test would not show a cluster-wide count");
   // Another address is not affected.
@@ -1023,8 +1027,7 @@ TEST_CASE("through the balancer, MAX_CONNECTIONS_PER_IP holds for the whole clus
     },
     30s));
   // ... and no more: the survivor's part still counts.
-  auto survivor_held = ping(survivor->second.second)["nodeClientsConnected"].get<int>();
-  CHECK(survivor_held == cap);
+  CHECK(eventually([&] { return ping(survivor->second.second)["nodeClientsConnected"].get<int>() == cap; }));
   CHECK(connect_from(lc, "127.0.0.2", 1, after) == 0);
 }
 
@@ -1048,8 +1051,13 @@ TEST_CASE("MAX_CONNECTIONS_PER_IP falls back to each node's own count while Redi
   CHECK(count_in(a.port(), 2, open) == 2);
   CHECK(count_in(b.port(), cap, open) == 1); // the cluster's count: 2 on a, 1 more on b
   open.clear();
-  REQUIRE(eventually([&] { return count_in(b.port(), cap, open) == cap; })); // given back
-  open.clear();
+  REQUIRE(eventually([&] { // given back
+    std::vector<ws_client> again; // closed at once if not all got in: they would be counted next time
+    return count_in(b.port(), cap, again) == cap;
+  }));
+  REQUIRE(eventually([&] { // and closed on both nodes, so each node's own count starts from 0
+    return ping(a.port())["nodeClientsConnected"] == 0 && ping(b.port())["nodeClientsConnected"] == 0;
+  }));
   redis.stop();
   REQUIRE(eventually([&] { return ping(a.port())["redis"] == "down" && ping(b.port())["redis"] == "down"; }));
   // Each node admits up to its own cap: the fallback never lets one address past it.
