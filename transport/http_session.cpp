@@ -131,6 +131,10 @@ void http_session<Stream>::on_timer() {
   timed_out_ = true;
   beast::error_code ignored;
   socket().close(ignored);
+  // Waiting for the cluster's answer on an upgrade: let go of ourselves, in
+  // a handler of this loop (not while the wheel is calling us).
+  if (held_)
+    boost::asio::post(loop_.context(), [hold = std::move(held_)] {});
 }
 
 template <class Stream>
@@ -280,27 +284,35 @@ void http_session<Stream>::upgrade(http::request<http::string_body> req) {
   // Cluster mode: the cap holds for the address over the whole cluster. The
   // answer comes on a Redis strand; the rest happens back on our loop, still
   // under the handshake deadline.
+  //
+  // Only this loop owns the session meanwhile (held_, let go here by the
+  // answer or by the deadline): the Redis side holds a weak reference, so a
+  // session is never released on another thread, nor after its loop at exit.
   auto key = address_key(client);
-  auto waiting = std::make_shared<std::pair<http::request<http::string_body>, std::unique_ptr<session_extras>>>(
-    std::move(req), std::move(extras));
-  state_->routes.admit_address(
-    key, cap, [self = this->shared_from_this(), waiting, key, cap](bool admit, std::shared_ptr<void> slot) mutable {
-      auto& ioc = self->loop_.context();
-      boost::asio::post(ioc, [self = std::move(self), waiting = std::move(waiting), key = std::move(key), cap, admit,
-                              slot = std::move(slot)]() mutable {
-        if (self->timed_out_ || !self->socket().is_open())
-          return; // the deadline passed meanwhile; the slot goes with it
-        auto& [req, extras] = *waiting;
-        if (!admit) {
-          log::debug("event=per_ip_limit client={} cap={} scope=cluster", key, cap);
-          return self->refuse_upgrade(req, http::status::too_many_requests, "too many connections from this address");
-        }
-        if (slot) // the cluster's count, held with the node's own
-          extras->client_slot = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
-            std::move(slot), std::move(extras->client_slot));
-        self->accept(std::move(req), std::move(extras));
-      });
+  waiting_ = std::make_unique<pending_upgrade>(pending_upgrade{std::move(req), std::move(extras)});
+  held_ = this->shared_from_this();
+  std::weak_ptr<http_session> weak = held_;
+  auto* ioc = &loop_.context();
+  state_->routes.admit_address(key, cap, [weak, ioc, key, cap](bool admit, std::shared_ptr<void> slot) mutable {
+    boost::asio::post(*ioc, [weak = std::move(weak), key = std::move(key), cap, admit, slot = std::move(slot)]() mutable {
+      auto self = weak.lock();
+      if (!self || !self->held_)
+        return; // the deadline passed meanwhile; the slot goes with this handler, on the session's loop
+      self->held_.reset();
+      auto waiting = std::move(self->waiting_);
+      if (self->timed_out_ || !self->socket().is_open())
+        return;
+      if (!admit) {
+        log::debug("event=per_ip_limit client={} cap={} scope=cluster", key, cap);
+        return self->refuse_upgrade(waiting->req, http::status::too_many_requests,
+                                    "too many connections from this address");
+      }
+      if (slot) // the cluster's count, held with the node's own
+        waiting->extras->client_slot = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+          std::move(slot), std::move(waiting->extras->client_slot));
+      self->accept(std::move(waiting->req), std::move(waiting->extras));
     });
+  });
 }
 
 template <class Stream>

@@ -63,6 +63,15 @@ private:
   std::shared_ptr<http::response<http::string_body>> response_;
   bool timed_out_ = false;
   bool handed_over_ = false; // the socket went to a websocket_session
+  // An upgrade waiting for the cluster's per-address count
+  // (http_routes::admit_address): the request, and the session held by
+  // itself until the answer or the deadline.
+  struct pending_upgrade {
+    http::request<http::string_body> req;
+    std::unique_ptr<session_extras> extras;
+  };
+  std::unique_ptr<pending_upgrade> waiting_;
+  std::shared_ptr<http_session> held_;
 };
 
 } // namespace signaling::transport
