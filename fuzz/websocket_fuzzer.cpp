@@ -209,7 +209,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   opts.lim.max_json_depth = max_json_depth;
   http_routes routes{[] { return std::string(R"({"status":"ok"})"); }, [] { return true; },
                      [] { return std::string(); },    [] { return std::string(R"({"iceServers":[]})"); },
-                     nullptr,                          nullptr};
+                     nullptr,                          nullptr,
+                     nullptr};
   bool accepted = false;
   auto state = std::make_shared<server_state>(
     opts, stats, routes,
