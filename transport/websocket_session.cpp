@@ -252,6 +252,17 @@ void websocket_session::received_eof() {
   terminate();
 }
 
+bool websocket_session::write_completed(const boost::system::error_code& ec) {
+  set_writing(false);
+  if (state_ == phase::closed)
+    return false;
+  if (ec) {
+    failed("write", ec.message());
+    return false;
+  }
+  return true;
+}
+
 void websocket_session::failed(const char* where, const std::string& error) {
   if (state_ == phase::closed)
     return;
@@ -830,12 +841,8 @@ private:
     intrusive_ptr_add_ref(this);
     socket_.async_wait(socket_type::wait_write, [this](const boost::system::error_code& ec) {
       ref self{this, false};
-      set_writing(false);
-      if (state() == phase::closed)
-        return;
-      if (ec)
-        return failed("write", ec.message());
-      write_queued();
+      if (write_completed(ec))
+        write_queued();
     });
   }
 
@@ -928,11 +935,8 @@ private:
     intrusive_ptr_add_ref(this);
     net::async_write(stream_, net::buffer(out_), [this](const boost::system::error_code& ec, std::size_t n) {
       ref self{this, false};
-      set_writing(false);
-      if (state() == phase::closed)
+      if (!write_completed(ec))
         return;
-      if (ec)
-        return failed("write", ec.message());
       advance(n);
       std::string().swap(out_);
       after_write();

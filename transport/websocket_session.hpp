@@ -145,6 +145,9 @@ protected:
   void received(char* data, std::size_t n);
   void received_eof();
   void failed(const char* where, const std::string& error);
+  // A write (or a wait for the socket to take one) has completed: false if
+  // the session is done with, closed meanwhile or ended by `ec`.
+  bool write_completed(const boost::system::error_code& ec);
   // Fills `iov` (room for 2 * max_items) from the queue; returns how many.
   static constexpr int max_items = 32;
   int gather(iovec* iov, char (*headers)[ws::max_header_bytes]) const;

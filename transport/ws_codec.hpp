@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -237,6 +238,18 @@ frame_reader::result frame_reader::read(char* data, std::size_t size, std::size_
   // together in place, over the headers between them.
   char* run = nullptr;
   std::size_t run_size = 0;
+  // The run is a whole message: handed to the sink. Something to return if
+  // reading stops here (a failure, or the sink wants no more for now).
+  auto finish_message = [&]() -> std::optional<result> {
+    bool go = complete(run, run_size, sink, why);
+    run = nullptr;
+    run_size = 0;
+    if (why != failure::none)
+      return fail(pos, why);
+    if (!go)
+      return result{pos, failure::none};
+    return std::nullopt;
+  };
   while (pos < size) {
     if (payload_left_ > 0) {
       auto take = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, size - pos));
@@ -257,15 +270,9 @@ frame_reader::result frame_reader::read(char* data, std::size_t size, std::size_
           run_size += take;
         }
       }
-      if (payload_left_ == 0 && (flags_ & f_final)) {
-        bool go = complete(run, run_size, sink, why);
-        run = nullptr;
-        run_size = 0;
-        if (why != failure::none)
-          return fail(pos, why);
-        if (!go)
-          return {pos, failure::none};
-      }
+      if (payload_left_ == 0 && (flags_ & f_final))
+        if (auto stop = finish_message())
+          return *stop;
       continue;
     }
     header h;
@@ -292,15 +299,9 @@ frame_reader::result frame_reader::read(char* data, std::size_t size, std::size_
       run_size = 0;
     }
     begin_frame(h);
-    if (h.length == 0 && h.fin) {
-      bool go = complete(run, run_size, sink, why);
-      run = nullptr;
-      run_size = 0;
-      if (why != failure::none)
-        return fail(pos, why);
-      if (!go)
-        return {pos, failure::none};
-    }
+    if (h.length == 0 && h.fin)
+      if (auto stop = finish_message())
+        return *stop;
   }
 
   // The message goes on in the next read: keep what is here of it, in a
