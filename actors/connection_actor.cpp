@@ -155,8 +155,10 @@ public:
     // Frames from a room we have since left are stale: drop them.
     if (!link_ || !room_ || room_id != room_id_)
       return;
-    link_->send(frame);
+    // Counted before the write: once written, the peer may read the frame and
+    // someone may scrape /metrics before this thread gets back here.
     count_delivered(received, &ctx_.stats.relayed_local);
+    link_->send(frame);
   }
 
   // A frame from a peer on this node posted from its thread, or (`from_node`)
@@ -164,8 +166,8 @@ public:
   void deliver(std::string_view room_id, const frame_ptr& frame, std::int64_t received, bool from_node) {
     if (!link_ || !room_ || room_id != room_id_)
       return;
-    link_->send(frame);
     count_delivered(received, from_node ? nullptr : &ctx_.stats.relayed_local);
+    link_->send(frame);
   }
 
   const std::shared_ptr<io_thread>& thread() const { return thread_; }
@@ -224,9 +226,9 @@ private:
           write(protocol::resumed(room_id_, role_name(role_), r.token, r.frames.size(), r.dropped,
                                   r.peer_connected, r.acked));
           for (auto& f : r.frames) {
-            link_->send(std::make_shared<const std::string>(std::move(f)));
             count_out();
             ctx_.stats.relayed_resumed.fetch_add(1, std::memory_order_relaxed);
+            link_->send(std::make_shared<const std::string>(std::move(f)));
           }
         }) ||
       on<refused>(m,
@@ -533,8 +535,8 @@ private:
   }
 
   void write(const std::string& text) {
-    link_->send(std::string_view(text));
     count_out();
+    link_->send(std::string_view(text));
   }
 
   void count_out() {
