@@ -58,8 +58,10 @@ struct redis_bridge::impl : std::enable_shared_from_this<impl> {
     c.connect_timeout = opts.command_timeout;
     c.locate = opts.locate;
     c.require_primary = opts.require_primary;
-    if (with_scripts)
+    if (with_scripts) {
       c.scripts = scripts::all();
+      c.batch_delay = opts.batch_delay;
+    }
     return c;
   }
 

@@ -171,7 +171,7 @@ bool is_refusal(std::string_view error) {
 struct redis_client::impl : std::enable_shared_from_this<impl> {
   impl(net::io_context& ioc, options o)
     : ioc(ioc), strand(net::make_strand(ioc)), opts(std::move(o)), resolver(strand), retry(strand),
-      watchdog(strand), backoff(opts.backoff_min), rng(std::random_device{}()) {}
+      watchdog(strand), batch_timer(strand), backoff(opts.backoff_min), rng(std::random_device{}()) {}
 
   net::io_context& ioc;
   net::strand<net::io_context::executor_type> strand;
@@ -179,6 +179,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   net::ip::tcp::resolver resolver;
   net::steady_timer retry;
   net::steady_timer watchdog;
+  net::steady_timer batch_timer; // options::batch_delay
   std::chrono::milliseconds backoff;
   std::mt19937_64 rng;
 
@@ -220,7 +221,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   };
   std::mutex queue_mutex;
   std::vector<queued> queue;
-  bool flush_posted = false;
+  static constexpr std::size_t batch_full = 64;
+  bool flush_posted = false;  // a flush (or the batch timer's wait) is on its way
+  bool urgent_posted = false; // a flush without waiting is on its way
 
   // A command in flight travels through hiredis as privdata: its callbacks
   // (several when batched calls share it) and, for a script, its arguments,
@@ -588,17 +591,38 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // -- commands --------------------------------------------------------------
 
   // Any thread: queues `q`; the first command of a batch posts its flush, so a
-  // burst from many threads costs one hop to the strand and one write.
+  // burst from many threads costs one hop to the strand and one write. A
+  // batched call (a relayed frame) may wait up to options::batch_delay for
+  // others to join it: one write to Redis, and so one wake-up of Redis and of
+  // the receiving node, for all of them. Anything else goes at once, and
+  // takes what waits with it.
   void enqueue(queued q) {
-    bool post = false;
+    bool wait = q.batched && opts.batch_delay.count() > 0;
+    bool post = false, now = false;
     {
       std::lock_guard<std::mutex> g{queue_mutex};
       queue.push_back(std::move(q));
-      post = !flush_posted;
-      flush_posted = true;
+      // Enough to fill a write: waiting longer saves nothing.
+      if (queue.size() >= batch_full)
+        wait = false;
+      if (!flush_posted) {
+        post = flush_posted = true;
+        now = urgent_posted = !wait;
+      } else if (!wait && !urgent_posted) {
+        post = now = urgent_posted = true;
+      }
     }
-    if (post)
-      net::post(strand, [self = shared_from_this()] { self->flush(); });
+    if (!post)
+      return;
+    if (now)
+      return net::post(strand, [self = shared_from_this()] { self->flush(); });
+    net::post(strand, [self = shared_from_this()] {
+      self->batch_timer.expires_after(self->opts.batch_delay);
+      self->batch_timer.async_wait([self](boost::system::error_code ec) {
+        if (!ec)
+          self->flush();
+      });
+    });
   }
 
   // On the strand: sends everything queued, in order; batched calls with the
@@ -608,8 +632,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     {
       std::lock_guard<std::mutex> g{queue_mutex};
       batch.swap(queue);
-      flush_posted = false;
+      flush_posted = urgent_posted = false;
     }
+    if (batch.empty())
+      return;
     for (std::size_t i = 0; i < batch.size();) {
       std::size_t j = i + 1;
       if (batch[i].batched)

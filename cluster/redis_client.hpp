@@ -87,6 +87,10 @@ public:
     std::function<void(const std::string& avoid, locate_callback)> locate;
     // The link counts as up only once ROLE says "master".
     bool require_primary = false;
+    // How long eval_batched calls may wait for others to share their write
+    // (0: sent on the next turn of the strand). Other commands never wait,
+    // and take whatever is waiting with them.
+    std::chrono::microseconds batch_delay{0};
   };
   using callback = std::function<void(redis_result)>;
   // A published message; both views are valid during the call only.

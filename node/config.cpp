@@ -146,6 +146,13 @@ const std::vector<setting>& settings() {
      top_ms_setter("HEARTBEAT_MS", &config::heartbeat), top_ms_getter(&config::heartbeat)},
     {"REDIS_TIMEOUT_MS", "cluster: Redis connect and command deadline; past it the link is reset",
      top_ms_setter("REDIS_TIMEOUT_MS", &config::redis_timeout), top_ms_getter(&config::redis_timeout)},
+    {"REDIS_BATCH_US",
+     "cluster: how long (microseconds) a frame to another node may wait for others to share its write to Redis; "
+     "0: none",
+     [](config& c, const std::string& v) {
+       c.redis_batch = std::chrono::microseconds(parse_uint("REDIS_BATCH_US", v, 0, 100000));
+     },
+     [](const config& c) { return std::to_string(c.redis_batch.count()); }},
     {"NODE_ID", "name of this node in logs, /api/ping and Redis (default: host name)",
      [](config& c, const std::string& v) { c.node_id = v; }, [](const config& c) { return c.node_id; }},
     {"IO_THREADS", "threads running sockets and connection actors (0: one per core)",

@@ -228,6 +228,7 @@ void node::start() {
     ro.node_ttl = m.cfg.node_ttl;
     ro.heartbeat = m.cfg.heartbeat;
     ro.command_timeout = m.cfg.redis_timeout;
+    ro.batch_delay = m.cfg.redis_batch;
     ro.node_info = [&m] { return m.admin.info(); };
     ro.resume_grace = m.cfg.lim.resume_grace;
     ro.resume_frames = m.cfg.lim.resume_max_frames;

@@ -39,7 +39,8 @@
 # FLOOD_ROOMS (2000), FLOOD_MESSAGES (50), FLOOD_SIZE (SIZE), FLOOD_SENDERS
 # (hosts), FLOOD_WARMUP_ROUNDS (1), FLOOD_RUNS (3), FLOOD_THREADS (THREADS),
 # FLOOD_TIMEOUT (120 s per round), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
-# SEED_DIR (../shared/peers/seed-node),
+# SEED_DIR (../shared/peers/seed-node), CROSS_ENV (settings for both cross-node
+# nodes, e.g. "REDIS_BATCH_US=1000"; default none),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
 #
@@ -320,10 +321,12 @@ scenario_cross() {
   start_redis "$redis_port"
   local redis_pid=$LAST_PID
   a_port=$(free_port)
-  start_ours node-a "$a_port" REDIS_URL="redis://127.0.0.1:$redis_port"
+  # shellcheck disable=SC2086 # CROSS_ENV is a list of NAME=value words
+  start_ours node-a "$a_port" REDIS_URL="redis://127.0.0.1:$redis_port" ${CROSS_ENV:-}
   local a_pid=$LAST_PID
   b_port=$(free_port)
-  start_ours node-b "$b_port" REDIS_URL="redis://127.0.0.1:$redis_port"
+  # shellcheck disable=SC2086
+  start_ours node-b "$b_port" REDIS_URL="redis://127.0.0.1:$redis_port" ${CROSS_ENV:-}
   local b_pid=$LAST_PID
   local cross=(--hosts-url "ws://127.0.0.1:$a_port/" --guests-url "ws://127.0.0.1:$b_port/" --server-pid "$a_pid,$b_pid,$redis_pid")
   bench cross.relay.peak "${RELAY[@]}" "${cross[@]}"

@@ -121,9 +121,10 @@ json ping(std::uint16_t port) {
 
 } // namespace
 
-// Protocol behaviour: one node, two nodes, and three nodes behind HAProxy
-// (deploy/local-cluster.sh) where clients only know the balancer's port.
-#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes, load_balanced)
+// Protocol behaviour: one node, two nodes (also with their frames to each
+// other batched), and three nodes behind HAProxy (deploy/local-cluster.sh)
+// where clients only know the balancer's port.
+#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes, two_nodes_batched, load_balanced)
 // Per-node behaviour (limits, counters), checked on the node itself.
 #define NODE_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes)
 

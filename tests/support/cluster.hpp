@@ -178,4 +178,14 @@ struct two_nodes {
   node_process b;
 };
 
+// Two nodes whose frames to each other wait up to 2 ms to share a write to
+// Redis (REDIS_BATCH_US): every protocol rule must hold the same.
+struct two_nodes_batched : two_nodes {
+  static env_map with_batch(env_map env) {
+    env.emplace("REDIS_BATCH_US", "2000");
+    return env;
+  }
+  explicit two_nodes_batched(const env_map& env = {}) : two_nodes(with_batch(env)) {}
+};
+
 } // namespace testing

@@ -101,6 +101,7 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"NODE_TTL_MS", "--node-ttl-ms"},
   {"HEARTBEAT_MS", "--heartbeat-ms"},
   {"REDIS_TIMEOUT_MS", "--redis-timeout-ms"},
+  {"REDIS_BATCH_US", "--redis-batch-us"},
   {"NODE_ID", "--node-id"},
   {"IO_THREADS", "--io-threads"},
   {"ACTOR_THREADS", "--actor-threads"},
