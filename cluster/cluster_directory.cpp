@@ -308,12 +308,12 @@ cluster_directory_actor::behavior_type cluster_directory(directory_ptr self, std
       return rp;
     },
     // A shard lost our records (restart without data, FLUSHALL, a failover
-    // that lost writes): write back the rooms we host on it.
+    // that lost writes): write back the rooms we have a member of on it (the
+    // other member's node writes back the same room with its own token).
     [self](write_back wb) {
       std::size_t n = 0;
       for (auto& kv : self->state.rooms)
-        if (kv.second.hosted &&
-            (wb.shard < 0 || shards(self).index_of(kv.first) == static_cast<std::size_t>(wb.shard))) {
+        if (wb.shard < 0 || shards(self).index_of(kv.first) == static_cast<std::size_t>(wb.shard)) {
           self->send(kv.second.room, write_back{});
           ++n;
         }

@@ -546,21 +546,30 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       return j.dump();
     },
     // Redis lost our record (restart without data, or we were silent past
-    // our TTL): write it back, or end the room if the id went to another.
+    // our TTL): write it back with what we know (our members' resume tokens
+    // among it; the other member's node adds its own), or end the room if
+    // the id went to another. Only while each member is seated somewhere: a
+    // parked seat's record is not rebuilt.
     [self](write_back) {
       auto& st = self->state;
-      auto& host = st.seats.at(seat_role::host);
-      auto& guest = st.seats.at(seat_role::guest);
-      if (st.seats.ended() || host.state != seat_state::here)
+      if (st.seats.ended() || st.gen.empty() || !st.seats.anyone_here())
         return;
-      std::string guest_node = guest.state == seat_state::here ? settings(self).node_id : guest.node;
-      std::string guest_conn = guest.state == seat_state::here ? conn_name(guest.member) : guest.conn;
+      redis_bridge::restored_seat seats[2];
+      for (auto r : {seat_role::host, seat_role::guest}) {
+        auto& s = st.seats.at(r);
+        auto& out = seats[static_cast<int>(r)];
+        if (s.state == seat_state::here)
+          out = {settings(self).node_id, conn_name(s.member), s.token};
+        else if (s.state == seat_state::away)
+          out = {s.node, s.conn, {}};
+        else if (s.state != seat_state::free || r == seat_role::host)
+          return;
+      }
       auto room = caf::actor_cast<cluster_room_actor>(self);
-      room_bridge(self).restore_room(st.id, st.gen, conn_name(host.member), guest_node, guest_conn,
-                                     [room](restore_reply r) {
-                                       if (r.result == outcome::refused)
-                                         caf::anon_send(room, record_lost{});
-                                     });
+      room_bridge(self).restore_room(st.id, st.gen, seats[0], seats[1], [room](restore_reply r) {
+        if (r.result == outcome::refused)
+          caf::anon_send(room, record_lost{});
+      });
     },
     [self](record_lost) { end_room(self, nullptr, true, "record_lost"); },
     [self](reaped) { end_room(self, nullptr, true, "record_lost"); },

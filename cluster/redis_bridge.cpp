@@ -367,10 +367,10 @@ void redis_bridge::end_room(const std::string& id, const std::string& gen) {
   impl_->commands.eval(scripts::end, impl_->argv({id, gen}), [](redis_result) {});
 }
 
-void redis_bridge::restore_room(const std::string& id, const std::string& gen, const std::string& host_conn,
-                                const std::string& guest_node, const std::string& guest_conn,
-                                std::function<void(restore_reply)> cb) {
-  impl_->commands.eval(scripts::restore, impl_->argv({id, impl_->opts.node_id, gen, host_conn, guest_node, guest_conn}),
+void redis_bridge::restore_room(const std::string& id, const std::string& gen, const restored_seat& host,
+                                const restored_seat& guest, std::function<void(restore_reply)> cb) {
+  impl_->commands.eval(scripts::restore,
+                       impl_->argv({id, gen, host.node, host.conn, host.token, guest.node, guest.conn, guest.token}),
                        [cb](redis_result r) { cb(restore_reply::decode(r)); });
 }
 

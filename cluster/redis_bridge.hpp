@@ -113,10 +113,14 @@ public:
   void unseat_guest(const std::string& id, const std::string& conn);
   // Removes the room, if it is still generation `gen`, with its kept frames.
   void end_room(const std::string& id, const std::string& gen);
-  // Re-creates a room record after Redis lost it; refused if the id was taken meanwhile.
-  void restore_room(const std::string& id, const std::string& gen, const std::string& host_conn,
-                    const std::string& guest_node, const std::string& guest_conn,
-                    std::function<void(restore_reply)> cb);
+  // Re-creates a room record after Redis lost it, as one member's node knows
+  // it (each seat's node, connection and, for members here, resume token;
+  // empty where not known); refused if the id was taken meanwhile.
+  struct restored_seat {
+    std::string node, conn, token;
+  };
+  void restore_room(const std::string& id, const std::string& gen, const restored_seat& host,
+                    const restored_seat& guest, std::function<void(restore_reply)> cb);
 
   // Seat resume. Parks seat `role` ("host"/"guest") held by `conn` of this
   // node for the resume grace: frames for it are kept from now on; the other

@@ -277,6 +277,56 @@ TEST_CASE("FLUSHALL: live rooms are restored, nothing else is joinable, new room
   CHECK(read_json(prober)["code"] == "room-unavailable");
 }
 
+TEST_CASE("after FLUSHALL both members can still resume: each member's node writes its resume token back") {
+  redis_process redis;
+  node_process a{redis, "node-a"}, b{redis, "node-b"};
+  ws_client host, guest;
+  host.connect(a.port());
+  guest.connect(b.port());
+  host.send(R"({"type":"create-room"})");
+  auto c = read_json(host);
+  REQUIRE(c["type"] == "room-created");
+  std::string room = c["roomId"], host_token = c["resumeToken"];
+  join(guest, room);
+  auto g = read_json(guest);
+  REQUIRE(g["type"] == "peer-joined");
+  std::string guest_token = g["resumeToken"];
+  REQUIRE(read_json(host)["type"] == "peer-joined");
+
+  REQUIRE(redis.command({"FLUSHALL"}) == std::vector<std::string>{"OK"});
+  // Node A knows only the host's token, node B only the guest's: both come back.
+  auto key = "sig:room:" + room;
+  CHECK(eventually([&] { return redis.command({"HGET", key, "host_tok"}) == std::vector<std::string>{host_token}; },
+                   10s));
+  CHECK(eventually([&] { return redis.command({"HGET", key, "guest_tok"}) == std::vector<std::string>{guest_token}; },
+                   10s));
+
+  // The guest's connection is lost; it resumes on the host's node.
+  guest.kill();
+  REQUIRE(read_json(host, 10s)["type"] == "peer-disconnected");
+  ws_client guest2;
+  guest2.connect(a.port());
+  guest2.send(json{{"type", "resume"}, {"roomId", room}, {"resumeToken", guest_token}}.dump());
+  auto r = read_json(guest2);
+  REQUIRE_MESSAGE(r["type"] == "resumed", r.dump());
+  CHECK(r["role"] == "guest");
+  CHECK(read_json(host)["type"] == "peer-resumed");
+
+  // Then the host's; it resumes on node B.
+  host.kill();
+  REQUIRE(read_json(guest2, 10s)["type"] == "peer-disconnected");
+  ws_client host2;
+  host2.connect(b.port());
+  host2.send(json{{"type", "resume"}, {"roomId", room}, {"resumeToken", host_token}}.dump());
+  r = read_json(host2);
+  REQUIRE_MESSAGE(r["type"] == "resumed", r.dump());
+  CHECK(r["role"] == "host");
+  CHECK(read_json(guest2)["type"] == "peer-resumed");
+  std::string s = json{{"type", "signal"}, {"roomId", room}, {"sdp", "after flush and two resumes"}}.dump();
+  host2.send(s);
+  CHECK(guest2.read_text() == s);
+}
+
 TEST_CASE("churn of 10,000 rooms across nodes leaves Redis clean and node memory near its baseline") {
   redis_process redis;
   node_process a{redis, "node-a"}, b{redis, "node-b"};

@@ -214,3 +214,32 @@ TEST_CASE("EXPIRE ends a room whose record is gone, and leaves one whose parked 
   // ... without touching it.
   CHECK(redis.command({"HGET", "sig:room:271828", "gen"}) == std::vector<std::string>{"inc-7"});
 }
+
+TEST_CASE("RESTORE: the first member's node writes the record, the other adds its token, newer tokens and other rooms stay") {
+  redis_process redis;
+  bridge_node a{redis, "node-a"}, b{redis, "node-b"};
+  using seat = redis_bridge::restored_seat;
+  auto restore = [&](bridge_node& n, const std::string& gen, const seat& host, const seat& guest) {
+    return wait_for<restore_reply>([&](auto cb) { n->restore_room("314159", gen, host, guest, cb); }).result;
+  };
+  auto field = [&](const char* f) { return redis.command({"HGET", "sig:room:314159", f}); };
+  // The guest's node first: it knows where the host is, not the host's token.
+  CHECK(restore(b, "inc-1", seat{"node-a", "inc-1", ""}, seat{"node-b", "inc-2", "gt"}) == outcome::ok);
+  CHECK(field("host_node") == std::vector<std::string>{"node-a"});
+  CHECK(field("guest_conn") == std::vector<std::string>{"inc-2"});
+  CHECK(field("guest_tok") == std::vector<std::string>{"gt"});
+  CHECK(redis.command({"HEXISTS", "sig:room:314159", "host_tok"}) == std::vector<std::string>{"0"});
+  CHECK(redis.command({"SISMEMBER", "sig:node:node-a:rooms", "314159"}) == std::vector<std::string>{"1"});
+  CHECK(redis.command({"SISMEMBER", "sig:node:node-b:rooms", "314159"}) == std::vector<std::string>{"1"});
+  // Then the host's node adds the host's token.
+  CHECK(restore(a, "inc-1", seat{"node-a", "inc-1", "ht"}, seat{"node-b", "inc-2", ""}) == outcome::ok);
+  CHECK(field("host_tok") == std::vector<std::string>{"ht"});
+  CHECK(field("guest_tok") == std::vector<std::string>{"gt"});
+  // A token already there is newer (a resume since): kept.
+  CHECK(restore(b, "inc-1", seat{"node-a", "inc-1", ""}, seat{"node-b", "inc-2", "old"}) == outcome::ok);
+  CHECK(field("guest_tok") == std::vector<std::string>{"gt"});
+  // The id went to another room: refused, untouched.
+  CHECK(restore(a, "inc-9", seat{"node-a", "inc-9", "x"}, seat{"", "", ""}) == outcome::refused);
+  CHECK(field("gen") == std::vector<std::string>{"inc-1"});
+  CHECK(field("host_tok") == std::vector<std::string>{"ht"});
+}
