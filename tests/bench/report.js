@@ -216,8 +216,10 @@ if (os) row("storm: 0 pairs failed", `${fmt(get(os, "failed_pairs"), 0)} failed`
 table("\nTargets of issue 14 (measured in this run):\n\n| target | measured | met |\n|---|---|---|");
 
 if (cp || ch) {
-  target(`cross-node total CPU per relay ≤ 2× single node (same load, ${fmt(crossRate, 0)} relays/s)`, cpu(ch, "relay"), cpu(oc, "relay"), "µs", 2, 2);
-  const t6 = get(ch, "one_way_us.p99");
-  if (t6 != null) row(`cross-node p99 one way ≤ 3 ms (${fmt(crossRate, 0)} relays/s)`, `${fmt(t6 / 1000, 2)} ms`, yes(t6 <= 3000));
-  table("\nCross-node targets of issue 6:\n\n| target | measured | met |\n|---|---|---|");
+  target(`cross-node total CPU per relay ≤ 1.5× single node (same load, ${fmt(crossRate, 0)} relays/s)`, cpu(ch, "relay"), cpu(oc, "relay"), "µs", 2, 1.5);
+  const t15 = get(ch, "one_way_us.p99");
+  if (t15 != null) row(`cross-node p99 one way ≤ 3 ms (${fmt(crossRate, 0)} relays/s)`, `${fmt(t15 / 1000, 2)} ms`, yes(t15 <= 3000));
+  // The single-node peak only when the relay scenario ran in the same run.
+  target("cross-node peak ≥ 0.6× single-node peak", get(cp, "relays_per_s"), get(op, "relays_per_s"), "relays/s", 0, 0.6, "ge");
+  table("\nCross-node targets of issue 15 (measured in this run):\n\n| target | measured | met |\n|---|---|---|");
 }
