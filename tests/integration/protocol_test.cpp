@@ -1282,7 +1282,10 @@ TEST_CASE("drain through the load balancer: every client of the drained node res
       settled = true;
       quiet_after = std::chrono::steady_clock::now() + 500ms; // a few more rounds, then stop sending
     }
-    if (settled && std::chrono::steady_clock::now() > quiet_after + 1s)
+    // Sending has stopped: done once every member holds all its peer sent.
+    if (settled && std::chrono::steady_clock::now() >= quiet_after &&
+        std::all_of(members.begin(), members.end(),
+                    [&](const member& m) { return m.got.size() >= static_cast<std::size_t>(members[m.peer].sent); }))
       break;
   }
   CHECK(closed == most);
