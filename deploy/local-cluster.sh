@@ -16,7 +16,7 @@
 #                 shard1..shardK, all watched by the same three sentinels.
 #
 # Settings: deploy/signal.env (shared with docker-compose and k8s), overridden
-# by the environment. Ports: LB_PORT (8080), REDIS_PORT (6380: the first Redis
+# by the environment. Ports: LB_PORT (8080, or the next free one), REDIS_PORT (6380: the first Redis
 # server; the others, and the sentinels from SENTINEL_PORT (26380), take the
 # next free ones), node ports are picked free. SENTINEL_DOWN_AFTER_MS (2000):
 # how long a primary may be silent before the sentinels fail it over. State
@@ -212,27 +212,41 @@ up() {
     servers+=("127.0.0.1:$port")
   done
 
-  local bind="127.0.0.1:$lb_port" scheme=ws
+  # Ready when every node says so; then HAProxy, ready when its health
+  # checks have found them and it answers /readyz itself.
+  for i in $(seq 1 "$n"); do
+    port=$(awk -v n="node$i" '$1 == n {print $3}' "$dir/state")
+    wait_for "get $port /readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
+  done
+  local tls="" scheme=ws ca="" attempt lb_pid from=$lb_port
   if [ "${LB_TLS:-0}" = 1 ]; then
     mkdir -p "$dir/tls"
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
       -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
       -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
     cat "$dir/tls/cert.pem" "$dir/tls/key.pem" > "$dir/tls/haproxy.pem"
-    bind="$bind ssl crt $dir/tls/haproxy.pem"
+    tls=" ssl crt $dir/tls/haproxy.pem"
     scheme=wss
+    ca="$dir/tls/cert.pem"
   fi
-  sh "$root/deploy/haproxy/render.sh" "$bind" "${servers[@]}" > "$dir/haproxy.cfg"
-  haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
-  echo "haproxy $! $lb_port $scheme" >> "$dir/state"
-  # Ready when HAProxy's health checks have found every node ready.
-  for i in $(seq 1 "$n"); do
-    port=$(awk -v n="node$i" '$1 == n {print $3}' "$dir/state")
-    wait_for "get $port /readyz" 20 || die "node$i never became ready (see $dir/node$i.log)"
+  # As for Redis (start_server): a port free a moment ago may be taken by the
+  # time HAProxy binds it (a node's or another program's port 0), and then
+  # HAProxy exits at once; the next free port is tried.
+  for attempt in 1 2 3 4 5 6 7 8; do
+    next_port "$from"
+    lb_port=$free
+    sh "$root/deploy/haproxy/render.sh" "127.0.0.1:$lb_port$tls" "${servers[@]}" > "$dir/haproxy.cfg"
+    haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+    lb_pid=$!
+    if wait_for "get $lb_port /readyz $ca || ! alive $lb_pid" 20 && alive "$lb_pid"; then
+      echo "haproxy $lb_pid $lb_port $scheme" >> "$dir/state"
+      break
+    fi
+    kill -KILL "$lb_pid" 2>/dev/null || true
+    grep -q "Address already in use" "$dir/haproxy.log" || die "haproxy is not serving (see $dir/haproxy.log)"
+    [ "$attempt" -lt 8 ] || die "haproxy did not start: no free port (see $dir/haproxy.log)"
+    from=$((lb_port + 1))
   done
-  local ca=""
-  [ "$scheme" = wss ] && ca="$dir/tls/cert.pem"
-  wait_for "get $lb_port /readyz $ca" 20 || die "haproxy is not serving (see $dir/haproxy.log)"
   starting=0
   status
 }

@@ -11,6 +11,11 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -675,4 +680,35 @@ TEST_CASE("deploy/local-cluster.sh up 2 --sentinel --shards 2: two primary/repli
     bool running = static_cast<bool>(stat >> pid_s >> comm >> state) && state != "Z";
     CHECK_MESSAGE(!running, "process " << pid << " (" << comm << ") is still running after down");
   }
+}
+
+TEST_CASE("deploy/local-cluster.sh up: a balancer or Redis port taken after it was found free (bound, not yet "
+          "listening) is skipped for the next free one, and the cluster serves there") {
+  // A socket bound to a port but not listening: a probe finds the port free,
+  // the server started on it fails with "Address already in use". This is
+  // what a node's or another program's port 0 does between the two.
+  auto hold = [] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    return std::pair<int, std::uint16_t>{fd, ntohs(addr.sin_port)};
+  };
+  auto [lb_fd, lb_held] = hold();
+  auto [redis_fd, redis_held] = hold();
+  local_cluster lc{{{"LB_PORT", std::to_string(lb_held)}, {"REDIS_PORT", std::to_string(redis_held)}}, 1};
+  CHECK(lc.lb_port() != lb_held);
+  CHECK(lc.redis().at("redis") != redis_held);
+  ws_client host, guest;
+  host.connect(lc.lb_port());
+  guest.connect(lc.lb_port());
+  auto id = create_room(host);
+  join(guest, id);
+  CHECK(read_json(guest)["type"] == "peer-joined");
+  CHECK(read_json(host)["type"] == "peer-joined");
+  ::close(lb_fd);
+  ::close(redis_fd);
 }
