@@ -110,7 +110,7 @@ void dashboard_queries(const json& j, std::vector<std::string>& out) {
 
 class prometheus_process {
 public:
-  prometheus_process(const std::vector<std::uint16_t>& targets) : port_(free_port()) {
+  prometheus_process(const std::vector<std::uint16_t>& targets) {
     char tmpl[] = "/tmp/signal-prom-XXXXXX";
     REQUIRE(mkdtemp(tmpl));
     dir_ = tmpl;
@@ -128,20 +128,33 @@ public:
     auto status = check_->wait_exit(std::chrono::seconds(30));
     INFO(check_->output());
     REQUIRE_MESSAGE((status && *status == 0), "promtool check config failed");
-    proc_ = std::make_unique<child_process>(std::vector<std::string>{
-      "/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + dir_ + "/data",
-      "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
-    REQUIRE_MESSAGE(eventually(
-                      [&] {
-                        try {
-                          return http_request(port_, "GET", "/-/ready").status == 200;
-                        } catch (const std::exception&) {
-                          return false;
-                        }
-                      },
-                      std::chrono::seconds(30)),
-                    "prometheus did not get ready:\n"
-                      << proc_->output());
+    // A port free a moment ago may be taken before Prometheus binds it (a
+    // node's port 0): it then exits at once, and the next free port is tried.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = free_port();
+      proc_ = std::make_unique<child_process>(std::vector<std::string>{
+        "/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + dir_ + "/data",
+        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
+      bool exited = false;
+      bool ready = eventually(
+        [&] {
+          if (proc_->wait_exit(std::chrono::milliseconds(0))) {
+            exited = true;
+            return true;
+          }
+          try {
+            return http_request(port_, "GET", "/-/ready").status == 200;
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        std::chrono::seconds(30));
+      if (ready && !exited)
+        return;
+      if (!exited || proc_->output().find("address already in use") == std::string::npos)
+        break;
+    }
+    FAIL("prometheus did not get ready:\n" << proc_->output());
   }
   ~prometheus_process() {
     if (proc_) {
@@ -166,7 +179,7 @@ public:
   }
 
 private:
-  std::uint16_t port_;
+  std::uint16_t port_ = 0;
   std::string dir_;
   std::unique_ptr<child_process> check_, proc_;
 };
