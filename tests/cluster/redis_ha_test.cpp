@@ -43,6 +43,20 @@ void join(ws_client& c, const std::string& room) {
   c.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
 }
 
+// Two new clients through `port` (a balancer) share a room: both are told
+// peer-joined and a signal crosses.
+bool room_through(std::uint16_t port) {
+  ws_client host, guest;
+  host.connect(port);
+  guest.connect(port);
+  auto id = create_room(host);
+  join(guest, id);
+  auto joined = read_json(guest)["type"] == "peer-joined" && read_json(host)["type"] == "peer-joined";
+  std::string s = json{{"type", "signal"}, {"roomId", id}, {"sdp", "via haproxy"}}.dump();
+  host.send(s);
+  return joined && guest.read_text() == s;
+}
+
 json ping(std::uint16_t port) {
   return json::parse(http_request(port, "GET", "/api/ping").body);
 }
@@ -650,18 +664,7 @@ TEST_CASE("deploy/local-cluster.sh up 2 --sentinel --shards 2: two primary/repli
     CHECK(p["redisShards"][1]["name"] == "shard2");
     CHECK(p["redis"] == "up");
   }
-  auto room = [&] {
-    ws_client host, guest;
-    host.connect(lc.lb_port());
-    guest.connect(lc.lb_port());
-    auto id = create_room(host);
-    join(guest, id);
-    auto joined = read_json(guest)["type"] == "peer-joined" && read_json(host)["type"] == "peer-joined";
-    std::string s = json{{"type", "signal"}, {"roomId", id}, {"sdp", "via haproxy"}}.dump();
-    host.send(s);
-    return joined && guest.read_text() == s;
-  };
-  CHECK(room());
+  CHECK(room_through(lc.lb_port()));
   // shard2's primary dies: the sentinels promote its replica, the nodes follow.
   auto promoted = "127.0.0.1:" + std::to_string(lc.redis().at("redis2-replica"));
   try {
@@ -670,7 +673,7 @@ TEST_CASE("deploy/local-cluster.sh up 2 --sentinel --shards 2: two primary/repli
   }
   for (auto& [name, node] : lc.nodes())
     CHECK(eventually([&, port = node.second] { return shard_primary(port, 1) == promoted; }, 20s));
-  CHECK(eventually([&] { return room(); }, 5s));
+  CHECK(eventually([&] { return room_through(lc.lb_port()); }, 5s));
   auto pids = lc.pids();
   auto out = lc.down();
   CHECK(out.find("local cluster: down") != std::string::npos);
@@ -702,13 +705,7 @@ TEST_CASE("deploy/local-cluster.sh up: a balancer or Redis port taken after it w
   local_cluster lc{{{"LB_PORT", std::to_string(lb_held)}, {"REDIS_PORT", std::to_string(redis_held)}}, 1};
   CHECK(lc.lb_port() != lb_held);
   CHECK(lc.redis().at("redis") != redis_held);
-  ws_client host, guest;
-  host.connect(lc.lb_port());
-  guest.connect(lc.lb_port());
-  auto id = create_room(host);
-  join(guest, id);
-  CHECK(read_json(guest)["type"] == "peer-joined");
-  CHECK(read_json(host)["type"] == "peer-joined");
+  CHECK(room_through(lc.lb_port()));
   ::close(lb_fd);
   ::close(redis_fd);
 }
