@@ -39,7 +39,8 @@
 # FLOOD_ROOMS (2000), FLOOD_MESSAGES (50), FLOOD_SIZE (SIZE), FLOOD_SENDERS
 # (hosts), FLOOD_WARMUP_ROUNDS (1), FLOOD_RUNS (3), FLOOD_THREADS (THREADS),
 # FLOOD_TIMEOUT (120 s per round), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
-# SEED_DIR (../shared/peers/seed-node), CROSS_ENV (settings for both cross-node
+# SEED_DIR (../shared/peers/seed-node), GUEST_ORDER (relay, flood: shuffled, or same:
+# guests join in the hosts' order, as before 2026-11-30), CROSS_ENV (settings for both cross-node
 # nodes, e.g. "REDIS_BATCH_US=1000"; default none),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
@@ -85,6 +86,7 @@ FLOOD_SENDERS=${FLOOD_SENDERS:-hosts}
 FLOOD_WARMUP_ROUNDS=${FLOOD_WARMUP_ROUNDS:-1}
 FLOOD_RUNS=${FLOOD_RUNS:-3}
 FLOOD_THREADS=${FLOOD_THREADS:-$THREADS}
+GUEST_ORDER=${GUEST_ORDER:-shuffled}
 FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-120}
 SHARD_COUNTS=${SHARD_COUNTS:-"1 3"}
 SHARD_RUNS=${SHARD_RUNS:-2}
@@ -229,10 +231,11 @@ field() { # json key.path
   node -e 'let v=JSON.parse(process.argv[1]||"{}");for(const k of process.argv[2].split("."))v=v==null?undefined:v[k];console.log(v??0)' "$1" "$2"
 }
 
-RELAY=(relay --rooms "$ROOMS" --window "$WINDOW" --size "$SIZE" --duration "$RELAY_SECS" --warmup "$WARMUP_SECS" --threads "$THREADS")
+RELAY=(relay --rooms "$ROOMS" --window "$WINDOW" --size "$SIZE" --duration "$RELAY_SECS" --warmup "$WARMUP_SECS" --threads "$THREADS"
+  --guest-order "$GUEST_ORDER")
 STORM=(storm --clients "$STORM_CLIENTS" --timeout 20 --threads "$THREADS")
 FLOOD=(flood --rooms "$FLOOD_ROOMS" --messages "$FLOOD_MESSAGES" --size "$FLOOD_SIZE" --senders "$FLOOD_SENDERS"
-  --warmup-rounds "$FLOOD_WARMUP_ROUNDS" --timeout "$FLOOD_TIMEOUT" --threads "$FLOOD_THREADS")
+  --warmup-rounds "$FLOOD_WARMUP_ROUNDS" --timeout "$FLOOD_TIMEOUT" --threads "$FLOOD_THREADS" --guest-order "$GUEST_ORDER")
 
 {
   echo "date=$(date -u +%FT%TZ) nproc=$(nproc) loadavg_start=\"$(cut -d' ' -f1-3 /proc/loadavg)\""

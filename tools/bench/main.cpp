@@ -47,6 +47,8 @@ Common options:
   --source-addrs A        bind client sockets to 127.0.0.2 .. 127.0.0.(A+1) in turn
                           (default: none; idle: max(2, N/25000))
   --setup-timeout SEC     deadline for connecting and pairing (default 120)
+  --guest-order O         relay, flood: guests join in the hosts' order (same) or in
+                          a fixed pseudo-random one (shuffled, the default)
   --label TEXT            name carried into the output (e.g. ours, seed)
   --json                  print one JSON object instead of the table
 
@@ -120,6 +122,10 @@ bench::options parse_args(int argc, char** argv, bool& as_json) {
       o.source_addrs_given = true;
       if (o.source_addrs > 250)
         throw std::invalid_argument("--source-addrs: at most 250");
+    } else if (a == "--guest-order") {
+      o.guest_order = need(i, argc, argv);
+      if (o.guest_order != "same" && o.guest_order != "shuffled")
+        throw std::invalid_argument("--guest-order: same or shuffled");
     } else if (a == "--setup-timeout") {
       o.setup_timeout = to_double(a, need(i, argc, argv));
     } else if (a == "--label") {

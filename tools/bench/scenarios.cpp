@@ -259,8 +259,11 @@ public:
     out["room_id_collisions"] = collisions;
     for (auto& ws : workers_) {
       auto* state = ws.get();
-      state->w->post([this, state] {
-        for (auto* p : state->pairs)
+      auto order = state->pairs;
+      if (o_.guest_order == "shuffled")
+        std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<std::mt19937::result_type>(order.size())));
+      state->w->post([this, order = std::move(order)] {
+        for (auto* p : order)
           if (p->created && !p->failed)
             p->guest->start(guests_url_, source_for(p->index * 2 + 1), conn_opts_);
       });
@@ -781,6 +784,7 @@ json common_json(const options& o, const char* scenario) {
   j["guests_url"] = o.guests_url;
   j["cross_node"] = o.hosts_url != o.guests_url;
   j["threads"] = o.threads;
+  j["guest_order"] = o.guest_order;
   return j;
 }
 

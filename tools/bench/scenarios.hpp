@@ -24,6 +24,12 @@ struct options {
   bool source_addrs_given = false;
   std::vector<int> server_pids;
   double setup_timeout = 120; // seconds for connecting and pairing
+  // relay, flood: the order guests join in after every host has created its
+  // room. "shuffled" (as browsers arrive: a room's two members connect at
+  // unrelated times) or "same" (guest i right after guest i-1, in the hosts'
+  // order; a multi-threaded server that deals connections out in turn then
+  // puts both members of every room on one thread by construction).
+  std::string guest_order = "shuffled";
 
   // relay
   std::size_t rooms = 100;
