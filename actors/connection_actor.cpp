@@ -17,7 +17,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace signaling {
 
@@ -52,8 +55,8 @@ bool on(caf::type_erased_tuple& m, F&& f) {
 class connection_actor final : public caf::monitorable_actor, public connection_handler {
 public:
   connection_actor(caf::actor_config& cfg, node_context& ctx, connection_link& link)
-    : caf::monitorable_actor(cfg), ctx_(ctx), link_(&link), thread_(link.thread()),
-      tokens_(static_cast<float>(ctx.lim.rate_burst)) {}
+    : caf::monitorable_actor(cfg), ctx_(ctx), link_(&link), held_thread_(link.thread()),
+      thread_(held_thread_.get()), tokens_(static_cast<float>(ctx.lim.rate_burst)) {}
 
   const char* name() const override { return "connection"; }
 
@@ -77,10 +80,38 @@ public:
     std::shared_ptr<caf::mailbox_element> msg{what.release(), [](caf::mailbox_element* p) {
                                                  caf::mailbox_element_ptr{p};
                                                }};
-    thread_->post([self = caf::strong_actor_ptr{ctrl()}, msg] {
-      static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(self))->handle(*msg);
-    });
+    post([msg](connection_actor& self) { self.handle(*msg); });
   }
+
+  // -- our thread, and moving to our peer's ------------------------------------------
+  //
+  // Everything this actor does runs on its I/O thread: what other threads
+  // want of it is posted there with post(). When a guest joins (or a seat is
+  // resumed) on this node with its peer on another I/O thread, its connection
+  // moves to the peer's thread (PAIR_THREADS), so every relay between the two
+  // is a call on one thread instead of a post that wakes another. The move
+  // keeps the order of what each sender posted:
+  //  - thread_ changes under post_lock_, so a post goes wholly before the
+  //    change (to the old thread) or wholly after it (to the new one);
+  //  - what reaches the old thread afterwards is forwarded to the new one, in
+  //    order, and runs there at once (it was sent before the change);
+  //  - what reaches the new thread directly while such forwarded work may
+  //    still be on its way (arriving_) waits in held_, until a marker posted
+  //    to the old thread at the change has come through it; then held_ runs.
+
+  // Runs f(*this) on our thread, after what was posted before. Any thread.
+  template <class F>
+  void post(F&& f) {
+    lock_posts();
+    auto* t = thread_.load(std::memory_order_relaxed);
+    t->post([self = caf::strong_actor_ptr{ctrl()}, t, f = std::forward<F>(f)]() mutable {
+      of(self).run(t, false, f);
+    });
+    unlock_posts();
+  }
+
+  // The thread this actor runs on now.
+  io_thread* thread() const { return thread_.load(std::memory_order_acquire); }
 
   // -- the socket side, on our I/O thread -----------------------------------------
 
@@ -152,6 +183,11 @@ public:
   // A frame from a peer's connection actor on this node, for our client; on
   // our thread.
   void deliver(std::string_view room_id, std::string_view frame, std::int64_t received) {
+    if (arriving_) { // called directly by a peer on our new thread: after what is still on its way
+      held_.push_back([id = std::string(room_id), f = std::make_shared<const std::string>(frame),
+                       received](connection_actor& self) { self.deliver(id, f, received, false); });
+      return;
+    }
     // Frames from a room we have since left are stale: drop them.
     if (!link_ || !room_ || room_id != room_id_)
       return;
@@ -170,9 +206,73 @@ public:
     link_->send(frame);
   }
 
-  const std::shared_ptr<io_thread>& thread() const { return thread_; }
-
 private:
+  using task = std::function<void(connection_actor&)>;
+
+  static connection_actor& of(const caf::strong_actor_ptr& p) {
+    return *static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p));
+  }
+
+  void lock_posts() {
+    while (post_lock_.test_and_set(std::memory_order_acquire))
+      std::this_thread::yield();
+  }
+  void unlock_posts() { post_lock_.clear(std::memory_order_release); }
+
+  // A posted `f`, run on `on`: `forwarded` when it came through a thread we
+  // have left.
+  template <class F>
+  void run(io_thread* on, bool forwarded, F& f) {
+    if (thread_.load(std::memory_order_acquire) != on) { // we have moved since it was posted
+      lock_posts();
+      auto* t = thread_.load(std::memory_order_relaxed);
+      t->post([self = caf::strong_actor_ptr{ctrl()}, t, f = std::move(f)]() mutable { of(self).run(t, true, f); });
+      unlock_posts();
+      return;
+    }
+    if (arriving_ && !forwarded) {
+      held_.push_back(std::move(f));
+      return;
+    }
+    f(*this);
+  }
+
+  // PAIR_THREADS: our peer is a connection on this node on another I/O
+  // thread; take our socket to its thread. Called last in a handler: once
+  // the link has moved, nothing here may touch our state on this thread.
+  void follow_peer() {
+    if (!ctx_.pair_threads || !peer_conn_ || !link_ || closing_ || arriving_ || draining_)
+      return;
+    auto* target = peer_conn_->thread();
+    auto* here = thread_.load(std::memory_order_relaxed);
+    if (target == here)
+      return;
+    link_->move_to(*target, [this, target, here](const std::shared_ptr<io_thread>& to) {
+      lock_posts();
+      arriving_ = true;
+      thread_.store(target, std::memory_order_release);
+      // Behind everything posted to `here` before the change; forwarded, it
+      // ends the wait.
+      here->post([self = caf::strong_actor_ptr{ctrl()}, here] {
+        task arrived = [](connection_actor& a) { a.arrived(); };
+        of(self).run(here, false, arrived);
+      });
+      unlock_posts();
+      held_thread_ = to;
+    });
+  }
+
+  // Everything posted to our old thread before the move has run here: what
+  // was held runs now, in order.
+  void arrived() {
+    arriving_ = false;
+    auto held = std::move(held_);
+    held_.clear();
+    draining_ = true;
+    for (auto& f : held)
+      f(*this);
+    draining_ = false;
+  }
   // -- messages from other actors (on our thread) ----------------------------------
 
   void handle(caf::mailbox_element& x) {
@@ -194,6 +294,7 @@ private:
           pending_ = false;
           enter(std::move(j.room_id), std::move(j.room), seat_role::guest, std::move(j.peer));
           write(protocol::peer_joined(room_id_, j.token));
+          follow_peer(); // last: it may hand us to another thread
         }) ||
       on<peer_joined>(m,
         [this](peer_joined& p) {
@@ -230,6 +331,7 @@ private:
             ctx_.stats.relayed_resumed.fetch_add(1, std::memory_order_relaxed);
             link_->send(std::make_shared<const std::string>(std::move(f)));
           }
+          follow_peer(); // last: it may hand us to another thread
         }) ||
       on<refused>(m,
         [this](refused& r) {
@@ -324,6 +426,7 @@ private:
     j["actor"] = id();
     j["node"] = ctx_.node_id;
     j["remote"] = link_->remote_address();
+    j["thread"] = thread_.load(std::memory_order_relaxed)->index();
     j["room"] = room_ ? nlohmann::ordered_json(room_id_) : nlohmann::ordered_json(nullptr);
     j["role"] = room_ ? nlohmann::ordered_json(role_name(role_)) : nlohmann::ordered_json(nullptr);
     j["paired"] = static_cast<bool>(peer_);
@@ -403,12 +506,12 @@ private:
       return; // the node is draining us: the client sends it again after its resume
     ++relayed_;
     if (auto* peer = peer_conn_) {
-      if (peer->thread() == thread_ && thread_->is_current())
+      auto* here = thread_.load(std::memory_order_relaxed);
+      if (peer->thread() == here && here->is_current())
         return peer->deliver(room_id_, frame, received);
       // Another thread: one post, no mailbox element.
-      peer->thread()->post([p = caf::strong_actor_ptr{peer->ctrl()}, id = room_id_,
-                            f = std::make_shared<const std::string>(frame), received] {
-        static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received, false);
+      peer->post([id = room_id_, f = std::make_shared<const std::string>(frame), received](connection_actor& p) {
+        p.deliver(id, f, received, false);
       });
       return;
     }
@@ -559,7 +662,12 @@ private:
 
   node_context& ctx_;
   connection_link* link_; // null once closed
-  std::shared_ptr<io_thread> thread_;
+  std::shared_ptr<io_thread> held_thread_; // keeps *thread_ alive (an actor may outlive its loop)
+  std::atomic<io_thread*> thread_;         // ours; changes only in follow_peer, under post_lock_
+  std::atomic_flag post_lock_ = ATOMIC_FLAG_INIT;
+  bool arriving_ = false; // moved; what was posted to the old thread is still on its way
+  bool draining_ = false; // arrived() is running what was held
+  std::vector<task> held_; // posted to us (or called) directly on the new thread while arriving_
   caf::actor handle_; // ourselves, until the socket closes
   std::atomic<bool> closed_{false};
   bool pending_ = false; // a create/join/resume is waiting for its answer
@@ -594,8 +702,8 @@ void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_pt
   auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
   if (!c)
     return caf::anon_send(conn, deliver_frame{std::move(room_id), std::move(frame), received});
-  c->thread()->post([p = caf::strong_actor_ptr{c->ctrl()}, id = std::move(room_id), f = std::move(frame), received] {
-    static_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(p))->deliver(id, f, received, true);
+  c->post([id = std::move(room_id), f = std::move(frame), received](connection_actor& a) {
+    a.deliver(id, f, received, true);
   });
 }
 

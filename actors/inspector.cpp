@@ -137,6 +137,7 @@ std::string stats(inspector_ptr self, std::optional<std::pair<std::size_t, std::
                  {"failed", st.relay_failed.load()}};
   j["errors"] = std::move(errors);
   j["send_queue_cutoffs"] = st.slow_closed.load();
+  j["thread_moves"] = st.thread_moves.load();
   j["rss_bytes"] = resident_bytes();
   j["redis"] = l.cluster ? json(l.cluster->up() ? "up" : "down") : json(nullptr);
   j["shards"] = l.cluster ? shard_rows(*l.cluster) : json(nullptr);

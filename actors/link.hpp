@@ -3,9 +3,10 @@
 // its actor. Owned by actors/, implemented by transport/; no library header
 // of either side comes through this file.
 //
-// Threads: every socket is pinned to one I/O thread for its whole life, and
-// its actor's work runs on that thread too. Every call in this file, in
-// either direction, happens on that thread, except io_thread::post.
+// Threads: every socket is pinned to one I/O thread, and its actor's work
+// runs on that thread too. Every call in this file, in either direction,
+// happens on that thread, except io_thread::post. A socket changes thread at
+// most by connection_link::move_to, which hands both sides over together.
 #pragma once
 
 #include <chrono>
@@ -66,6 +67,8 @@ public:
   virtual void post(std::function<void()> fn) = 0;
   // True when called from this thread.
   virtual bool is_current() const = 0;
+  // Which of the node's I/O threads this is (0, 1, ...), for the console.
+  virtual unsigned index() const { return 0; }
 };
 
 // The socket side of one open WebSocket.
@@ -94,6 +97,22 @@ public:
   virtual std::size_t queued_bytes() const = 0;
   // The thread this connection is pinned to.
   virtual std::shared_ptr<io_thread> thread() const = 0;
+  // Moves the connection to `target`, another I/O thread of this node (so a
+  // pair of peers can share one thread: a relay between them is then a call,
+  // not a post that wakes another thread). Called on the current thread, from
+  // a task of its own (never from inside on_text or another link call).
+  // False, with nothing changed, when it cannot move now (TLS, closing, bytes
+  // waiting to be written, a move still settling, another kind of thread).
+  // Otherwise `switch_over` is called (with target's own handle) once the
+  // move can no longer fail and before anything of this connection runs on
+  // `target`; it hands the caller's own state over (the link's calls come
+  // from `target` from then on). After move_to returns true the caller must touch neither the link
+  // nor its own state on this thread again.
+  virtual bool move_to(io_thread& target, const std::function<void(const std::shared_ptr<io_thread>& to)>& switch_over) {
+    (void)target;
+    (void)switch_over;
+    return false;
+  }
   // The TCP peer, as "address:port". Returned by value: the transport keeps
   // the address, not a string per connection (issue 14's memory budget).
   virtual std::string remote_address() const = 0;

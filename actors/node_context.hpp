@@ -29,6 +29,9 @@ struct node_context {
   std::shared_ptr<connection_registry> conns = std::make_shared<connection_registry>();
   // Refused joins per client address, shared by all its connections.
   std::shared_ptr<join_miss_budget> join_misses = std::make_shared<join_miss_budget>(lim.join_misses_per_ip);
+  // PAIR_THREADS: a connection whose peer is on this node moves to its
+  // peer's I/O thread when it joins or resumes (actors/connection_actor.cpp).
+  bool pair_threads = true;
 };
 
 } // namespace signaling

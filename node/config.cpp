@@ -158,6 +158,10 @@ const std::vector<setting>& settings() {
     {"IO_THREADS", "threads running sockets and connection actors (0: one per core)",
      [](config& c, const std::string& v) { c.io_threads = static_cast<unsigned>(parse_uint("IO_THREADS", v, 0, 256)); },
      [](const config& c) { return std::to_string(c.io_threads); }},
+    {"PAIR_THREADS", "1: a connection whose peer is on this node moves to the peer's I/O thread when it joins "
+                     "or resumes, so relays between them stay on one thread; 0: connections stay where accepted",
+     [](config& c, const std::string& v) { c.pair_threads = parse_uint("PAIR_THREADS", v, 0, 1) == 1; },
+     [](const config& c) { return std::string(c.pair_threads ? "1" : "0"); }},
     {"ACTOR_THREADS", "CAF scheduler threads for room and directory actors",
      [](config& c, const std::string& v) {
        c.actor_threads = static_cast<unsigned>(parse_uint("ACTOR_THREADS", v, 1, 256));

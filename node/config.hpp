@@ -33,6 +33,7 @@ struct config {
   std::chrono::microseconds redis_batch{0};       // cluster: how long a relayed frame may wait for others
   std::string node_id;                    // default: the host name
   unsigned io_threads = 0;                // 0: one per core
+  bool pair_threads = true;               // a guest's connection moves to its host's I/O thread
   unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)
   std::string log_level = "info";
   std::string web_dir = "web";            // the demo client; empty: not served

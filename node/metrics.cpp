@@ -207,6 +207,8 @@ std::string render_metrics(const node_stats& st, const node_view& node) {
     e.sample("signal_closes_total", st.closes[i].load(), std::string("reason=\"") + close_names[i] + "\"");
   e.single("signal_send_queue_cutoffs_total", "counter", "Slow readers cut off at the send-queue limit.",
            st.slow_closed.load());
+  e.single("signal_thread_moves_total", "counter",
+           "Connections moved to their peer's I/O thread on join or resume (PAIR_THREADS).", st.thread_moves.load());
   e.histogram("signal_relay_latency_seconds",
               "Frame read (or received from Redis) to queued on the peer's socket, inside this node.",
               st.relay_latency);

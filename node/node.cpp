@@ -240,6 +240,7 @@ void node::start() {
     m.cluster->start();
   }
   m.ctx.emplace(node_context{*m.system, directory, m.cfg.lim, m.stats, m.cfg.node_id});
+  m.ctx->pair_threads = m.cfg.pair_threads;
   // Per-address budgets hold for the whole cluster (docs/security.md), the
   // node's own being the fallback while the address's shard is away.
   if (m.cluster && m.ctx->join_misses)

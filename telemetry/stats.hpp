@@ -78,6 +78,7 @@ struct node_stats {
   std::atomic<std::uint64_t> relayed_in{0};      // frames received from another node
   std::atomic<std::uint64_t> relay_failed{0};    // cross-node frames that could not be delivered
   std::atomic<std::uint64_t> slow_closed{0};     // readers cut at the send-queue limit
+  std::atomic<std::uint64_t> thread_moves{0};    // connections moved to their peer's I/O thread (PAIR_THREADS)
   std::array<std::atomic<std::uint64_t>, 16> errors{};  // `error` frames sent, by protocol::error_code
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_kind::count_)> closes{};
   refused_upgrades upgrades_refused;

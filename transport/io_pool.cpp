@@ -34,6 +34,10 @@ bool loop_thread::is_current() const {
   return running == ioc_;
 }
 
+unsigned loop_thread::index() const {
+  return owner_->index();
+}
+
 void loop_thread::close() {
   closed_.store(true);
   while (posting_.load() != 0)
@@ -42,10 +46,10 @@ void loop_thread::close() {
 
 // -- io_loop -----------------------------------------------------------------------
 
-io_loop::io_loop(unsigned index)
-  : index_(index), thread_(std::make_shared<loop_thread>(ioc_)), read_buffer_(new char[read_buffer_size]) {
+io_loop::io_loop(unsigned index, timer_wheel::clock::time_point base)
+  : index_(index), thread_(std::make_shared<loop_thread>(ioc_, *this)), read_buffer_(new char[read_buffer_size]) {
   sessions_.prev = sessions_.next = &sessions_;
-  wheel_.emplace(ioc_);
+  wheel_.emplace(ioc_, base);
   work_.emplace(ioc_.get_executor());
 }
 
@@ -95,8 +99,9 @@ std::size_t io_loop::poll() {
 
 io_pool::io_pool(unsigned threads) {
   unsigned n = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+  auto base = timer_wheel::clock::now();
   for (unsigned i = 0; i < n; ++i)
-    loops_.push_back(std::make_unique<io_loop>(i));
+    loops_.push_back(std::make_unique<io_loop>(i, base));
 }
 
 io_pool::~io_pool() {

@@ -22,14 +22,17 @@ namespace signaling::transport {
 
 struct server_state;
 class websocket_session;
+class io_loop;
 
 // What an actor holds of a loop (actors/link.hpp): it may outlive the loop,
 // so it checks the loop is still there before posting to it.
 class loop_thread final : public io_thread {
 public:
-  explicit loop_thread(boost::asio::io_context& ioc) : ioc_(&ioc) {}
+  loop_thread(boost::asio::io_context& ioc, io_loop& owner) : ioc_(&ioc), owner_(&owner) {}
   void post(std::function<void()> fn) override;
   bool is_current() const override;
+  unsigned index() const override;
+  io_loop& owner() const { return *owner_; }
   // The loop is going: from now on post() drops what it is given. Returns
   // once no post() is still inside the io_context.
   void close();
@@ -37,6 +40,7 @@ public:
 private:
   friend class io_loop;
   boost::asio::io_context* ioc_;
+  io_loop* owner_;
   std::atomic<bool> closed_{false};
   std::atomic<int> posting_{0};
 };
@@ -54,7 +58,8 @@ public:
   // to the connection.
   static constexpr std::size_t read_buffer_size = 64 * 1024;
 
-  explicit io_loop(unsigned index);
+  // `base`: tick 0 of its timer wheel, the same for every loop of a pool.
+  io_loop(unsigned index, timer_wheel::clock::time_point base);
   ~io_loop();
   io_loop(const io_loop&) = delete;
   io_loop& operator=(const io_loop&) = delete;
@@ -112,7 +117,8 @@ void io_loop::for_each_session(F&& f) {
 }
 
 // IO_THREADS loops and their threads. Connections are spread over the loops
-// by the listener (the least loaded at accept), and stay on theirs for life.
+// by the listener (the least loaded at accept), and stay on theirs unless
+// one moves to its peer's (PAIR_THREADS, websocket_session::move_to).
 class io_pool {
 public:
   explicit io_pool(unsigned threads); // 0: one per core

@@ -1,6 +1,7 @@
 // Accepts TCP connections on the control loop and gives each to the least
 // loaded I/O loop, where its http_session runs (over TLS when the server has a
-// certificate, else plain TCP) and where it stays for life. Accept errors
+// certificate, else plain TCP) and where it stays (a WebSocket may later
+// move once, to its peer's loop: websocket_session::move_to). Accept errors
 // (EMFILE and friends) are logged and accepting resumes.
 #pragma once
 

@@ -2,7 +2,7 @@
 
 namespace signaling::transport {
 
-timer_wheel::timer_wheel(boost::asio::io_context& ioc) : timer_(ioc.get_executor()) {}
+timer_wheel::timer_wheel(boost::asio::io_context& ioc, clock::time_point base) : timer_(ioc.get_executor()), base_(base) {}
 
 timer_wheel::~timer_wheel() {
   // Owners may outlive the wheel at shutdown: cut every entry loose, so their

@@ -50,7 +50,10 @@ public:
   static constexpr std::chrono::milliseconds tick{4};
   static constexpr std::size_t slots = 4096; // one turn: 16.4 s
 
-  explicit timer_wheel(boost::asio::io_context& ioc);
+  // `base`: tick 0. The wheels of one node share it, so a tick means the
+  // same instant on every thread (a connection keeps its deadlines as ticks
+  // when it moves to another thread).
+  explicit timer_wheel(boost::asio::io_context& ioc, clock::time_point base = clock::now());
   ~timer_wheel(); // entries still scheduled are let go without a call
   timer_wheel(const timer_wheel&) = delete;
   timer_wheel& operator=(const timer_wheel&) = delete;
@@ -74,7 +77,7 @@ private:
 
   boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>, boost::asio::io_context::executor_type>
     timer_;
-  clock::time_point base_ = clock::now();
+  clock::time_point base_;
   std::uint64_t current_ = 0;                    // every tick up to this one has fired
   std::uint64_t armed_for_ = UINT64_MAX;         // the tick the timer waits for
   std::array<timer_entry*, slots> heads_{};

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 namespace signaling::transport {
 
@@ -110,15 +111,15 @@ struct websocket_session::reader_sink {
 // -- life ----------------------------------------------------------------------------
 
 websocket_session::websocket_session(io_loop& loop, peer_address peer, std::unique_ptr<session_extras> extras)
-  : loop_(loop), extras_(std::move(extras)), peer_(peer) {
-  loop_.add(*this);
-  loop_.sessions.fetch_add(1, std::memory_order_relaxed);
+  : loop_(&loop), extras_(std::move(extras)), peer_(peer) {
+  loop_->add(*this);
+  loop_->sessions.fetch_add(1, std::memory_order_relaxed);
 }
 
 websocket_session::~websocket_session() {
-  loop_.remove(*this);
-  loop_.sessions.fetch_sub(1, std::memory_order_relaxed);
-  loop_.load.fetch_sub(1, std::memory_order_relaxed);
+  loop_->remove(*this);
+  loop_->sessions.fetch_sub(1, std::memory_order_relaxed);
+  loop_->load.fetch_sub(1, std::memory_order_relaxed);
   // Destroyed without finish() (the loop went away at shutdown): the handler
   // still hears of it, once.
   if (auto* handler = std::exchange(handler_, nullptr))
@@ -134,7 +135,7 @@ void websocket_session::start(std::string response, std::string_view early) {
   // Frames a client sent right behind its upgrade request wait for the 101.
   if (!early.empty())
     reader_.stash(early.data(), early.size());
-  transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+  transport_due_ = loop_->wheel().after(server().opts.lim.handshake_timeout);
   rearm();
   push_control(std::move(response), out_kind::response);
   after_write();
@@ -149,17 +150,81 @@ void websocket_session::on_upgraded() {
   handler_ = server().make_handler(*this);
   if (state_ == phase::closed)
     return;
-  auto now = loop_.wheel().now_tick();
+  auto now = loop_->wheel().now_tick();
   rx_tick_ = static_cast<std::uint32_t>(now);
   if (state_ == phase::open)
     check_idle(now, now);
   else
-    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+    transport_due_ = loop_->wheel().after(server().opts.lim.handshake_timeout);
   rearm();
   if (reader_.has_stash()) {
     auto early = reader_.take_stash();
     feed(early.data(), early.size());
   }
+  if (wants_reading())
+    start_reading();
+}
+
+// -- moving to another thread -------------------------------------------------------
+
+// A guest's connection follows its host's to the host's thread (the
+// connection actor asks, actors/connection_actor.cpp). Only an open plain
+// connection with nothing to write and nothing of its own posted on this loop
+// moves, so the only thing left behind is its readiness wait: rebind() makes
+// that stale (its handler, run here later, does nothing) and the wait's
+// reference and read slot are taken back on the new thread once a marker
+// posted here behind it comes through.
+bool websocket_session::move_to(io_thread& target,
+                                const std::function<void(const std::shared_ptr<io_thread>& to)>& switch_over) {
+  auto* t = dynamic_cast<loop_thread*>(&target);
+  if (!t || &t->owner() == loop_ || t->owner().server != loop_->server)
+    return false;
+  constexpr std::uint16_t busy = f_writing | f_close_queued | f_resume_posted | f_lent | f_in_read | f_finished;
+  if (state_ != phase::open || !handler_ || queue_ || (flags_ & busy))
+    return false;
+  auto& from = *loop_;
+  auto& to = t->owner();
+  bool waiting = reading();
+  ++epoch_; // before rebind: the wait it ends must find itself stale
+  if (!rebind(to)) {
+    --epoch_;
+    return false;
+  }
+  switch_over(to.thread());
+  unschedule();
+  from.remove(*this);
+  set_reading(false);
+  if (waiting)
+    flags_ |= f_lent; // the stale wait keeps its reference and the slot until the marker below
+  loop_ = &to;
+  intrusive_ptr_add_ref(this);
+  net::post(to.context(), [this, &from] {
+    ref self{this, false};
+    arrive(from);
+  });
+  if (waiting) {
+    // Runs on the old thread after the stale wait's handler (both are queued
+    // there, in this order), and touches nothing of the session there.
+    net::post(from.context(), [this, &to] {
+      net::post(to.context(), [this] {
+        flags_ &= static_cast<std::uint16_t>(~f_lent);
+        intrusive_ptr_release(this); // the stale wait's
+      });
+    });
+  }
+  server().stats.thread_moves.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void websocket_session::arrive(io_loop& from) {
+  from.sessions.fetch_sub(1, std::memory_order_relaxed);
+  from.load.fetch_sub(1, std::memory_order_relaxed);
+  loop_->sessions.fetch_add(1, std::memory_order_relaxed);
+  loop_->load.fetch_add(1, std::memory_order_relaxed);
+  loop_->add(*this);
+  if (state_ == phase::closed)
+    return;
+  rearm(); // the same ticks: every loop's wheel counts from one base
   if (wants_reading())
     start_reading();
 }
@@ -193,7 +258,7 @@ void websocket_session::end_soon(ending why, const char* where, std::string erro
   unschedule();
   queue_.reset();
   intrusive_ptr_add_ref(this);
-  net::post(loop_.context(), [this, why, where, error = std::move(error)] {
+  net::post(loop_->context(), [this, why, where, error = std::move(error)] {
     ref self{this, false};
     finish(why, where, error);
     terminate();
@@ -225,7 +290,7 @@ bool websocket_session::wants_reading() const {
 }
 
 void websocket_session::received(char* data, std::size_t n) {
-  rx_tick_ = static_cast<std::uint32_t>(loop_.wheel().now_tick());
+  rx_tick_ = static_cast<std::uint32_t>(loop_->wheel().now_tick());
   if (state_ == phase::lingering || state_ == phase::closed)
     return; // the close handshake is over: read to the client's FIN, unparsed
   feed(data, n);
@@ -321,7 +386,7 @@ void websocket_session::fail_protocol(ws::failure why) {
 
 void websocket_session::linger() {
   state_ = phase::lingering;
-  transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+  transport_due_ = loop_->wheel().after(server().opts.lim.handshake_timeout);
   rearm();
   after_write();
 }
@@ -337,9 +402,13 @@ void websocket_session::resume_reading() {
   if (state_ != phase::open)
     return;
   // On a later turn: the caller may be in the middle of this session's own read.
+  if (flags_ & f_resume_posted)
+    return;
+  flags_ |= f_resume_posted;
   intrusive_ptr_add_ref(this);
-  net::post(loop_.context(), [this] {
+  net::post(loop_->context(), [this] {
     ref self{this, false};
+    flags_ &= static_cast<std::uint16_t>(~f_resume_posted);
     resume_now();
   });
 }
@@ -527,7 +596,7 @@ void websocket_session::after_write() {
     on_upgraded();
   if ((flags_ & f_close_started) && state_ == phase::closing) {
     state_ = phase::close_sent;
-    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+    transport_due_ = loop_->wheel().after(server().opts.lim.handshake_timeout);
     rearm();
   }
   if (!queue_ && state_ == phase::lingering && !(flags_ & f_output_ended)) {
@@ -554,7 +623,7 @@ void websocket_session::close(close_code code, std::string_view reason) {
     state_ = phase::closing;
     // What is queued goes first, but a reader that never takes it must not
     // hold the connection open: it gets one handshake timeout to drain.
-    transport_due_ = loop_.wheel().after(server().opts.lim.handshake_timeout);
+    transport_due_ = loop_->wheel().after(server().opts.lim.handshake_timeout);
     rearm();
   }
   push_control(ws::close_frame(close_code_, reason), out_kind::close);
@@ -563,7 +632,7 @@ void websocket_session::close(close_code code, std::string_view reason) {
   // Bytes held back by a pause still have to be read, for the client's close frame.
   if (reader_.has_stash() && state_ == phase::closing) {
     intrusive_ptr_add_ref(this);
-    net::post(loop_.context(), [this] {
+    net::post(loop_->context(), [this] {
       ref self{this, false};
       resume_now();
     });
@@ -576,14 +645,14 @@ void websocket_session::set_deadline(clock::time_point when) {
   // (The handler may call this while it is being made, before handler_ is set.)
   if (flags_ & f_finished)
     return;
-  actor_due_ = when == clock::time_point::max() ? UINT64_MAX : loop_.wheel().at(when);
+  actor_due_ = when == clock::time_point::max() ? UINT64_MAX : loop_->wheel().at(when);
   rearm();
 }
 
 void websocket_session::rearm() {
   if (state_ == phase::closed)
     return;
-  loop_.wheel().schedule_tick(*this, std::min(transport_due_, actor_due_));
+  loop_->wheel().schedule_tick(*this, std::min(transport_due_, actor_due_));
 }
 
 // No read for IDLE_TIMEOUT_MS/2: a ping; no answer (nor anything else) for
@@ -621,7 +690,7 @@ void websocket_session::check_idle(std::uint64_t now, std::uint64_t due) {
 
 void websocket_session::on_timer() {
   ref self{this};
-  auto now = loop_.wheel().now_tick();
+  auto now = loop_->wheel().now_tick();
   if (actor_due_ <= now) {
     actor_due_ = UINT64_MAX;
     if (handler_)
@@ -728,15 +797,16 @@ struct slot_allocator {
   template <class U>
   slot_allocator(const slot_allocator<U>& other) : slot(other.slot) {}
   T* allocate(std::size_t n) {
-    // Anything else (another Boost, a second wait) gets ordinary memory.
-    if (!slot->used && n * sizeof(T) <= wait_slot::size && alignof(T) <= 8) {
+    // Anything else (another Boost, a second wait, a slot lent to a stale
+    // wait: no slot) gets ordinary memory.
+    if (slot && !slot->used && n * sizeof(T) <= wait_slot::size && alignof(T) <= 8) {
       slot->used = true;
       return reinterpret_cast<T*>(slot->memory);
     }
     return static_cast<T*>(::operator new(n * sizeof(T)));
   }
   void deallocate(T* p, std::size_t) {
-    if (reinterpret_cast<unsigned char*>(p) == slot->memory)
+    if (slot && reinterpret_cast<unsigned char*>(p) == slot->memory)
       slot->used = false;
     else
       ::operator delete(p);
@@ -761,11 +831,16 @@ private:
       return;
     set_reading(true);
     intrusive_ptr_add_ref(this);
+    auto* slot = slot_lent() ? nullptr : &read_slot_;
     socket_.async_wait(socket_type::wait_read,
-                       net::bind_allocator(slot_allocator<void>(&read_slot_), [this](const boost::system::error_code& ec) {
+                       net::bind_allocator(slot_allocator<void>(slot), [this, e = epoch()](const boost::system::error_code& ec) {
+                         if (stale(e))
+                           return; // moved to another thread: see move_to
                          ref self{this, false};
                          set_reading(false);
+                         set_in_read(true);
                          on_readable(ec);
+                         set_in_read(false);
                        }));
   }
 
@@ -839,7 +914,9 @@ private:
       return;
     set_writing(true);
     intrusive_ptr_add_ref(this);
-    socket_.async_wait(socket_type::wait_write, [this](const boost::system::error_code& ec) {
+    socket_.async_wait(socket_type::wait_write, [this, e = epoch()](const boost::system::error_code& ec) {
+      if (stale(e))
+        return; // (a connection with bytes to write does not move)
       ref self{this, false};
       if (write_completed(ec))
         write_queued();
@@ -877,6 +954,32 @@ private:
   bool bytes_waiting() override {
     boost::system::error_code ec;
     return socket_.available(ec) > 0 && !ec;
+  }
+
+  // The same connection, registered with `to`'s reactor through a duplicate
+  // descriptor (so a failure leaves this one as it was). The old descriptor
+  // is released (taken out of this loop's epoll set: a close alone would
+  // leave the shared file registered there) and closed; its pending wait
+  // ends with operation_aborted and finds itself stale.
+  bool rebind(io_loop& to) override {
+    boost::system::error_code ec;
+    auto protocol = socket_.local_endpoint(ec).protocol();
+    if (ec)
+      return false;
+    int fd = ::dup(socket_.native_handle());
+    if (fd < 0)
+      return false;
+    socket_type moved(to.context());
+    moved.assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return false;
+    }
+    auto old = socket_.release(ec);
+    if (!ec)
+      ::close(old);
+    socket_ = std::move(moved);
+    return true;
   }
 
   socket_type socket_;

@@ -1,6 +1,6 @@
 // One upgraded WebSocket connection, on the raw socket: our own RFC 6455
-// framing (ws_codec) instead of a Beast stream, pinned for life to one I/O
-// thread (io_loop). While idle it holds no read buffer, no timer object and
+// framing (ws_codec) instead of a Beast stream, pinned to one I/O thread
+// (io_loop) unless it moves to its peer's (move_to). While idle it holds no read buffer, no timer object and
 // no send queue: it waits for readability, reads into its thread's buffer,
 // writes at once when the socket takes the bytes, and keeps its deadlines in
 // its thread's timer wheel. It knows nothing of the protocol: messages go to
@@ -74,7 +74,8 @@ public:
   void resume_reading() override;
   void set_deadline(clock::time_point when) override;
   std::size_t queued_bytes() const override;
-  std::shared_ptr<io_thread> thread() const override { return loop_.thread(); }
+  std::shared_ptr<io_thread> thread() const override { return loop_->thread(); }
+  bool move_to(io_thread& target, const std::function<void(const std::shared_ptr<io_thread>& to)>& switch_over) override;
   std::string remote_address() const override { return peer_.to_string(); }
   std::string client_address() const override;
   const access_grant& grant() const override;
@@ -130,10 +131,18 @@ protected:
   virtual void close_socket(bool hard) = 0;
   // Bytes have arrived that no read has taken yet.
   virtual bool bytes_waiting() = 0;
+  // Gives the socket to `to`'s io_context (move_to). A wait still pending
+  // ends on the old thread, where its handler must see stale() and do
+  // nothing. False, with nothing changed, if this transport cannot (TLS) or
+  // the socket cannot be registered there.
+  virtual bool rebind(io_loop& to) {
+    (void)to;
+    return false;
+  }
 
   // -- for the transports ------------------------------------------------------------
-  io_loop& loop() { return loop_; }
-  const server_state& server() const { return *loop_.server; }
+  io_loop& loop() { return *loop_; }
+  const server_state& server() const { return *loop_->server; }
   phase state() const { return state_; }
   bool reading() const { return (flags_ & f_reading) != 0; }
   bool writing() const { return (flags_ & f_writing) != 0; }
@@ -156,6 +165,17 @@ protected:
   // After a write: the phase changes that writing allows.
   void after_write();
   bool queue_empty() const { return !queue_; }
+  // A wait's handler: `epoch` is what epoch() was when the wait began. True:
+  // the session has moved to another thread since, and the handler is
+  // running on the old one; it must touch nothing (its reference is let go
+  // on the new thread, see move_to).
+  std::uint8_t epoch() const { return epoch_; }
+  bool stale(std::uint8_t epoch) const { return epoch != epoch_; }
+  // The read slot may still hold a wait from before a move (until it has run
+  // on the old thread): allocate elsewhere meanwhile.
+  bool slot_lent() const { return (flags_ & f_lent) != 0; }
+  // Set while the transport's read handler runs (a move must wait for it to end).
+  void set_in_read(bool on) { set_flag(f_in_read, on); }
   // Appends the queue to `out` up to about `limit` bytes (TLS, which
   // encrypts what it is given record by record).
   std::size_t linearize(std::string& out, std::size_t limit) const;
@@ -179,6 +199,9 @@ private:
     f_alive = 256,          // the session's own reference is held
     f_finished = 512,       // finish() has run
     f_output_ended = 1024,  // end_output() has run
+    f_resume_posted = 2048, // resume_now() is posted on this thread
+    f_lent = 4096,          // a wait from before a move is still pending on the old thread
+    f_in_read = 8192,       // inside the transport's read handler
   };
   struct reader_sink;
   friend struct reader_sink;
@@ -209,8 +232,10 @@ private:
   void linger();
   void check_idle(std::uint64_t now, std::uint64_t due);
   void rearm();
+  // The second half of move_to, on the new thread.
+  void arrive(io_loop& from);
 
-  io_loop& loop_;
+  io_loop* loop_; // changes only by move_to
   connection_handler* handler_ = nullptr; // owns itself (see connection_handler_factory)
   ws::frame_reader reader_;
   std::unique_ptr<send_queue> queue_;
@@ -223,6 +248,7 @@ private:
   std::uint16_t close_code_ = 0; // ours, once close() queued it
   std::uint16_t their_code_ = 0; // the client's close frame (0: none)
   phase state_ = phase::upgrading;
+  std::uint8_t epoch_ = 0; // moves so far (mod 256), see stale()
   std::uint16_t flags_ = f_alive;
 };
 

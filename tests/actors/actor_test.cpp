@@ -63,6 +63,23 @@ public:
       ++n;
     }
   }
+  // Runs the first queued work only; false if there was none.
+  bool run_one() {
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> g{mx_};
+      if (queue_.empty())
+        return false;
+      fn = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    run([&] { fn(); });
+    return true;
+  }
+  std::size_t queued() {
+    std::lock_guard<std::mutex> g{mx_};
+    return queue_.size();
+  }
   // Runs `fn` as work of this thread.
   template <class F>
   void run(F&& fn) {
@@ -105,6 +122,17 @@ public:
   clock::time_point deadline() const { return deadline_; }
   std::size_t queued_bytes() const override { return 0; }
   std::shared_ptr<io_thread> thread() const override { return thread_; }
+  // Moves when the test has named a thread it may move to (movable_to).
+  bool move_to(io_thread& target, const std::function<void(const std::shared_ptr<io_thread>&)>& switch_over) override {
+    if (!movable_to_ || movable_to_.get() != &target)
+      return false;
+    switch_over(movable_to_);
+    thread_ = std::move(movable_to_);
+    ++moves_;
+    return true;
+  }
+  std::shared_ptr<fake_thread> movable_to_;
+  int moves_ = 0;
   std::string remote_address() const override { return remote_; }
   std::string client_address() const override { return remote_; }
   const access_grant& grant() const override { return grant_; }
@@ -657,4 +685,102 @@ TEST_CASE("a lost host resumes its seat and gets what the guest sent meanwhile, 
   CHECK(guest.next()["type"] == "peer-resumed");
   guest.send(signal_msg(room));
   CHECK(back.next()["type"] == "signal");
+}
+
+// -- a guest's connection moving to its host's thread (PAIR_THREADS) ---------------
+
+TEST_CASE("a guest that moves to its host's thread gets the host's frames in order, sent before, during and after the move") {
+  actor_env env;
+  auto host_thread = std::make_shared<fake_thread>();
+  auto guest_thread = std::make_shared<fake_thread>(); // kept: the loop outlives the move
+  client host{*env.ctx, host_thread};
+  client guest{*env.ctx, guest_thread};
+  guest.link->movable_to_ = host_thread;
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  // The room has told both; the host hears first and starts sending while the
+  // guest's own room-joined still waits on the guest's thread.
+  auto h = host.next();
+  REQUIRE(h["type"] == "peer-joined");
+  auto frame = [&](int i) { return json{{"type", "signal"}, {"roomId", room}, {"data", {{"n", i}}}}.dump(); };
+  host.send(frame(1)); // posted to the guest's old thread, behind its room-joined
+  host.send(frame(2));
+  auto& old_thread = *guest_thread;
+  REQUIRE(old_thread.queued() == 3);
+  REQUIRE(old_thread.run_one()); // room-joined: the guest moves to the host's thread
+  CHECK(guest.link->moves_ == 1);
+  CHECK(&guest.link->io() == host_thread.get());
+  // Sent after the move: a direct call on the shared thread, which must wait
+  // for 1 and 2, still on the old thread.
+  host.send(frame(3));
+  host_thread->drain(); // nothing of 1 and 2 has come through yet
+  old_thread.drain();   // forwards 1, 2 and the end-of-move marker
+  host_thread->drain();
+  host.send(frame(4)); // settled: a plain call
+  std::vector<int> got;
+  auto joined = guest.next();
+  CHECK(joined["type"] == "peer-joined");
+  for (int i = 0; i < 4; ++i) {
+    auto m = guest.next();
+    REQUIRE(m["type"] == "signal");
+    got.push_back(m["data"]["n"].get<int>());
+  }
+  CHECK(got == std::vector<int>{1, 2, 3, 4});
+  // And the guest's frames reach the host with a plain call now.
+  guest.send(signal_msg(room));
+  CHECK(host.immediate()["type"] == "signal");
+  CHECK(old_thread.queued() == 0);
+}
+
+TEST_CASE("a guest whose connection cannot move stays on its thread and relays through posts") {
+  actor_env env;
+  auto host_thread = std::make_shared<fake_thread>();
+  client host{*env.ctx, host_thread};
+  client guest{*env.ctx}; // movable_to_ unset: move_to refuses, as TLS or a busy socket would
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  CHECK(guest.next()["type"] == "peer-joined");
+  CHECK(host.next()["type"] == "peer-joined");
+  CHECK(guest.link->moves_ == 0);
+  host.send(signal_msg(room));
+  CHECK(guest.link->io().queued() == 1);
+  CHECK(guest.next()["type"] == "signal");
+}
+
+TEST_CASE("with pair_threads off a guest never asks to move") {
+  actor_env env;
+  env.ctx->pair_threads = false;
+  auto host_thread = std::make_shared<fake_thread>();
+  client host{*env.ctx, host_thread};
+  client guest{*env.ctx};
+  guest.link->movable_to_ = host_thread;
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  CHECK(guest.next()["type"] == "peer-joined");
+  CHECK(guest.link->moves_ == 0);
+}
+
+TEST_CASE("a room's message to a guest that has just moved waits for the frames sent to it before the move") {
+  actor_env env;
+  auto host_thread = std::make_shared<fake_thread>();
+  auto guest_thread = std::make_shared<fake_thread>();
+  client host{*env.ctx, host_thread};
+  client guest{*env.ctx, guest_thread};
+  guest.link->movable_to_ = host_thread;
+  auto room = create_room(host);
+  guest.send(join_msg(room));
+  REQUIRE(host.next()["type"] == "peer-joined");
+  host.send(signal_msg(room)); // posted to the guest's old thread
+  REQUIRE(guest_thread->run_one()); // room-joined: the guest moves
+  REQUIRE(guest.link->moves_ == 1);
+  // The host leaves: the room tells the guest peer-left, posted straight to
+  // its new thread, while the signal is still on the old one.
+  host.send(json{{"type", "leave-room"}, {"roomId", room}}.dump());
+  REQUIRE(testing::eventually([&] { return host_thread->queued() > 0; }));
+  host_thread->drain();
+  guest_thread->drain();
+  host_thread->drain();
+  CHECK(guest.next()["type"] == "peer-joined");
+  CHECK(guest.next()["type"] == "signal"); // not dropped as from a room already left
+  CHECK(guest.next()["type"] == "peer-left");
 }

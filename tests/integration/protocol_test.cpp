@@ -806,6 +806,66 @@ NODE_CASE("/metrics: readiness, build, process facts, refused upgrades by status
   CHECK(eventually([&] { return scrape(net.host_port())["signal_parked_seats"] == 0; }));
 }
 
+// PAIR_THREADS (on by default): the test node has two I/O threads and deals
+// connections out in turn, so guest i joining host i+1's room puts the two
+// on different threads; each guest's connection moves to its host's thread
+// as it joins, while the host is already sending. Nothing is lost or
+// reordered in either direction, and the moves are counted.
+TEST_CASE("on one node, guests joining hosts on another I/O thread move to it and every frame arrives once, in order") {
+  single_node net;
+  constexpr int pairs = 8, frames = 50;
+  auto moves = [&] {
+    return parse_prometheus(http_request(net.host_port(), "GET", "/metrics").body)["signal_thread_moves_total"];
+  };
+  auto before = moves();
+  std::vector<std::unique_ptr<ws_client>> hosts, guests;
+  std::vector<std::string> rooms;
+  for (int i = 0; i < pairs; ++i) {
+    hosts.push_back(std::make_unique<ws_client>());
+    hosts.back()->connect(net.host_port());
+    rooms.push_back(create_room(*hosts.back()));
+  }
+  for (int i = 0; i < pairs; ++i) {
+    guests.push_back(std::make_unique<ws_client>());
+    guests.back()->connect(net.guest_port());
+  }
+  auto frame = [](const std::string& room, int n) {
+    return json{{"type", "signal"}, {"roomId", room}, {"data", {{"n", n}}}}.dump();
+  };
+  for (int i = 0; i < pairs; ++i) {
+    auto& guest = *guests[i];
+    auto& host = *hosts[(i + 1) % pairs];
+    const auto& room = rooms[(i + 1) % pairs];
+    join(guest, room);
+    REQUIRE(read_json(host)["type"] == "peer-joined");
+    for (int n = 0; n < frames; ++n) // the guest may still be moving
+      host.send(frame(room, n));
+    REQUIRE(read_json(guest)["type"] == "peer-joined");
+    for (int n = 0; n < frames; ++n)
+      guest.send(frame(room, n));
+  }
+  auto expect_in_order = [&](ws_client& c) {
+    for (int n = 0; n < frames; ++n) {
+      auto m = read_json(c);
+      REQUIRE(m["type"] == "signal");
+      REQUIRE(m["data"]["n"] == n);
+    }
+  };
+  for (int i = 0; i < pairs; ++i) {
+    expect_in_order(*guests[i]);
+    expect_in_order(*hosts[i]);
+  }
+  CHECK(moves() - before >= 1);
+  // Relays between moved pairs go on both ways.
+  for (int i = 0; i < pairs; ++i) {
+    const auto& room = rooms[(i + 1) % pairs];
+    guests[i]->send(frame(room, 1000));
+    CHECK(read_json(*hosts[(i + 1) % pairs])["data"]["n"] == 1000);
+    hosts[(i + 1) % pairs]->send(frame(room, 2000));
+    CHECK(read_json(*guests[i])["data"]["n"] == 2000);
+  }
+}
+
 TEST_CASE("through the load balancer, host and guest land on different nodes and still share a room") {
   local_cluster lc;
   auto p = pair_in_room{lc.lb_port(), lc.lb_port()};

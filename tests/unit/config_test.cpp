@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"REDIS_BATCH_US", "--redis-batch-us"},
   {"NODE_ID", "--node-id"},
   {"IO_THREADS", "--io-threads"},
+  {"PAIR_THREADS", "--pair-threads"},
   {"ACTOR_THREADS", "--actor-threads"},
   {"WEB_DIR", "--web-dir"},
   {"STUN_URLS", "--stun-urls"},
@@ -157,6 +158,7 @@ TEST_CASE("load_config with no flags, environment or .env file gives the default
   CHECK(c.redis_url.empty());
   CHECK(c.node_id == host_name());
   CHECK(c.io_threads == 0);
+  CHECK(c.pair_threads);
   CHECK(c.actor_threads == 1);
   CHECK(c.log_level == "info");
   CHECK(c.lim.max_message_bytes == d.lim.max_message_bytes);
@@ -181,7 +183,7 @@ TEST_CASE("load_config ignores environment variables that name no setting") {
 
 TEST_CASE("load_config reads every setting from the environment") {
   auto c = load({}, {"WS_PORT=4100", "BIND_ADDRESS=127.0.0.1", "FRONTEND_URL=https://a.example",
-                     "REDIS_URL=redis://db:6379", "NODE_ID=node-7", "IO_THREADS=3", "ACTOR_THREADS=2",
+                     "REDIS_URL=redis://db:6379", "NODE_ID=node-7", "IO_THREADS=3", "PAIR_THREADS=0", "ACTOR_THREADS=2",
                      "LOG_LEVEL=debug", "MAX_MESSAGE_BYTES=1024", "MAX_JSON_DEPTH=10",
                      "MAX_SEND_QUEUE_BYTES=2048", "RATE_LIMIT_PER_SEC=2.5", "RATE_LIMIT_BURST=7",
                      "RATE_LIMIT_STRIKES=4", "MAX_CONNECTIONS=99", "HANDSHAKE_TIMEOUT_MS=1500",
@@ -193,6 +195,7 @@ TEST_CASE("load_config reads every setting from the environment") {
   CHECK(c.redis_url == "redis://db:6379");
   CHECK(c.node_id == "node-7");
   CHECK(c.io_threads == 3);
+  CHECK_FALSE(c.pair_threads);
   CHECK(c.actor_threads == 2);
   CHECK(c.log_level == "debug");
   CHECK(c.lim.max_message_bytes == 1024);
@@ -360,6 +363,7 @@ TEST_CASE("a value outside its range throws config_error naming the setting") {
     {"WS_PORT", "65536"},
     {"WS_PORT", "99999999999999999999999"},
     {"IO_THREADS", "257"},
+    {"PAIR_THREADS", "2"},
     {"ACTOR_THREADS", "0"},
     {"ACTOR_THREADS", "257"},
     {"MAX_MESSAGE_BYTES", "255"},
