@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -184,8 +185,8 @@ public:
   // our thread.
   void deliver(std::string_view room_id, std::string_view frame, std::int64_t received) {
     if (arriving_) { // called directly by a peer on our new thread: after what is still on its way
-      held_.push_back([id = std::string(room_id), f = std::make_shared<const std::string>(frame),
-                       received](connection_actor& self) { self.deliver(id, f, received, false); });
+      hold([id = std::string(room_id), f = std::make_shared<const std::string>(frame),
+            received](connection_actor& self) { self.deliver(id, f, received, false); });
       return;
     }
     // Frames from a room we have since left are stale: drop them.
@@ -230,10 +231,8 @@ private:
       unlock_posts();
       return;
     }
-    if (arriving_ && !forwarded) {
-      held_.push_back(std::move(f));
-      return;
-    }
+    if (arriving_ && !forwarded)
+      return hold(std::move(f));
     f(*this);
   }
 
@@ -262,14 +261,21 @@ private:
     });
   }
 
+  void hold(task f) {
+    if (!held_)
+      held_ = std::make_unique<std::vector<task>>();
+    held_->push_back(std::move(f));
+  }
+
   // Everything posted to our old thread before the move has run here: what
   // was held runs now, in order.
   void arrived() {
     arriving_ = false;
     auto held = std::move(held_);
-    held_.clear();
+    if (!held)
+      return;
     draining_ = true;
-    for (auto& f : held)
+    for (auto& f : *held)
       f(*this);
     draining_ = false;
   }
@@ -667,7 +673,8 @@ private:
   std::atomic_flag post_lock_ = ATOMIC_FLAG_INIT;
   bool arriving_ = false; // moved; what was posted to the old thread is still on its way
   bool draining_ = false; // arrived() is running what was held
-  std::vector<task> held_; // posted to us (or called) directly on the new thread while arriving_
+  // Posted to us (or called) directly on the new thread while arriving_.
+  std::unique_ptr<std::vector<task>> held_;
   caf::actor handle_; // ourselves, until the socket closes
   std::atomic<bool> closed_{false};
   bool pending_ = false; // a create/join/resume is waiting for its answer

@@ -785,7 +785,9 @@ namespace {
 // none per message read), and nothing of Asio's recycled blocks, which are
 // sized for whatever used them last.
 struct wait_slot {
-  static constexpr std::size_t size = 96; // reactive_wait_op<lambda, io_context executor> in Boost 1.81
+  // reactive_wait_op<lambda, io_context executor> in Boost 1.81, the lambda
+  // holding the session and its epoch (96 with the session alone)
+  static constexpr std::size_t size = 104;
   alignas(8) unsigned char memory[size];
   bool used = false;
 };

@@ -50,18 +50,9 @@ public:
   // Runs queued work until the queue is empty; returns how much ran.
   std::size_t drain() {
     std::size_t n = 0;
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::lock_guard<std::mutex> g{mx_};
-        if (queue_.empty())
-          return n;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      run([&] { fn(); });
+    while (run_one())
       ++n;
-    }
+    return n;
   }
   // Runs the first queued work only; false if there was none.
   bool run_one() {
