@@ -834,16 +834,21 @@ private:
     set_reading(true);
     intrusive_ptr_add_ref(this);
     auto* slot = slot_lent() ? nullptr : &read_slot_;
-    socket_.async_wait(socket_type::wait_read,
-                       net::bind_allocator(slot_allocator<void>(slot), [this, e = epoch()](const boost::system::error_code& ec) {
-                         if (stale(e))
-                           return; // moved to another thread: see move_to
-                         ref self{this, false};
-                         set_reading(false);
-                         set_in_read(true);
-                         on_readable(ec);
-                         set_in_read(false);
-                       }));
+    auto handler = net::bind_allocator(slot_allocator<void>(slot), [this, e = epoch()](const boost::system::error_code& ec) {
+      if (stale(e))
+        return; // moved to another thread: see move_to
+      ref self{this, false};
+      set_reading(false);
+      set_in_read(true);
+      on_readable(ec);
+      set_in_read(false);
+    });
+    // The operation Asio makes of it must fit the slot, or every idle
+    // connection's wait silently goes to malloc (as it once did: +112 B).
+    static_assert(sizeof(net::detail::reactive_wait_op<decltype(handler), socket_type::executor_type>) <=
+                    wait_slot::size,
+                  "the readiness wait no longer fits wait_slot: make the slot larger");
+    socket_.async_wait(socket_type::wait_read, std::move(handler));
   }
 
   void on_readable(const boost::system::error_code& ec) {
