@@ -151,7 +151,9 @@ bool closed_by_node(net::io_context& ioc, Stream& stream, std::chrono::milliseco
     done = true;
   });
   ioc.restart();
-  ioc.run_for(timeout);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done && std::chrono::steady_clock::now() < deadline)
+    ioc.run_one_until(deadline);
   return done && ec;
 }
 

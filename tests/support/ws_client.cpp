@@ -226,7 +226,9 @@ void ws_client::kill() {
   m.open = false;
   if (m.reading) { // let the pending read finish (aborted) before the stream goes
     m.ioc.restart();
-    m.ioc.run_for(1s);
+    auto deadline = std::chrono::steady_clock::now() + 1s;
+    while (!m.read_done && std::chrono::steady_clock::now() < deadline)
+      m.ioc.run_one_until(deadline);
     m.reading = false;
   }
 }
