@@ -75,7 +75,12 @@ void server::stop_accepting() {
 }
 
 void server::close_all(close_code code, std::string reason) {
-  auto& pool = impl_->state->pool;
+  auto& st = *impl_->state;
+  if (st.closing_code.load() == 0) {
+    st.closing_reason = reason;
+    st.closing_code.store(static_cast<std::uint16_t>(code), std::memory_order_release);
+  }
+  auto& pool = st.pool;
   // Each loop closes its own sessions; a stopped loop drops the task.
   for (std::size_t i = 0; i < pool.size(); ++i) {
     auto& loop = pool.loop(i);

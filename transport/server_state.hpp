@@ -9,6 +9,8 @@
 #include "transport/server.hpp"
 
 #include <atomic>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace signaling::transport {
@@ -34,6 +36,12 @@ struct server_state {
   // Set once shutdown starts: upgrades still arriving on open keep-alive
   // connections are refused with 503 instead of joining a node that is leaving.
   std::atomic<bool> draining{false};
+  // Set by close_all(), before it asks each loop to close its sessions: a
+  // session moving between two loops right then is in neither loop's list,
+  // and closes itself with this code when it arrives (websocket_session::arrive).
+  // 0: not closing. `closing_reason` is written before, once.
+  std::atomic<std::uint16_t> closing_code{0};
+  std::string closing_reason;
 
   // MAX_CONNECTIONS_PER_IP: who a connection speaks for, and how many each holds.
   client_address_policy clients{parse_cidr_list(opts.lim.trusted_proxies)};

@@ -180,7 +180,8 @@ bool websocket_session::move_to(io_thread& target,
   if (!t || &t->owner() == loop_ || t->owner().server != loop_->server)
     return false;
   constexpr std::uint16_t busy = f_writing | f_close_queued | f_resume_posted | f_lent | f_in_read | f_finished;
-  if (state_ != phase::open || !handler_ || queue_ || (flags_ & busy))
+  if (state_ != phase::open || !handler_ || queue_ || (flags_ & busy) ||
+      loop_->server->closing_code.load(std::memory_order_relaxed))
     return false;
   auto& from = *loop_;
   auto& to = t->owner();
@@ -227,6 +228,10 @@ void websocket_session::arrive(io_loop& from) {
   rearm(); // the same ticks: every loop's wheel counts from one base
   if (wants_reading())
     start_reading();
+  // The node began closing while this session was between two loops: this
+  // loop's close_all walk may have run before it was here to be found.
+  if (auto code = server().closing_code.load(std::memory_order_acquire))
+    close(static_cast<close_code>(code), server().closing_reason);
 }
 
 void websocket_session::abandon() {

@@ -60,19 +60,22 @@ void sigterm_closes_all(const std::string& code_setting, std::uint16_t expected)
 
   node.signal(SIGTERM);
   int closed_with_code = 0;
-  for (auto& c : clients) {
+  for (std::size_t i = 0; i < clients.size(); ++i) {
     // Rooms may say peer-left first if a peer's close raced ahead: skip those.
     for (;;) {
-      auto ev = c.read(10s);
+      auto ev = clients[i].read(10s);
       if (ev.kind == ws_event::text)
         continue;
       if (ev.kind == ws_event::closed && ev.code == expected)
         ++closed_with_code;
+      else
+        MESSAGE("client ", i, ": event ", static_cast<int>(ev.kind), " code ", ev.code);
       break;
     }
   }
   CHECK(closed_with_code == 1000);
   auto status = node.wait_exit(15s);
+
   REQUIRE(status);
   CHECK(*status == 0);
   CHECK(node.output().find("event=exit code=0") != std::string::npos);
@@ -86,6 +89,66 @@ TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1001 (SHUTD
 
 TEST_CASE("SIGTERM with 1,000 open connections closes every one with 1012 by default and exits 0") {
   sigterm_closes_all("", 1012);
+}
+
+// PAIR_THREADS: a guest's connection moves to its host's I/O thread as it
+// joins. A SIGTERM while many guests are joining catches connections between
+// two threads, in neither thread's list when that thread's close walk runs;
+// each must still get the shutdown close (once, on arrival), not a dropped
+// socket when the process exits.
+TEST_CASE("SIGTERM while guests are joining and moving to their hosts' I/O threads closes every connection with 1012") {
+  // The window is a few microseconds per move: three nodes, 400 moves racing
+  // the close each (without the arrival check, about half of the rounds lose
+  // connections).
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    child_process node{{SIGNAL_NODE_BIN}, node_env({{"IO_THREADS", "2"}, {"PAIR_THREADS", "1"}})};
+    auto port = wait_for_port(node, 20s);
+    REQUIRE(port);
+    constexpr std::size_t rooms = 400;
+    std::vector<ws_client> hosts(rooms), guests(rooms);
+    std::vector<std::string> ids;
+    for (auto& h : hosts) {
+      h.connect(*port);
+      h.send(R"({"type":"create-room"})");
+      ids.push_back(json::parse(h.read_text())["roomId"].get<std::string>());
+    }
+    for (auto& g : guests)
+      g.connect(*port);
+    // Connections are dealt to the two threads in turn: guest i and host
+    // i + 1 are on different threads, so every join below moves a connection.
+    // The signal comes in the middle, while joins are being taken.
+    for (std::size_t i = 0; i < rooms; ++i) {
+      if (i == rooms / 2)
+        node.signal(SIGTERM);
+      guests[i].send(json{{"type", "join-room"}, {"roomId", ids[(i + 1) % rooms]}}.dump());
+    }
+    std::size_t closed_with_code = 0;
+    auto expect_close = [&](ws_client& c, const std::string& who) {
+      for (;;) {
+        auto ev = c.read(10s);
+        if (ev.kind == ws_event::text) // peer-joined, peer-left
+          continue;
+        if (ev.kind == ws_event::closed && ev.code == 1012)
+          ++closed_with_code;
+        else
+          MESSAGE(who, ": event ", static_cast<int>(ev.kind), " code ", ev.code);
+        return;
+      }
+    };
+    for (std::size_t i = 0; i < rooms; ++i) {
+      expect_close(hosts[i], "host " + std::to_string(i));
+      expect_close(guests[i], "guest " + std::to_string(i));
+    }
+    CHECK(closed_with_code == 2 * rooms);
+    auto status = node.wait_exit(15s);
+    REQUIRE(status);
+    CHECK(*status == 0);
+    auto out = node.output();
+    auto at = out.find("event=shutdown_done open_sessions=");
+    REQUIRE(at != std::string::npos);
+    CHECK(out.compare(at, 36, "event=shutdown_done open_sessions=0 ") == 0);
+  }
 }
 
 TEST_CASE("SIGINT stops an idle node with exit status 0") {
