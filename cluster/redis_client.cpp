@@ -210,6 +210,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // NOSCRIPT until they are loaded again: EVAL, with the script's text.
   bool scripts_loaded = false;
   std::size_t scripts_loading = 0;
+  // Script calls sent as EVALSHA on this connection and not answered yet.
+  std::size_t by_sha_inflight = 0;
 
   // Commands made on any thread, waiting for the strand (see enqueue).
   struct queued {
@@ -235,7 +237,15 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     const lua_script* script = nullptr;
     std::shared_ptr<const args> fixed;
     std::vector<std::string> tails;
+    bool by_sha = false; // sent as EVALSHA
   };
+  // After a NOSCRIPT, script calls go again, as EVAL, in the order they were
+  // first made: those answered NOSCRIPT wait in `redo` (in the order sent)
+  // and every script call made meanwhile in `held`, until each EVALSHA sent
+  // before has been answered. (Sending each again as its NOSCRIPT came, as
+  // before, let calls made between two of those answers overtake the second.)
+  bool redoing = false;
+  std::deque<std::unique_ptr<pending>> redo, held;
 
   // -- hiredis event hooks (idempotent; called on the strand) ----------------
 
@@ -495,6 +505,20 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     want_read = want_write = reading = writing = false;
     release_fd();
     inflight.clear();
+    by_sha_inflight = 0;
+    if (redoing) {
+      // Failed after the calls still in hiredis's hands (which fail when the
+      // context is freed, right after this), which were made before them.
+      redoing = false;
+      net::post(strand, [redo = std::move(redo), held = std::move(held)] {
+        for (auto& p : redo)
+          fail(*p, "redis connection lost");
+        for (auto& p : held)
+          fail(*p, "redis connection lost");
+      });
+      redo.clear();
+      held.clear();
+    }
     if (is_up) {
       is_up = false;
       if (on_st)
@@ -660,6 +684,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   void issue(std::unique_ptr<pending> p) {
     if (!is_up || !ac)
       return fail(*p, "redis unavailable");
+    if (p->script && redoing)
+      return held.push_back(std::move(p));
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     auto add = [&](std::string_view a) {
@@ -667,7 +693,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       lens.push_back(a.size());
     };
     if (p->script) {
+      p->by_sha = scripts_loaded;
       if (scripts_loaded) {
+        ++by_sha_inflight;
         add("EVALSHA");
         add(p->script->sha1);
       } else {
@@ -686,8 +714,25 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (redisAsyncCommandArgv(ac, on_reply, raw, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
       inflight.pop_back();
       std::unique_ptr<pending> owned{raw};
+      if (owned->by_sha)
+        --by_sha_inflight;
       fail(*owned, "redis command rejected");
     }
+  }
+
+  // Every EVALSHA sent before the NOSCRIPT is answered: what waits goes now.
+  void release_redo() {
+    if (!redoing || by_sha_inflight != 0)
+      return;
+    redoing = false;
+    auto again = std::move(redo);
+    auto later = std::move(held);
+    redo.clear();
+    held.clear();
+    for (auto& p : again)
+      issue(std::move(p));
+    for (auto& p : later)
+      issue(std::move(p));
   }
 
   static void fail(pending& p, const std::string& why) {
@@ -745,20 +790,27 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   static void on_reply(redisAsyncContext*, void* r, void* privdata) {
     std::unique_ptr<pending> p{static_cast<pending*>(privdata)};
     auto& m = *p->self;
-    if (p->gen == m.gen && !m.inflight.empty())
+    bool current = p->gen == m.gen;
+    if (current && !m.inflight.empty())
       m.inflight.pop_front();
+    if (current && p->by_sha)
+      --m.by_sha_inflight;
     if (!r)
       return fail(*p, "redis connection lost");
     auto* reply = static_cast<redisReply*>(r);
-    if (p->script && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT") {
-      // The server lost our scripts: this call goes again as EVAL, and so
-      // does every script call until they are loaded again.
+    if (current && p->by_sha && reply->type == REDIS_REPLY_ERROR &&
+        std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT") {
+      // The server lost our scripts: this call goes again as EVAL (see
+      // redo), and so does every script call until they are loaded again.
       if (m.scripts_loaded) {
         log::warn("event=redis_noscript link={} script={}", m.opts.name, p->script->name);
         m.load_scripts();
       }
-      return m.issue(std::move(p));
+      m.redoing = true;
+      m.redo.push_back(std::move(p));
+      return m.release_redo();
     }
+    m.release_redo(); // (an EVALSHA answered: perhaps the last one before a NOSCRIPT's)
     redis_result res;
     if (reply->type == REDIS_REPLY_ERROR && is_doubt(std::string_view(reply->str, reply->len))) {
       // A replica or a loading server: the caller hears a failure, as for

@@ -9,6 +9,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
 
 #include <future>
@@ -47,6 +48,12 @@ public:
     work_.reset();
     ioc_.stop();
     thread_.join();
+  }
+
+  // Runs `f` on the bridge's thread.
+  template <class F>
+  void run(F f) {
+    boost::asio::post(ioc_, std::move(f));
   }
 
   redis_bridge& operator*() { return *bridge_; }
@@ -167,24 +174,71 @@ TEST_CASE("after SCRIPT FLUSH every script call still runs, in order, and the sc
   redis_process redis;
   bridge_node a{redis, "node-a"}, b{redis, "node-b"};
   std::string storage;
-  REQUIRE(wait_for<create_reply>([&](auto cb) { a->create_room("111111", "inc-1", "t", cb); }).result == outcome::ok);
-  REQUIRE(wait_for<join_reply>([&](auto cb) { b->join_room("111111", "inc-2", "t", cb); }).result == outcome::ok);
-  auto to_guest = a->seat_frames_args("111111", "inc-1", "guest");
-  auto header = envelope::frame_header("111111", "inc-1", "node-a", "guest");
+  // Two rooms, their frames alternating: no two calls in a row share an
+  // EVALSHA, so each is answered NOSCRIPT on its own.
+  const std::string rooms[] = {"111111", "222222"};
+  decltype(a->seat_frames_args("", "", "")) to_guest[2];
+  std::string header[2];
+  for (int r = 0; r < 2; ++r) {
+    REQUIRE(wait_for<create_reply>([&](auto cb) { a->create_room(rooms[r], "inc-1", "t", cb); }).result ==
+            outcome::ok);
+    REQUIRE(wait_for<join_reply>([&](auto cb) { b->join_room(rooms[r], "inc-2", "t", cb); }).result == outcome::ok);
+    to_guest[r] = a->seat_frames_args(rooms[r], "inc-1", "guest");
+    header[r] = envelope::frame_header(rooms[r], "inc-1", "node-a", "guest");
+  }
   auto before = b.received();
 
   REQUIRE(redis.command({"SCRIPT", "FLUSH"}) == std::vector<std::string>{"OK"});
-  constexpr int n = 200;
+  constexpr int n = 1000; // per part
   std::atomic<int> delivered{0};
-  for (int i = 0; i < n; ++i)
-    a->relay(to_guest, header + std::to_string(i), [&](seat_frames_reply r) {
+  auto relay = [&](int i) {
+    a->relay(to_guest[i % 2], header[i % 2] + std::to_string(i), [&](seat_frames_reply r) {
       if (r.result == seat_frames_reply::delivered)
         ++delivered;
     });
-  REQUIRE(eventually([&] { return delivered.load() == n; }));
-  REQUIRE(eventually([&] { return b.received() == before + n; }));
+  };
+  // Frames 0 .. 2n-1 go out in one write (the bridge's thread waits until
+  // they are queued) with a PUBLISH between their two halves; their NOSCRIPT
+  // answers come back in several reads (about 48 bytes each, hiredis reads
+  // 16 KB at a time). The PUBLISH's answer stops the bridge's thread between
+  // the halves' answers until frames 2n .. 3n-1 are queued: those must not
+  // overtake the second half's frames, which are sent again after them.
+  std::promise<void> queued, reached, go;
+  auto go_f = go.get_future().share();
+  struct release { // the bridge's thread goes on even if a REQUIRE below fails
+    std::promise<void>& p;
+    ~release() {
+      try {
+        p.set_value();
+      } catch (const std::future_error&) {
+      }
+    }
+  } release_go{go};
+  a.run([q = queued.get_future().share()] { q.wait(); });
   for (int i = 0; i < n; ++i)
-    CHECK(b.next(storage).body == std::to_string(i));
+    relay(i);
+  a->publish("nobody", "x", [&reached, go_f](bool) {
+    reached.set_value();
+    go_f.wait();
+  });
+  for (int i = n; i < 2 * n; ++i)
+    relay(i);
+  queued.set_value();
+  REQUIRE(reached.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  for (int i = 2 * n; i < 3 * n; ++i)
+    relay(i);
+  go.set_value();
+  REQUIRE(eventually([&] { return delivered.load() == 3 * n; }));
+  REQUIRE(eventually([&] { return b.received() == before + 3 * n; }));
+  int next[2] = {0, 1}, out_of_order = 0;
+  for (int i = 0; i < 3 * n; ++i) {
+    auto e = b.next(storage);
+    int r = e.room == rooms[0] ? 0 : 1;
+    if (e.body != std::to_string(next[r]))
+      ++out_of_order;
+    next[r] = std::stoi(std::string(e.body)) + 2;
+  }
+  CHECK(out_of_order == 0);
   // Loaded again: EVALSHA works once more.
   auto exists = redis.command({"SCRIPT", "EXISTS", std::string(scripts::seat_frames.sha1)});
   CHECK(exists == std::vector<std::string>{"1"});
