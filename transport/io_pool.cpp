@@ -1,5 +1,6 @@
 #include "transport/io_pool.hpp"
 
+#include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -44,12 +45,16 @@ void loop_thread::close() {
     std::this_thread::yield();
 }
 
+static_assert(std::is_same_v<boost::asio::detail::reactor, boost::asio::detail::epoll_reactor>,
+              "the plain sessions' readiness waits are written for Asio's epoll reactor");
+
 // -- io_loop -----------------------------------------------------------------------
 
 io_loop::io_loop(unsigned index, timer_wheel::clock::time_point base)
   : index_(index), thread_(std::make_shared<loop_thread>(ioc_, *this)), read_buffer_(new char[read_buffer_size]) {
   sessions_.prev = sessions_.next = &sessions_;
   wheel_.emplace(ioc_, base);
+  reactor_ = &boost::asio::use_service<boost::asio::detail::reactor>(ioc_);
   work_.emplace(ioc_.get_executor());
 }
 

@@ -18,6 +18,10 @@
 #include <thread>
 #include <vector>
 
+namespace boost::asio::detail {
+class epoll_reactor;
+}
+
 namespace signaling::transport {
 
 struct server_state;
@@ -69,6 +73,9 @@ public:
   const std::shared_ptr<loop_thread>& thread() const { return thread_; }
   timer_wheel& wheel() { return *wheel_; }
   char* read_buffer() { return read_buffer_.get(); }
+  // Asio's reactor of this loop's io_context (the plain sessions' readiness
+  // waits are started on it directly: websocket_session.cpp).
+  boost::asio::detail::epoll_reactor& reactor() { return *reactor_; }
   // True on this loop's thread (or while the loop is polled at shutdown).
   bool current() const;
 
@@ -103,6 +110,7 @@ private:
   std::shared_ptr<loop_thread> thread_;
   std::optional<timer_wheel> wheel_;
   std::unique_ptr<char[]> read_buffer_;
+  boost::asio::detail::epoll_reactor* reactor_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
 };
 

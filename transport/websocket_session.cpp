@@ -3,7 +3,8 @@
 #include "telemetry/log.hpp"
 #include "transport/server_state.hpp"
 
-#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -785,75 +786,99 @@ const access_grant& websocket_session::grant() const {
 
 namespace {
 
-// Room for the one readiness wait every open connection has pending, inside
-// the session: an idle connection's wait costs no allocation of its own (and
-// none per message read), and nothing of Asio's recycled blocks, which are
-// sized for whatever used them last.
-struct wait_slot {
-  // reactive_wait_op<lambda, io_context executor> in Boost 1.81, the lambda
-  // holding the session and its epoch (96 with the session alone)
-  static constexpr std::size_t size = 104;
-  alignas(8) unsigned char memory[size];
-  bool used = false;
+class plain_session;
+
+// The one readiness wait every open plain connection has pending, as an
+// operation of Asio's epoll reactor made here instead of by
+// socket::async_wait, for two reasons:
+// - async_wait re-arms the descriptor (epoll_ctl(EPOLL_CTL_MOD)) every time,
+//   one system call per wake-up, because it cannot know whether readiness
+//   was used up. The read loop below does: when its last read found the
+//   socket empty (EAGAIN, or less than a full buffer), only new bytes can make
+//   it readable again, and the edge-triggered registration reports those, so
+//   the wait is queued without re-arming (as Asio's own async_receive does
+//   after a short read). Otherwise (bytes may be left, the first wait, a
+//   resumed reader) it re-arms as async_wait would.
+// - it lives inside the session: an idle connection's wait costs no
+//   allocation, and nothing of Asio's recycled blocks.
+class readiness_op final : public net::detail::reactor_op {
+public:
+  readiness_op() : reactor_op(boost::system::error_code(), &perform, &complete) {}
+
+  plain_session* session = nullptr;
+  std::uint8_t epoch = 0; // the session's epoch() when the wait began
+  bool used = false;      // (the session's own op) queued in a reactor
+  bool on_heap = false;   // made because the session's own was lent (move_to)
+  // Set only while the reactor's start_op runs: its speculative call of
+  // perform() comes right after a read found the socket empty, so the
+  // answer is "not ready" without asking the kernel.
+  bool after_empty_read = false;
+
+private:
+  static status perform(reactor_op* base) {
+    // Otherwise called by the reactor for an edge (or an error) epoll reported.
+    return static_cast<readiness_op*>(base)->after_empty_read ? not_done : done;
+  }
+  static void complete(void* owner, net::detail::operation* base, const boost::system::error_code&, std::size_t);
 };
 
-template <class T>
-struct slot_allocator {
-  using value_type = T;
-  explicit slot_allocator(wait_slot* s) : slot(s) {}
-  template <class U>
-  slot_allocator(const slot_allocator<U>& other) : slot(other.slot) {}
-  T* allocate(std::size_t n) {
-    // Anything else (another Boost, a second wait, a slot lent to a stale
-    // wait: no slot) gets ordinary memory.
-    if (slot && !slot->used && n * sizeof(T) <= wait_slot::size && alignof(T) <= 8) {
-      slot->used = true;
-      return reinterpret_cast<T*>(slot->memory);
-    }
-    return static_cast<T*>(::operator new(n * sizeof(T)));
+// Asio's state of a socket (its descriptor and its reactor registration),
+// which basic_socket keeps protected.
+struct socket_internals : socket_type {
+  static net::detail::reactive_socket_service_base::base_implementation_type& of(socket_type& s) {
+    return (s.*(&socket_internals::impl_)).get_implementation();
   }
-  void deallocate(T* p, std::size_t) {
-    if (slot && reinterpret_cast<unsigned char*>(p) == slot->memory)
-      slot->used = false;
-    else
-      ::operator delete(p);
-  }
-  template <class U>
-  bool operator==(const slot_allocator<U>& o) const { return slot == o.slot; }
-  template <class U>
-  bool operator!=(const slot_allocator<U>& o) const { return slot != o.slot; }
-  wait_slot* slot;
 };
 
 class plain_session final : public websocket_session {
 public:
   plain_session(io_loop& loop, socket_type&& socket, peer_address peer, std::unique_ptr<session_extras> extras)
-    : websocket_session(loop, peer, std::move(extras)), socket_(std::move(socket)) {}
+    : websocket_session(loop, peer, std::move(extras)), socket_(std::move(socket)) {
+    read_op_.session = this;
+  }
+
+  // A readiness wait has ended (`ec`: operation_aborted when the socket was
+  // closed or moved); `epoch`: when it began.
+  void on_wait(const boost::system::error_code& ec, std::uint8_t epoch) {
+    if (stale(epoch))
+      return; // moved to another thread: see move_to
+    ref self{this, false};
+    set_reading(false);
+    set_in_read(true);
+    on_readable(ec);
+    set_in_read(false);
+  }
 
 private:
   // Readiness, not a read: an idle connection holds a small wait operation
   // and no buffer.
-  void start_reading() override {
+  void start_reading() override { wait_readable(false); }
+
+  // `after_empty_read`: called by the read loop, whose last read found the
+  // socket empty (see readiness_op).
+  void wait_readable(bool after_empty_read) {
     if (reading())
       return;
     set_reading(true);
     intrusive_ptr_add_ref(this);
-    auto* slot = slot_lent() ? nullptr : &read_slot_;
-    auto handler = net::bind_allocator(slot_allocator<void>(slot), [this, e = epoch()](const boost::system::error_code& ec) {
-      if (stale(e))
-        return; // moved to another thread: see move_to
-      ref self{this, false};
-      set_reading(false);
-      set_in_read(true);
-      on_readable(ec);
-      set_in_read(false);
-    });
-    // The operation Asio makes of it must fit the slot, or every idle
-    // connection's wait silently goes to malloc (as it once did: +112 B).
-    static_assert(sizeof(net::detail::reactive_wait_op<decltype(handler), socket_type::executor_type>) <=
-                    wait_slot::size,
-                  "the readiness wait no longer fits wait_slot: make the slot larger");
-    socket_.async_wait(socket_type::wait_read, std::move(handler));
+    readiness_op* op = &read_op_;
+    if (slot_lent() || read_op_.used) {
+      // The session's own op is still queued on the loop it left (a
+      // move_to): a second one meanwhile.
+      op = new readiness_op;
+      op->session = this;
+      op->on_heap = true;
+    }
+    op->used = true;
+    op->epoch = epoch();
+    op->ec_ = boost::system::error_code();
+    auto& impl = socket_internals::of(socket_);
+    op->after_empty_read = after_empty_read;
+    // Completes only through the loop's queue (never inside this call), so
+    // the op is still ours on return; the loop has no other thread.
+    loop().reactor().start_op(net::detail::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op, false,
+                              after_empty_read);
+    op->after_empty_read = false;
   }
 
   void on_readable(const boost::system::error_code& ec) {
@@ -863,25 +888,30 @@ private:
       return failed("read", ec.message());
     auto fd = socket_.native_handle();
     char* buffer = loop().read_buffer();
+    bool empty = false; // the last read found the socket empty
     // A few reads at most, so one busy client cannot starve the others.
     for (int round = 0; round < 4 && wants_reading(); ++round) {
       auto n = ::recv(fd, buffer, io_loop::read_buffer_size, MSG_DONTWAIT);
       if (n > 0) {
         received(buffer, static_cast<std::size_t>(n));
-        if (static_cast<std::size_t>(n) < io_loop::read_buffer_size)
-          break; // drained (a short read on a stream socket)
+        if (static_cast<std::size_t>(n) < io_loop::read_buffer_size) {
+          empty = true; // drained (a short read on a stream socket)
+          break;
+        }
         continue;
       }
       if (n == 0)
         return received_eof();
       if (errno == EINTR)
         continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        empty = true;
         break;
+      }
       return failed("read", errno_text(errno));
     }
     if (wants_reading())
-      start_reading();
+      wait_readable(empty);
   }
 
   void start_writing() override {
@@ -995,8 +1025,22 @@ private:
   }
 
   socket_type socket_;
-  wait_slot read_slot_;
+  readiness_op read_op_;
 };
+
+void readiness_op::complete(void* owner, net::detail::operation* base, const boost::system::error_code&,
+                            std::size_t) {
+  auto* op = static_cast<readiness_op*>(base);
+  auto* session = op->session;
+  auto epoch = op->epoch;
+  auto ec = op->ec_;
+  if (op->on_heap)
+    delete op;
+  else
+    op->used = false;
+  if (owner) // (else the io_context is being destroyed)
+    session->on_wait(ec, epoch);
+}
 
 // -- TLS -------------------------------------------------------------------------------------
 
