@@ -3,6 +3,9 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace signaling::protocol {
 
@@ -297,6 +300,29 @@ private:
     constexpr std::uint64_t highs = 0x8080808080808080ull;
     auto any_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
     const char* from = p_;
+#if defined(__SSE2__)
+    // 16 bytes at a time: a signed compare with 0x20 flags both the control
+    // characters and every byte of a multi-byte UTF-8 sequence (0x80-0xFF are
+    // negative), the two equalities the quote and the backslash.
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end_ - p_ >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      __m128i flagged = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                     _mm_cmplt_epi8(v, space));
+      auto stop = static_cast<unsigned>(_mm_movemask_epi8(flagged));
+      if (stop) {
+        p_ += __builtin_ctz(stop);
+        if (!out && *p_ == '\\' && end_ - p_ >= 2 && simple_escape(p_[1])) {
+          p_ += 2; // as below
+          continue;
+        }
+        if (out && p_ != from)
+          out->append(from, static_cast<std::size_t>(p_ - from));
+        return;
+      }
+      p_ += 16;
+    }
+#endif
     while (end_ - p_ >= 8) {
       std::uint64_t w;
       std::memcpy(&w, p_, 8);

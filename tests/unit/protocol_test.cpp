@@ -311,3 +311,35 @@ TEST_CASE("code_from_name refuses an unknown name and leaves the output alone") 
     CHECK(out == error_code::no_peer);
   }
 }
+
+// The string scanner reads 16 bytes (or 8) at a time and stops at a quote, a
+// backslash, a control character or a non-ASCII byte: each of those at every
+// offset of strings from 0 to 40 bytes, in a value that is skipped (the SDP)
+// and in one that is decoded (the room id), across the block boundaries.
+TEST_CASE("parse finds a quote, an escape, a control byte or UTF-8 at every offset of a string, skipped or decoded") {
+  for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t at = 0; at < len; ++at) {
+      CAPTURE(len);
+      CAPTURE(at);
+      auto with = [&](const std::string& piece) { return std::string(at, 'a') + piece + std::string(len - at, 'b'); };
+      auto sdp = [](const std::string& value) { return R"({"type":"signal","roomId":"1","sdp":")" + value + "\"}"; };
+      auto room = [](const std::string& value) { return R"({"type":"join-room","roomId":")" + value + "\"}"; };
+      // Escapes: skipped and decoded.
+      expect_accepted(sdp(with("\\r\\n")), msg_type::signal, "1");
+      expect_accepted(sdp(with("\\u00e9")), msg_type::signal, "1");
+      expect_accepted(room(with("\\\"")), msg_type::join_room, with("\""));
+      expect_accepted(room(with("\\u0041")), msg_type::join_room, with("A"));
+      expect_accepted(room(with("\\\\")), msg_type::join_room, with("\\"));
+      // UTF-8: a valid two-byte character passes; a lone continuation byte does not.
+      expect_accepted(sdp(with("\xC3\xA9")), msg_type::signal, "1");
+      expect_accepted(room(with("\xC3\xA9")), msg_type::join_room, with("\xC3\xA9"));
+      expect_refused(sdp(with("\x80")), error_code::bad_json);
+      expect_refused(room(with("\x80")), error_code::bad_json);
+      // A raw control character, an unfinished escape, and the string cut short.
+      expect_refused(sdp(with("\x01")), error_code::bad_json);
+      expect_refused(room(with("\n")), error_code::bad_json);
+      expect_refused(sdp(with("\\x")), error_code::bad_json);
+      expect_refused(R"({"type":"signal","roomId":"1","sdp":")" + with("\""), error_code::bad_json);
+    }
+  }
+}
