@@ -141,7 +141,7 @@ public:
   void on_deadline() override {
     if (closing_ || !link_)
       return;
-    auto now = clock::now();
+    auto now = ctx_.now();
     if (resume_due_ <= now) {
       resume_due_ = clock::time_point::max();
       resumed_at_ = now;
@@ -551,7 +551,7 @@ private:
     peer_conn_ = nullptr;
     room_id_.clear();
     relayed_ = 0;
-    roomless_since_ = clock::now();
+    roomless_since_ = ctx_.now();
     if (had && link_)
       arm();
   }
@@ -563,7 +563,7 @@ private:
       return;
     auto when = std::min(miss_due_, resume_due_);
     if (!room_) {
-      auto join = pending_ ? clock::now() + std::chrono::seconds(1) : roomless_since_ + ctx_.lim.join_timeout;
+      auto join = pending_ ? ctx_.now() + std::chrono::seconds(1) : roomless_since_ + ctx_.lim.join_timeout;
       when = std::min(when, join);
     }
     link_->set_deadline(when);
@@ -591,7 +591,7 @@ private:
       send_error(error_code::room_unavailable);
       return arm();
     }
-    miss_due_ = clock::now() + ctx_.lim.join_miss_delay;
+    miss_due_ = ctx_.now() + ctx_.lim.join_miss_delay;
     arm();
   }
 
@@ -610,7 +610,7 @@ private:
   // ends the run. RATE_LIMIT_STRIKES strikes in a row close the connection
   // 1008. False once closed.
   bool spend_token() {
-    auto now = clock::now();
+    auto now = ctx_.now();
     auto elapsed = std::chrono::duration<float>(now - bucket_at_).count();
     bucket_at_ = now;
     tokens_ = std::min(static_cast<float>(ctx_.lim.rate_burst),
@@ -684,7 +684,7 @@ private:
   std::uint32_t strikes_ = 0; // slowed messages in a row (see spend_token)
   bool throttling_ = false;   // the last message left no token for the next: reading paused
   float tokens_;
-  clock::time_point bucket_at_ = clock::now();
+  clock::time_point bucket_at_ = ctx_.now();
   std::string room_id_;
   caf::actor room_;
   peer_ref peer_;
@@ -696,7 +696,7 @@ private:
   std::int64_t connected_at_ms_ = unix_ms();
   std::int64_t last_activity_ms_ = connected_at_ms_;
   // Deadlines against idle sockets and room-code guessing (see join_missed).
-  clock::time_point roomless_since_ = clock::now();
+  clock::time_point roomless_since_ = ctx_.now();
   clock::time_point miss_due_ = clock::time_point::max();
   clock::time_point resume_due_ = clock::time_point::max(); // reading paused until then
   clock::time_point resumed_at_;

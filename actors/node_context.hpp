@@ -10,6 +10,7 @@
 #include "actors/limits.hpp"
 #include "telemetry/stats.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,9 @@ struct node_context {
   // PAIR_THREADS: a connection whose peer is on this node moves to its
   // peer's I/O thread when it joins or resumes (actors/connection_actor.cpp).
   bool pair_threads = true;
+  // The time the connection actors' rate limits and deadlines are measured
+  // in (tests step it instead of waiting for it to pass).
+  std::chrono::steady_clock::time_point (*now)() = &std::chrono::steady_clock::now;
 };
 
 } // namespace signaling

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace signaling::transport {
 

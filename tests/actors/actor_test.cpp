@@ -21,6 +21,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -504,18 +505,38 @@ TEST_CASE("leave-room answers room-left, tells the peer peer-left and ends the r
 
 // -- limits -----------------------------------------------------------------------------
 
+// Time for the rate-limit cases: the connection actors read it through
+// node_context::now, and the cases step it to each deadline instead of
+// sleeping until it passes.
+namespace {
+std::atomic<connection_link::clock::rep> stepped_ticks{0};
+connection_link::clock::time_point stepped_now() {
+  return connection_link::clock::time_point(connection_link::clock::duration(stepped_ticks.load()));
+}
+void step_to(connection_link::clock::time_point t) {
+  stepped_ticks.store(t.time_since_epoch().count());
+}
+// An actor environment on stepped time, starting from the real now.
+struct stepped_env : actor_env {
+  explicit stepped_env(limits lim) : actor_env(lim) {
+    step_to(connection_link::clock::now());
+    ctx->now = &stepped_now;
+  }
+};
+} // namespace
+
 TEST_CASE("a message over the rate is not refused: reading pauses until the bucket refills, and every message is acted on") {
   limits lim;
   lim.rate_per_second = 50;
   lim.rate_burst = 2;
-  actor_env env{lim};
+  stepped_env env{lim};
   client c{*env.ctx};
   const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
   c.send(msg);
   CHECK(c.immediate()["code"] == "not-a-member");
   CHECK_FALSE(c.link->paused_);
   // The second message takes the last token: reading stops until one is back.
-  auto before = connection_link::clock::now();
+  auto before = stepped_now();
   c.send(msg);
   CHECK(c.immediate()["code"] == "not-a-member");
   CHECK(c.link->paused_);
@@ -523,7 +544,7 @@ TEST_CASE("a message over the rate is not refused: reading pauses until the buck
   CHECK(due > before);
   CHECK(due <= before + std::chrono::milliseconds(25)); // one token at 50/s
   // The deadline resumes reading; nothing was refused or dropped.
-  std::this_thread::sleep_until(due);
+  step_to(due);
   c.link->io().run([&] { c.handler->on_deadline(); });
   CHECK_FALSE(c.link->paused_);
   c.send(msg);
@@ -537,7 +558,7 @@ TEST_CASE("a client still over the rate after RATE_LIMIT_STRIKES slowed messages
   lim.rate_per_second = 20; // a token every 50 ms; read within 5 ms of a resume is "waiting"
   lim.rate_burst = 1;
   lim.rate_strikes_before_close = 3;
-  actor_env env{lim};
+  stepped_env env{lim};
   client c{*env.ctx};
   const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
   // Each message empties the bucket; the next one was already waiting when
@@ -545,12 +566,12 @@ TEST_CASE("a client still over the rate after RATE_LIMIT_STRIKES slowed messages
   c.send(msg);
   for (int i = 0; i < 3; ++i) {
     REQUIRE(c.link->paused_);
-    std::this_thread::sleep_until(c.link->deadline());
+    step_to(c.link->deadline());
     c.link->io().run([&] { c.handler->on_deadline(); });
     c.send(msg);
     CHECK(c.link->closes().empty());
   }
-  std::this_thread::sleep_until(c.link->deadline());
+  step_to(c.link->deadline());
   c.link->io().run([&] { c.handler->on_deadline(); });
   c.send(msg);
   auto closes = c.link->closes();
@@ -564,16 +585,16 @@ TEST_CASE("a slowed client that then sends within its rate starts a new run of s
   lim.rate_per_second = 20;
   lim.rate_burst = 1;
   lim.rate_strikes_before_close = 1;
-  actor_env env{lim};
+  stepped_env env{lim};
   client c{*env.ctx};
   const std::string msg = R"({"type":"leave-room","roomId":"123456"})";
   for (int i = 0; i < 5; ++i) {
     c.send(msg);
     REQUIRE(c.link->paused_);
-    std::this_thread::sleep_until(c.link->deadline());
+    step_to(c.link->deadline());
     c.link->io().run([&] { c.handler->on_deadline(); });
     // Not waiting when reading resumed: the client keeps to its rate.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    step_to(stepped_now() + std::chrono::milliseconds(20));
   }
   CHECK(c.link->closes().empty());
 }

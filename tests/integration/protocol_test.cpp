@@ -39,9 +39,15 @@ json expect_error(ws_client& c, const std::string& code) {
   return m;
 }
 
-void expect_silence(ws_client& c, std::chrono::milliseconds t = 200ms) {
-  auto ev = c.read(t);
-  CHECK_MESSAGE(ev.kind == ws_event::timeout, "unexpected: " << ev.data);
+// Nothing is on its way to `c`: its peer in `room` sends a marker, and the
+// marker is the next thing `c` reads (anything sent to `c` before it, by the
+// node or by the peer, would arrive first). No waiting for silence.
+void expect_nothing_for(ws_client& c, ws_client& peer, const std::string& room) {
+  static int markers = 0;
+  auto marker = json{{"type", "signal"}, {"roomId", room}, {"marker", ++markers}}.dump();
+  peer.send(marker);
+  auto ev = c.read();
+  CHECK_MESSAGE((ev.kind == ws_event::text && ev.data == marker), "unexpected: " << ev.data);
 }
 
 void join(ws_client& c, const std::string& room) {
@@ -171,8 +177,8 @@ PROTOCOL_CASE("an unknown room, a full room and one's own room all get the same 
   auto own = create_room(lone);
   lone.send(json{{"type", "join-room"}, {"roomId", own}}.dump());
   CHECK(expect_error(lone, "room-unavailable") == unknown);
-  expect_silence(p.host);
-  expect_silence(p.guest);
+  expect_nothing_for(p.host, p.guest, p.room);
+  expect_nothing_for(p.guest, p.host, p.room);
 }
 
 PROTOCOL_CASE("signal is relayed byte for byte to the other member only") {
@@ -183,12 +189,12 @@ PROTOCOL_CASE("signal is relayed byte for byte to the other member only") {
                       p.room + R"(", "n": 1.50 })";
   p.host.send(offer);
   CHECK(p.guest.read_text() == offer);
-  expect_silence(p.host);
+  expect_nothing_for(p.host, p.guest, p.room); // no echo
 
   std::string answer = R"({"type":"signal","roomId":")" + p.room + R"(","candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host","sdpMid":"0"}})";
   p.guest.send(answer);
   CHECK(p.host.read_text() == answer);
-  expect_silence(p.guest);
+  expect_nothing_for(p.guest, p.host, p.room);
 }
 
 PROTOCOL_CASE("chat-message is relayed unchanged to the other member") {
@@ -198,7 +204,7 @@ PROTOCOL_CASE("chat-message is relayed unchanged to the other member") {
                      R"(","message":"Hello, world! \u00e9 ✓","sender":"User","timestamp":"2024-01-01T12:00:00.000Z"})";
   p.guest.send(chat);
   CHECK(p.host.read_text() == chat);
-  expect_silence(p.guest);
+  expect_nothing_for(p.guest, p.host, p.room);
 }
 
 PROTOCOL_CASE("a stranger cannot signal or chat into a room it has not joined") {
@@ -216,8 +222,8 @@ PROTOCOL_CASE("a stranger cannot signal or chat into a room it has not joined") 
   create_room(other);
   other.send(json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "evil"}}.dump());
   expect_error(other, "not-a-member");
-  expect_silence(p.host);
-  expect_silence(p.guest);
+  expect_nothing_for(p.host, p.guest, p.room);
+  expect_nothing_for(p.guest, p.host, p.room);
 }
 
 PROTOCOL_CASE("a member alone in its room is told there is no peer yet") {

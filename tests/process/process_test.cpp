@@ -35,6 +35,20 @@ std::string temp_dir() {
 
 namespace {
 
+// The next thing `c` gets, after any room news (peer-joined, peer-left: a
+// peer's close may race ahead), is a close with `code`; if not, says what.
+bool closes_with(ws_client& c, std::uint16_t code, const std::string& who) {
+  for (;;) {
+    auto ev = c.read(10s);
+    if (ev.kind == ws_event::text)
+      continue;
+    if (ev.kind == ws_event::closed && ev.code == code)
+      return true;
+    MESSAGE(who, ": event ", static_cast<int>(ev.kind), " code ", ev.code);
+    return false;
+  }
+}
+
 // 1,000 clients (500 rooms) open, then SIGTERM: every client gets `code`.
 void sigterm_closes_all(const std::string& code_setting, std::uint16_t expected) {
   auto env = node_env();
@@ -60,19 +74,8 @@ void sigterm_closes_all(const std::string& code_setting, std::uint16_t expected)
 
   node.signal(SIGTERM);
   int closed_with_code = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    // Rooms may say peer-left first if a peer's close raced ahead: skip those.
-    for (;;) {
-      auto ev = clients[i].read(10s);
-      if (ev.kind == ws_event::text)
-        continue;
-      if (ev.kind == ws_event::closed && ev.code == expected)
-        ++closed_with_code;
-      else
-        MESSAGE("client ", i, ": event ", static_cast<int>(ev.kind), " code ", ev.code);
-      break;
-    }
-  }
+  for (std::size_t i = 0; i < clients.size(); ++i)
+    closed_with_code += closes_with(clients[i], expected, "client " + std::to_string(i));
   CHECK(closed_with_code == 1000);
   auto status = node.wait_exit(15s);
 
@@ -124,21 +127,9 @@ TEST_CASE("SIGTERM while guests are joining and moving to their hosts' I/O threa
       guests[i].send(json{{"type", "join-room"}, {"roomId", ids[(i + 1) % rooms]}}.dump());
     }
     std::size_t closed_with_code = 0;
-    auto expect_close = [&](ws_client& c, const std::string& who) {
-      for (;;) {
-        auto ev = c.read(10s);
-        if (ev.kind == ws_event::text) // peer-joined, peer-left
-          continue;
-        if (ev.kind == ws_event::closed && ev.code == 1012)
-          ++closed_with_code;
-        else
-          MESSAGE(who, ": event ", static_cast<int>(ev.kind), " code ", ev.code);
-        return;
-      }
-    };
     for (std::size_t i = 0; i < rooms; ++i) {
-      expect_close(hosts[i], "host " + std::to_string(i));
-      expect_close(guests[i], "guest " + std::to_string(i));
+      closed_with_code += closes_with(hosts[i], 1012, "host " + std::to_string(i));
+      closed_with_code += closes_with(guests[i], 1012, "guest " + std::to_string(i));
     }
     CHECK(closed_with_code == 2 * rooms);
     auto status = node.wait_exit(15s);
