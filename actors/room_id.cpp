@@ -1,6 +1,8 @@
 #include "actors/room_id.hpp"
 
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <sys/random.h>
 #include <system_error>
@@ -43,15 +45,26 @@ std::uint64_t room_id_generator::random64() {
 }
 
 std::string make_resume_token() {
-  unsigned char bytes[16];
-  fill_random(bytes, sizeof bytes);
+  // One getrandom per 32 tokens instead of one per token (a system call per
+  // client in a reconnect storm). Each token's bytes are wiped once used, so
+  // memory read later does not reveal a token handed out before.
+  constexpr std::size_t token_bytes = 16;
+  thread_local std::array<unsigned char, 32 * token_bytes> pool;
+  thread_local std::size_t used = pool.size();
+  if (used == pool.size()) {
+    fill_random(pool.data(), pool.size());
+    used = 0;
+  }
+  unsigned char* bytes = pool.data() + used;
+  used += token_bytes;
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * sizeof bytes);
-  for (auto b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 0xf];
+  out.reserve(2 * token_bytes);
+  for (std::size_t i = 0; i < token_bytes; ++i) {
+    out += hex[bytes[i] >> 4];
+    out += hex[bytes[i] & 0xf];
   }
+  std::memset(bytes, 0, token_bytes);
   return out;
 }
 

@@ -25,7 +25,8 @@ private:
   std::size_t used_ = pool_.size();
 };
 
-// A seat's resume token: 128 bits from the kernel CSPRNG, as 32 hex digits.
+// A seat's resume token: 128 bits from the kernel CSPRNG (drawn 32 tokens at a
+// time per thread), as 32 hex digits.
 std::string make_resume_token();
 
 } // namespace signaling

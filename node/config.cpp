@@ -167,6 +167,14 @@ const std::vector<setting>& settings() {
        c.actor_threads = static_cast<unsigned>(parse_uint("ACTOR_THREADS", v, 1, 256));
      },
      [](const config& c) { return std::to_string(c.actor_threads); }},
+    {"ACTOR_SCHEDULER", "CAF scheduling policy: sharing (idle workers block until a room has work) or stealing "
+                        "(CAF's default: idle workers poll, sleeping 50 us, then 10 ms, between polls)",
+     [](config& c, const std::string& v) {
+       if (v != "sharing" && v != "stealing")
+         throw config_error("ACTOR_SCHEDULER: must be sharing or stealing, got \"" + v + "\"");
+       c.actor_scheduler = v;
+     },
+     [](const config& c) { return c.actor_scheduler; }},
     {"WEB_DIR", "folder of the demo client served at / (empty: none)",
      [](config& c, const std::string& v) { c.web_dir = v; }, [](const config& c) { return c.web_dir; }},
     {"STUN_URLS", "comma-separated STUN URLs for /api/ice-servers (stun:host:port)",

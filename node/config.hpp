@@ -35,6 +35,7 @@ struct config {
   unsigned io_threads = 0;                // 0: one per core
   bool pair_threads = true;               // a guest's connection moves to its host's I/O thread
   unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)
+  std::string actor_scheduler = "sharing"; // CAF policy: sharing (workers block) | stealing (workers poll)
   std::string log_level = "info";
   std::string web_dir = "web";            // the demo client; empty: not served
   std::vector<std::string> stun_urls;     // GET /api/ice-servers

@@ -212,6 +212,12 @@ node::~node() {
 void node::start() {
   auto& m = *impl_;
   m.caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(m.cfg.actor_threads));
+  // Work sharing: an idle worker waits on a condition variable and the
+  // enqueuing thread wakes it. CAF's default, work stealing, has idle workers
+  // poll with 50 us and then 10 ms sleeps between polls: a wake-up every 50 us
+  // while rooms are busy (most of the node's system calls in a reconnect
+  // storm) and up to 10 ms before a quiet node's room answers a join.
+  m.caf_cfg.set("scheduler.policy", caf::atom_from_string(m.cfg.actor_scheduler));
   m.admin.prepare(m.caf_cfg);
   m.system.emplace(m.caf_cfg);
   room_directory directory;

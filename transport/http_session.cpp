@@ -96,8 +96,12 @@ std::string switching_protocols(beast::string_view key) {
 
 template <class Stream>
 http_session<Stream>::http_session(io_loop& loop, Stream&& stream, std::shared_ptr<const void> tls_context,
-                                   std::shared_ptr<server_state> state)
+                                   std::shared_ptr<server_state> state, const boost::asio::ip::tcp::endpoint* peer)
   : loop_(loop), stream_(std::move(stream)), tls_context_(std::move(tls_context)), state_(std::move(state)) {
+  if (peer) {
+    remote_ = peer_address::of(peer->address(), peer->port());
+    return;
+  }
   beast::error_code ec;
   auto ep = socket().remote_endpoint(ec);
   if (!ec)

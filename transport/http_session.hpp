@@ -29,8 +29,9 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
 public:
   // `tls_context`: what `stream` was made with (null for plain TCP), kept alive
   // by this session and then by its WebSocket, however often it is reloaded.
+  // `peer`: the client's address as accept() returned it (null: ask the socket).
   http_session(io_loop& loop, Stream&& stream, std::shared_ptr<const void> tls_context,
-               std::shared_ptr<server_state> state);
+               std::shared_ptr<server_state> state, const boost::asio::ip::tcp::endpoint* peer = nullptr);
   ~http_session();
   void run();
 

@@ -42,10 +42,10 @@ void listener::stop() {
 void listener::do_accept() {
   // The socket is made on the loop it will live on.
   auto& target = pool_.pick();
-  acceptor_.async_accept(target.context(), [self = shared_from_this(), &target](beast::error_code ec,
-                                                                               socket_type socket) {
-    self->on_accept(ec, std::move(socket), target);
-  });
+  acceptor_.async_accept(target.context(), peer_,
+                         [self = shared_from_this(), &target](beast::error_code ec, socket_type socket) {
+                           self->on_accept(ec, std::move(socket), target);
+                         });
 }
 
 void listener::on_accept(beast::error_code ec, socket_type socket, io_loop& target) {
@@ -64,15 +64,15 @@ void listener::on_accept(beast::error_code ec, socket_type socket, io_loop& targ
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   target.load.fetch_add(1, std::memory_order_relaxed);
-  net::post(target.context(), [state = state_, &target, socket = std::move(socket)]() mutable {
+  net::post(target.context(), [state = state_, &target, socket = std::move(socket), peer = peer_]() mutable {
     if (state->opts.tls) {
       // The certificate of the moment: a SIGHUP reload changes it for the
       // connections accepted after it, while this one keeps its context.
       auto ctx = state->opts.tls->current();
       tls_stream stream{std::move(socket), *ctx};
-      std::make_shared<http_session<tls_stream>>(target, std::move(stream), std::move(ctx), state)->run();
+      std::make_shared<http_session<tls_stream>>(target, std::move(stream), std::move(ctx), state, &peer)->run();
     } else {
-      std::make_shared<http_session<socket_type>>(target, std::move(socket), nullptr, state)->run();
+      std::make_shared<http_session<socket_type>>(target, std::move(socket), nullptr, state, &peer)->run();
     }
   });
   do_accept();

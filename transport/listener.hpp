@@ -36,6 +36,7 @@ private:
                                     boost::asio::io_context::executor_type>
     backoff_;
   std::shared_ptr<server_state> state_;
+  boost::asio::ip::tcp::endpoint peer_; // filled by accept() itself: no getpeername per connection
   std::uint16_t port_ = 0;
 };
 

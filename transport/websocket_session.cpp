@@ -828,6 +828,8 @@ struct socket_internals : socket_type {
   static net::detail::reactive_socket_service_base::base_implementation_type& of(socket_type& s) {
     return (s.*(&socket_internals::impl_)).get_implementation();
   }
+  // The protocol (v4 or v6) Asio keeps for the socket: no getsockname to learn it.
+  static net::ip::tcp protocol_of(socket_type& s) { return (s.*(&socket_internals::impl_)).get_implementation().protocol_; }
 };
 
 class plain_session final : public websocket_session {
@@ -1005,9 +1007,7 @@ private:
   // ends with operation_aborted and finds itself stale.
   bool rebind(io_loop& to) override {
     boost::system::error_code ec;
-    auto protocol = socket_.local_endpoint(ec).protocol();
-    if (ec)
-      return false;
+    auto protocol = socket_internals::protocol_of(socket_);
     int fd = ::dup(socket_.native_handle());
     if (fd < 0)
       return false;

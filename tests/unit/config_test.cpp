@@ -106,6 +106,7 @@ const std::vector<std::pair<std::string, std::string>> all_settings = {
   {"IO_THREADS", "--io-threads"},
   {"PAIR_THREADS", "--pair-threads"},
   {"ACTOR_THREADS", "--actor-threads"},
+  {"ACTOR_SCHEDULER", "--actor-scheduler"},
   {"WEB_DIR", "--web-dir"},
   {"STUN_URLS", "--stun-urls"},
   {"TURN_URLS", "--turn-urls"},
@@ -160,6 +161,7 @@ TEST_CASE("load_config with no flags, environment or .env file gives the default
   CHECK(c.io_threads == 0);
   CHECK(c.pair_threads);
   CHECK(c.actor_threads == 1);
+  CHECK(c.actor_scheduler == "sharing");
   CHECK(c.log_level == "info");
   CHECK(c.lim.max_message_bytes == d.lim.max_message_bytes);
   CHECK(c.lim.max_json_depth == d.lim.max_json_depth);
@@ -184,6 +186,7 @@ TEST_CASE("load_config ignores environment variables that name no setting") {
 TEST_CASE("load_config reads every setting from the environment") {
   auto c = load({}, {"WS_PORT=4100", "BIND_ADDRESS=127.0.0.1", "FRONTEND_URL=https://a.example",
                      "REDIS_URL=redis://db:6379", "NODE_ID=node-7", "IO_THREADS=3", "PAIR_THREADS=0", "ACTOR_THREADS=2",
+                     "ACTOR_SCHEDULER=stealing",
                      "LOG_LEVEL=debug", "MAX_MESSAGE_BYTES=1024", "MAX_JSON_DEPTH=10",
                      "MAX_SEND_QUEUE_BYTES=2048", "RATE_LIMIT_PER_SEC=2.5", "RATE_LIMIT_BURST=7",
                      "RATE_LIMIT_STRIKES=4", "MAX_CONNECTIONS=99", "HANDSHAKE_TIMEOUT_MS=1500",
@@ -197,6 +200,7 @@ TEST_CASE("load_config reads every setting from the environment") {
   CHECK(c.io_threads == 3);
   CHECK_FALSE(c.pair_threads);
   CHECK(c.actor_threads == 2);
+  CHECK(c.actor_scheduler == "stealing");
   CHECK(c.log_level == "debug");
   CHECK(c.lim.max_message_bytes == 1024);
   CHECK(c.lim.max_json_depth == 10);
@@ -366,6 +370,8 @@ TEST_CASE("a value outside its range throws config_error naming the setting") {
     {"PAIR_THREADS", "2"},
     {"ACTOR_THREADS", "0"},
     {"ACTOR_THREADS", "257"},
+    {"ACTOR_SCHEDULER", "random"},
+    {"ACTOR_SCHEDULER", ""},
     {"MAX_MESSAGE_BYTES", "255"},
     {"MAX_MESSAGE_BYTES", "16777217"},
     {"MAX_JSON_DEPTH", "1"},

@@ -1,14 +1,18 @@
 // room_id_generator: the shape of an id (digit count, no leading zero), the
-// accepted digit counts, and a loose uniformity check that cannot flake.
+// accepted digit counts, and a loose uniformity check that cannot flake; the
+// shape and uniqueness of resume tokens.
 #include "actors/room_id.hpp"
 #include "actors/limits.hpp"
 
 #include <doctest/doctest.h>
 
 #include <array>
+#include <set>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 using signaling::room_id_generator;
 
@@ -103,4 +107,25 @@ TEST_CASE("two room_id_generators do not draw the same sequence") {
     sb += b.next();
   }
   CHECK(sa != sb);
+}
+
+TEST_CASE("resume tokens are 32 hex digits, all distinct across pool refills, and differ between threads") {
+  // 1,000 tokens span about 31 refills of a thread's pool: a refill that
+  // handed out stale or wiped bytes would repeat a token (or give zeros).
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    auto t = signaling::make_resume_token();
+    INFO("token " << t);
+    REQUIRE(t.size() == 32);
+    REQUIRE(t.find_first_not_of("0123456789abcdef") == std::string::npos);
+    REQUIRE(t != std::string(32, '0'));
+    REQUIRE(seen.insert(t).second);
+  }
+  std::vector<std::string> other;
+  std::thread([&] {
+    for (int i = 0; i < 100; ++i)
+      other.push_back(signaling::make_resume_token());
+  }).join();
+  for (const auto& t : other)
+    CHECK(seen.count(t) == 0);
 }
