@@ -41,7 +41,8 @@
 # FLOOD_TIMEOUT (120 s per round), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
 # SEED_DIR (../shared/peers/seed-node), GUEST_ORDER (relay, flood: shuffled, or same:
 # guests join in the hosts' order, as before 2026-11-30), CROSS_ENV (settings for both cross-node
-# nodes, e.g. "REDIS_BATCH_US=1000"; default none),
+# nodes, e.g. "REDIS_BATCH_US=1000"; default none), OURS_ENV (settings for every
+# start of our node, cross-node included, e.g. "IO_THREADS=1"; default none),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
 #
@@ -183,12 +184,14 @@ wait_http() { # port path
 
 # Our node: logs at warn (the seed logs nothing per connection), and a rate
 # limit far above what the bench sends (the default 100/s per connection
-# would refuse a relay benchmark). Everything else at its default.
+# would refuse a relay benchmark). Everything else at its default, or as
+# OURS_ENV says.
+# shellcheck disable=SC2086 # OURS_ENV is a list of NAME=value words
 start_ours() { # name port [extra env...]
   local name=$1 port=$2
   shift 2
   env WS_PORT="$port" BIND_ADDRESS=127.0.0.1 ENV_FILE=/nonexistent NODE_ID="$name" LOG_LEVEL=warn \
-    RATE_LIMIT_PER_SEC=1000000000 RATE_LIMIT_BURST=1000000000 "$@" "$NODE_BIN" >"$WORK/$name.log" 2>&1 &
+    RATE_LIMIT_PER_SEC=1000000000 RATE_LIMIT_BURST=1000000000 ${OURS_ENV:-} "$@" "$NODE_BIN" >"$WORK/$name.log" 2>&1 &
   local pid=$!
   STARTED+=("$pid")
   wait_http "$port" /readyz || { cat "$WORK/$name.log" >&2; log "$name did not become ready"; exit 1; }
@@ -393,7 +396,7 @@ echo "loadavg_end=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$WORK/machine.txt"
 
 # -- the comparison and the charts --------------------------------------------------------
 
-KNOBS="SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
+KNOBS="OURS_ENV=\"${OURS_ENV:-}\" CROSS_ENV=\"${CROSS_ENV:-}\" SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
 report() {
   node "$HERE/report.js" "$WORK/machine.txt" "$RESULTS" "$KNOBS"
 }

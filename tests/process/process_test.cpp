@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <sched.h>
 #include <cstdlib>
 #include <fstream>
 #include <vector>
@@ -140,6 +141,28 @@ TEST_CASE("SIGTERM while guests are joining and moving to their hosts' I/O threa
     REQUIRE(at != std::string::npos);
     CHECK(out.compare(at, 36, "event=shutdown_done open_sessions=0 ") == 0);
   }
+}
+
+TEST_CASE("IO_THREADS=0 runs one I/O thread per CPU the node may use: under taskset to one CPU, one") {
+  // The first CPU this test may run on (taskset fails on one outside the mask).
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &set))
+    ++cpu;
+  child_process node{{"/usr/bin/taskset", "-c", std::to_string(cpu), SIGNAL_NODE_BIN},
+                     node_env({{"IO_THREADS", "0"}})};
+  REQUIRE(wait_for_port(node, 20s));
+  auto listening = node.wait_for_line("event=listening", 5s);
+  auto budget = node.wait_for_line("event=cpu_budget", 5s);
+  REQUIRE(listening);
+  REQUIRE(budget);
+  INFO(*listening << "\n" << *budget);
+  CHECK(listening->find(" io_threads=1 ") != std::string::npos);
+  CHECK(budget->find(" affinity_cpus=1 ") != std::string::npos);
+  node.signal(SIGTERM);
+  CHECK(node.wait_exit(15s) == 0);
 }
 
 TEST_CASE("SIGINT stops an idle node with exit status 0") {
