@@ -32,7 +32,7 @@ struct config {
   std::chrono::milliseconds redis_timeout{2000}; // cluster: connect and command deadline
   std::chrono::microseconds redis_batch{0};       // cluster: how long a relayed frame may wait for others
   std::string node_id;                    // default: the host name
-  unsigned io_threads = 0;                // 0: one per core
+  unsigned io_threads = 0;                // 0: one per usable CPU (transport/cpu_budget.hpp)
   bool pair_threads = true;               // a guest's connection moves to its host's I/O thread
   unsigned actor_threads = 1;             // CAF scheduler threads (rooms, directory)
   std::string actor_scheduler = "sharing"; // CAF policy: sharing (workers block) | stealing (workers poll)
