@@ -269,6 +269,7 @@ void print_table(const json& r) {
                     num(get(r, "relays_per_s"), 0) + " relays/s");
     latency_row(r, "rtt_us", "round trip us");
     latency_row(r, "one_way_us", "one way us");
+    latency_row(r, "send_late_us", "send late us (timer)");
     server_rows(r, "relay", "relay");
     row("bench CPU per relay", num(get(r, "bench_cpu_us_per_relay"), 2) + " us");
     if (r.contains("other_load_cores"))
