@@ -57,6 +57,9 @@ if (op || sp) {
   row("same load: server CPU per relay, µs", fmt(cpu(oh, "relay"), 2), fmt(cpu(sh, "relay"), 2), ratio(cpu(oh, "relay"), cpu(sh, "relay")));
   row("same load: round trip p50 / p99 / p99.9 µs", lat(oh, "rtt_us"), lat(sh, "rtt_us"), `${ratio(get(oh, "rtt_us.p50"), get(sh, "rtt_us.p50"))} (p50), ${ratio(get(oh, "rtt_us.p99"), get(sh, "rtt_us.p99"))} (p99)`);
   row("same load: one way p50 / p99 / p99.9 µs", lat(oh, "one_way_us"), lat(sh, "one_way_us"), "");
+  // The client's own timer, outside both servers' figures (see BENCHMARKS.md, "The client").
+  if (get(oh, "send_late_us.count") || get(sh, "send_late_us.count"))
+    row("same load: the bench's sends after they were due (its timer), p50 / p99 / p99.9 µs", lat(oh, "send_late_us"), lat(sh, "send_late_us"), "");
 }
 if (os || ss) {
   row("storm: clients paired and signalled", stormDone(os), stormDone(ss), "");
