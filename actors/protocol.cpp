@@ -290,16 +290,26 @@ private:
     }
   }
 
-  // Length of one well-formed UTF-8 sequence at p_ (RFC 3629: no overlongs,
-  // no surrogates, nothing above U+10FFFF), or 0.
   // Skips plain characters (ASCII, not a quote, a backslash or a control
-  // character) eight at a time, the bulk of any SDP, and leaves p_ at the
-  // first one that needs the careful loop below (or near the end).
+  // character) sixteen or eight at a time, the bulk of any SDP, and leaves p_
+  // at the first one that needs the careful loop below (or near the end).
   void skip_plain(std::string* out) {
     constexpr std::uint64_t ones = 0x0101010101010101ull;
     constexpr std::uint64_t highs = 0x8080808080808080ull;
     auto any_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
     const char* from = p_;
+    // A value nobody keeps: its one-letter escapes (the \r\n of every SDP
+    // line) need no decoding, only checking.
+    auto escape_skipped = [&] {
+      if (out || *p_ != '\\' || end_ - p_ < 2 || !simple_escape(p_[1]))
+        return false;
+      p_ += 2;
+      return true;
+    };
+    auto done = [&] {
+      if (out && p_ != from)
+        out->append(from, static_cast<std::size_t>(p_ - from));
+    };
 #if defined(__SSE2__)
     // 16 bytes at a time: a signed compare with 0x20 flags both the control
     // characters and every byte of a multi-byte UTF-8 sequence (0x80-0xFF are
@@ -309,16 +319,11 @@ private:
       __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
       __m128i flagged = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
                                      _mm_cmplt_epi8(v, space));
-      auto stop = static_cast<unsigned>(_mm_movemask_epi8(flagged));
-      if (stop) {
+      if (auto stop = static_cast<unsigned>(_mm_movemask_epi8(flagged))) {
         p_ += __builtin_ctz(stop);
-        if (!out && *p_ == '\\' && end_ - p_ >= 2 && simple_escape(p_[1])) {
-          p_ += 2; // as below
+        if (escape_skipped())
           continue;
-        }
-        if (out && p_ != from)
-          out->append(from, static_cast<std::size_t>(p_ - from));
-        return;
+        return done();
       }
       p_ += 16;
     }
@@ -333,19 +338,14 @@ private:
         // flag bytes above a true one), and the bytes before it are plain.
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         p_ += __builtin_ctzll(stop) / 8;
-        // A value nobody keeps: its one-letter escapes (the \r\n of every SDP
-        // line) need no decoding, only checking.
-        if (!out && *p_ == '\\' && end_ - p_ >= 2 && simple_escape(p_[1])) {
-          p_ += 2;
+        if (escape_skipped())
           continue;
-        }
 #endif
         break;
       }
       p_ += 8;
     }
-    if (out && p_ != from)
-      out->append(from, static_cast<std::size_t>(p_ - from));
+    done();
   }
 
   static bool simple_escape(char e) {
@@ -362,6 +362,8 @@ private:
     }
   }
 
+  // Length of one well-formed UTF-8 sequence at p_ (RFC 3629: no overlongs,
+  // no surrogates, nothing above U+10FFFF), or 0.
   std::size_t utf8_length() const {
     auto b = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
     auto avail = end_ - p_;

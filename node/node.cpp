@@ -11,7 +11,6 @@
 #include "node/jwt.hpp"
 #include "node/admin.hpp"
 #include "node/metrics.hpp"
-#include "transport/cpu_budget.hpp"
 #include "transport/io_pool.hpp"
 #include "transport/server.hpp"
 #include "transport/tls_certificate.hpp"
@@ -328,12 +327,11 @@ void node::start() {
   m.ready = true;
   log::info("event=listening node={} address={} port={} io_threads={} tls={} mode={}", m.cfg.node_id,
             m.cfg.bind_address, m.server->port(), n, m.tls ? "on" : "off", m.cluster ? "cluster" : "embedded");
-  if (m.cfg.io_threads == 0) {
-    auto b = transport::usable_cpus();
+  if (const auto& b = m.pool.budget()) {
     char quota[32] = "none";
-    if (b.quota)
-      std::snprintf(quota, sizeof quota, "%.2f", *b.quota);
-    log::info("event=cpu_budget affinity_cpus={} cgroup_quota_cpus={} io_threads={}", b.affinity, quota, n);
+    if (b->quota)
+      std::snprintf(quota, sizeof quota, "%.2f", *b->quota);
+    log::info("event=cpu_budget affinity_cpus={} cgroup_quota_cpus={} io_threads={}", b->affinity, quota, n);
   }
 }
 

@@ -1,7 +1,5 @@
 #include "transport/io_pool.hpp"
 
-#include "transport/cpu_budget.hpp"
-
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -106,7 +104,9 @@ std::size_t io_loop::poll() {
 // -- io_pool -----------------------------------------------------------------------
 
 io_pool::io_pool(unsigned threads) {
-  unsigned n = threads ? threads : usable_cpus().cpus;
+  if (!threads)
+    budget_ = usable_cpus();
+  unsigned n = threads ? threads : budget_->cpus;
   auto base = timer_wheel::clock::now();
   for (unsigned i = 0; i < n; ++i)
     loops_.push_back(std::make_unique<io_loop>(i, base));

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/link.hpp"
+#include "transport/cpu_budget.hpp"
 #include "transport/timer_wheel.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -135,6 +136,8 @@ public:
   io_pool& operator=(const io_pool&) = delete;
 
   std::size_t size() const { return loops_.size(); }
+  // What the thread count came from when it was 0 (none when it was given).
+  const std::optional<cpu_budget>& budget() const { return budget_; }
   io_loop& loop(std::size_t i) { return *loops_[i]; }
   // Where the node's control work runs (loop 0).
   boost::asio::io_context& control() { return loops_[0]->context(); }
@@ -148,6 +151,7 @@ public:
 
 private:
   std::vector<std::unique_ptr<io_loop>> loops_;
+  std::optional<cpu_budget> budget_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> next_{0};
 };

@@ -51,19 +51,23 @@ function must(r, what) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-// Polls fn every 100 ms until it returns something truthy; throws after timeoutMs.
+// Polls fn until it returns something truthy; throws after timeoutMs. The
+// first polls come quickly (most conditions hold within milliseconds), later
+// ones back off to a few a second, so a slow start does not spawn podman
+// dozens of times a second; never past the deadline.
 async function waitFor(what, timeoutMs, fn) {
   const deadline = Date.now() + timeoutMs;
   let last;
-  for (;;) {
+  for (let pause = 5; ; pause = Math.min(2 * pause, 200)) {
     try {
       const v = await fn();
       if (v) return v;
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
-    await sleep(100);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await sleep(Math.min(pause, left));
   }
 }
 
