@@ -1,12 +1,13 @@
 // signal-bench's measuring parts: the log-linear histogram its latency
 // percentiles come from, the /proc accounting its CPU and RSS figures come
-// from, the frame codec its timestamps travel in, and the flood's
-// exactly-once, in-order delivery check. No timings are asserted here; the
+// from, the frame codec its timestamps travel in, the flood's
+// exactly-once, in-order delivery check, and its own WebSocket framing. No timings are asserted here; the
 // bench has its own script.
 #include "bench/frame.hpp"
 #include "bench/histogram.hpp"
 #include "bench/proc_stats.hpp"
 #include "bench/sequence.hpp"
+#include "bench/wire.hpp"
 
 #include <doctest/doctest.h>
 
@@ -451,4 +452,206 @@ TEST_CASE("the tally sums every direction and is clean only when all are") {
   CHECK(t.directions_with_loss == 1);
   CHECK(t.directions_out_of_order == 1);
   CHECK_FALSE(t.clean());
+}
+
+// -- the client's WebSocket framing ------------------------------------------------
+
+namespace {
+
+namespace wire = bench::wire;
+
+// A server's frame: never masked.
+std::string server_frame(wire::opcode op, std::string_view payload, bool fin = true, std::uint8_t extra_bits = 0) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | extra_bits | static_cast<int>(op)));
+  auto n = payload.size();
+  if (n < 126) {
+    f.push_back(static_cast<char>(n));
+  } else if (n < 65536) {
+    f.push_back(static_cast<char>(126));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    f.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+  }
+  f.append(payload);
+  return f;
+}
+
+struct recorder : wire::frame_reader::sink {
+  std::vector<std::string> events;
+  int stop_after = -1; // stop reading after this many events
+  bool next() { return stop_after < 0 || static_cast<int>(events.size()) < stop_after; }
+  bool on_text(std::string_view m) override { events.push_back("text:" + std::string(m)); return next(); }
+  bool on_ping(std::string_view p) override { events.push_back("ping:" + std::string(p)); return next(); }
+  bool on_pong() override { events.push_back("pong"); return next(); }
+  bool on_close(std::uint16_t code) override { events.push_back("close:" + std::to_string(code)); return next(); }
+};
+
+// Decodes one client frame the way a server does: header, key, unmask.
+struct client_frame {
+  int op = -1;
+  bool fin = false, masked = false;
+  std::string payload;
+  std::size_t size = 0;
+};
+client_frame decode_client(const std::string& f) {
+  client_frame c;
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(f.at(i)); };
+  c.fin = (b(0) & 0x80) != 0;
+  c.op = b(0) & 0x0F;
+  c.masked = (b(1) & 0x80) != 0;
+  std::uint64_t len = b(1) & 0x7F;
+  std::size_t at = 2;
+  if (len == 126) {
+    len = (std::uint64_t{b(2)} << 8) | b(3);
+    at = 4;
+  } else if (len == 127) {
+    len = 0;
+    for (int i = 2; i < 10; ++i)
+      len = (len << 8) | b(static_cast<std::size_t>(i));
+    at = 10;
+  }
+  unsigned char key[4] = {b(at), b(at + 1), b(at + 2), b(at + 3)};
+  at += 4;
+  for (std::uint64_t i = 0; i < len; ++i)
+    c.payload.push_back(static_cast<char>(b(at + i) ^ key[i % 4]));
+  c.size = at + len;
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("the upgrade request asks for a WebSocket with the RFC's example key") {
+  auto r = wire::upgrade_request("127.0.0.1:4000", "/ws");
+  CHECK(r.rfind("GET /ws HTTP/1.1\r\n", 0) == 0);
+  CHECK(r.find("\r\nHost: 127.0.0.1:4000\r\n") != std::string::npos);
+  CHECK(r.find("\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n") != std::string::npos);
+  CHECK(r.find("\r\nSec-WebSocket-Version: 13\r\n") != std::string::npos);
+  CHECK(r.size() >= 4);
+  CHECK(r.substr(r.size() - 4) == "\r\n\r\n");
+}
+
+TEST_CASE("the upgrade answer is accepted only with 101, Upgrade: websocket and the right accept value") {
+  const std::string good = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                           "sec-websocket-accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n";
+  auto a = wire::parse_upgrade_answer(good + "\x81\x02hi");
+  CHECK(a.result == wire::upgrade_answer::state::accepted);
+  CHECK(a.header_bytes == good.size());
+  CHECK(a.status == 101);
+  // Every cut short of the blank line is incomplete.
+  for (std::size_t n = 0; n < good.size(); ++n)
+    CHECK(wire::parse_upgrade_answer(std::string_view(good).substr(0, n)).result ==
+          wire::upgrade_answer::state::incomplete);
+  auto wrong_accept = wire::parse_upgrade_answer(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: AAAA\r\n\r\n");
+  CHECK(wrong_accept.result == wire::upgrade_answer::state::declined);
+  auto busy = wire::parse_upgrade_answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+  CHECK(busy.result == wire::upgrade_answer::state::declined);
+  CHECK(busy.status == 503);
+  CHECK(wire::parse_upgrade_answer("SSH-2.0-OpenSSH\r\n\r\n").result == wire::upgrade_answer::state::malformed);
+  CHECK(wire::parse_upgrade_answer(std::string(20000, 'x')).result == wire::upgrade_answer::state::malformed);
+}
+
+TEST_CASE("a client frame is masked with its key and unmasks to the payload at every length class") {
+  for (std::size_t n : {0, 1, 7, 8, 9, 125, 126, 127, 600, 65535, 65536, 70001}) {
+    std::string payload(n, '\0');
+    for (std::size_t i = 0; i < n; ++i)
+      payload[i] = static_cast<char>('a' + i % 26);
+    std::string out = "prefix";
+    wire::append_frame(out, wire::opcode::text, payload, 0xA1B2C3D4u);
+    REQUIRE(out.rfind("prefix", 0) == 0);
+    auto c = decode_client(out.substr(6));
+    CAPTURE(n);
+    CHECK(c.fin);
+    CHECK(c.masked);
+    CHECK(c.op == 1);
+    CHECK(c.payload == payload);
+    CHECK(c.size == out.size() - 6);
+    if (n >= 8) // the key really is applied: the bytes on the wire differ
+      CHECK(out.find(payload.substr(0, 8)) == std::string::npos);
+  }
+}
+
+TEST_CASE("the reader hands over the same messages however the bytes are cut") {
+  std::string big(70000, 'z');
+  std::string stream = server_frame(wire::opcode::text, "hello") + server_frame(wire::opcode::ping, "p") +
+                       server_frame(wire::opcode::text, std::string(300, 'm')) +
+                       server_frame(wire::opcode::text, "frag-", false) +
+                       server_frame(wire::opcode::pong, "") +
+                       server_frame(wire::opcode::continuation, "ment", false) +
+                       server_frame(wire::opcode::continuation, "ed") + server_frame(wire::opcode::text, big) +
+                       server_frame(wire::opcode::text, "") + server_frame(wire::opcode::close, "\x03\xe8");
+  const std::vector<std::string> want = {"text:hello", "ping:p", "text:" + std::string(300, 'm'), "pong",
+                                         "text:frag-mented", "text:" + big, "text:", "close:1000"};
+  {
+    wire::frame_reader r(1 << 20);
+    recorder s;
+    CHECK(r.feed(stream.data(), stream.size(), s) == wire::fault::none);
+    CHECK(s.events == want);
+  }
+  // Two pieces, cut at every offset in the first 400 bytes and around the big frame's header.
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 0; i <= 400; ++i)
+    cuts.push_back(i);
+  auto big_at = stream.find(static_cast<char>(0x81) + std::string("\x7f"));
+  REQUIRE(big_at != std::string::npos);
+  for (std::size_t i = big_at; i < big_at + 20; ++i)
+    cuts.push_back(i);
+  for (auto cut : cuts) {
+    wire::frame_reader r(1 << 20);
+    recorder s;
+    CAPTURE(cut);
+    CHECK(r.feed(stream.data(), cut, s) == wire::fault::none);
+    CHECK(r.feed(stream.data() + cut, stream.size() - cut, s) == wire::fault::none);
+    CHECK(s.events == want);
+  }
+  // One byte at a time.
+  wire::frame_reader r(1 << 20);
+  recorder s;
+  for (char ch : stream)
+    REQUIRE(r.feed(&ch, 1, s) == wire::fault::none);
+  CHECK(s.events == want);
+}
+
+TEST_CASE("the reader refuses what a server must not send") {
+  auto fault_of = [](const std::string& bytes, std::size_t max = 1 << 20) {
+    wire::frame_reader r(max);
+    recorder s;
+    return r.feed(bytes.data(), bytes.size(), s);
+  };
+  std::string masked = "\x81\x82" + std::string("\x01\x02\x03\x04", 4) + "ab";
+  CHECK(fault_of(masked) == wire::fault::masked_frame);
+  CHECK(fault_of(server_frame(wire::opcode::text, "x", true, 0x40)) == wire::fault::reserved_bits);
+  CHECK(fault_of(server_frame(static_cast<wire::opcode>(3), "x")) == wire::fault::bad_opcode);
+  CHECK(fault_of(server_frame(wire::opcode::ping, "x", false)) == wire::fault::bad_control);
+  CHECK(fault_of(server_frame(wire::opcode::ping, std::string(126, 'x'))) == wire::fault::bad_control);
+  CHECK(fault_of(server_frame(wire::opcode::continuation, "x")) == wire::fault::unexpected_continuation);
+  CHECK(fault_of(server_frame(wire::opcode::text, "a", false) + server_frame(wire::opcode::text, "b")) ==
+        wire::fault::unexpected_continuation);
+  CHECK(fault_of(server_frame(wire::opcode::text, std::string(101, 'x')), 100) == wire::fault::too_big);
+  CHECK(fault_of(server_frame(wire::opcode::text, std::string(100, 'x')), 100) == wire::fault::none);
+  CHECK(fault_of(server_frame(wire::opcode::text, std::string(60, 'x'), false) +
+                   server_frame(wire::opcode::continuation, std::string(60, 'x'))) == wire::fault::none);
+  CHECK(fault_of(server_frame(wire::opcode::text, std::string(60, 'x'), false) +
+                   server_frame(wire::opcode::continuation, std::string(60, 'x')), 100) == wire::fault::too_big);
+  // The header's 64-bit length alone is enough to refuse.
+  CHECK(fault_of(std::string("\x81\x7f\x00\x00\x00\x01\x00\x00\x00\x00", 10)) == wire::fault::too_big);
+}
+
+TEST_CASE("a handler that stops the reader stops it at once, and a close without a code reads as 1005") {
+  std::string stream = server_frame(wire::opcode::text, "one") + server_frame(wire::opcode::text, "two");
+  wire::frame_reader r(1 << 20);
+  recorder s;
+  s.stop_after = 1;
+  CHECK(r.feed(stream.data(), stream.size(), s) == wire::fault::none);
+  CHECK(s.events == std::vector<std::string>{"text:one"});
+
+  wire::frame_reader r2(1 << 20);
+  recorder s2;
+  auto close = server_frame(wire::opcode::close, "");
+  CHECK(r2.feed(close.data(), close.size(), s2) == wire::fault::none);
+  CHECK(s2.events == std::vector<std::string>{"close:1005"});
 }

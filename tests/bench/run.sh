@@ -17,7 +17,8 @@
 # Scenarios (SCENARIOS, default "relay storm idle flood cross shards"):
 #   relay  relay at peak on each server, then both at the same load (half the
 #          lower peak)
-#   storm  reconnect storm, fresh servers
+#   storm  reconnect storm, STORM_RUNS runs per server, fresh servers each,
+#          ours and the seed alternating
 #   idle   idle connections at each of IDLE_STEPS, a fresh server per step and
 #          server; with IDLE_RELAY_RATE > 0, a paced relay through
 #          IDLE_RELAY_ROOMS of the held rooms at that rate after the hold
@@ -38,7 +39,7 @@
 # IDLE_RELAY_RATE (4000 relays/s, 0 = none), IDLE_RELAY_ROOMS (100),
 # FLOOD_ROOMS (2000), FLOOD_MESSAGES (50), FLOOD_SIZE (SIZE), FLOOD_SENDERS
 # (hosts), FLOOD_WARMUP_ROUNDS (1), FLOOD_RUNS (3), FLOOD_THREADS (THREADS),
-# FLOOD_TIMEOUT (120 s per round), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
+# FLOOD_TIMEOUT (120 s per round), STORM_RUNS (3), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
 # SEED_DIR (../shared/peers/seed-node), GUEST_ORDER (relay, flood: shuffled, or same:
 # guests join in the hosts' order, as before 2026-11-30), CROSS_ENV (settings for both cross-node
 # nodes, e.g. "REDIS_BATCH_US=1000"; default none), OURS_ENV (settings for every
@@ -86,6 +87,7 @@ FLOOD_SIZE=${FLOOD_SIZE:-$SIZE}
 FLOOD_SENDERS=${FLOOD_SENDERS:-hosts}
 FLOOD_WARMUP_ROUNDS=${FLOOD_WARMUP_ROUNDS:-1}
 FLOOD_RUNS=${FLOOD_RUNS:-3}
+STORM_RUNS=${STORM_RUNS:-3}
 FLOOD_THREADS=${FLOOD_THREADS:-$THREADS}
 GUEST_ORDER=${GUEST_ORDER:-shuffled}
 FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-120}
@@ -95,7 +97,7 @@ SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEED_DIR=${SEED_DIR:-"$ROOT/../shared/peers/seed-node"}
 if [ "${QUICK:-0}" = 1 ]; then
   RELAY_SECS=3 WARMUP_SECS=1 STORM_CLIENTS=2000 IDLE_STEPS="500 2000" HOLD_SECS=5 KEEPALIVE_SECS=2
-  FLOOD_ROOMS=300 FLOOD_RUNS=1 SHARD_RUNS=1
+  FLOOD_ROOMS=300 FLOOD_RUNS=1 STORM_RUNS=1 SHARD_RUNS=1
 fi
 for s in $SCENARIOS; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench: unknown scenario '$s' (have: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
@@ -275,14 +277,15 @@ scenario_relay() {
 # -- storm: fresh servers ---------------------------------------------------------------
 
 scenario_storm() {
-  start_ours ours "$OURS_PORT"
-  local ours_pid=$LAST_PID
-  start_seed "$SEED_PORT"
-  local seed_pid=$LAST_PID
-  bench ours.storm "${STORM[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$ours_pid"
-  bench seed.storm "${STORM[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$seed_pid"
-  stop_pid "$ours_pid"
-  stop_pid "$seed_pid"
+  local i
+  for i in $(seq 1 "$STORM_RUNS"); do
+    start_ours ours "$OURS_PORT"
+    bench "ours.storm.$i" "${STORM[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+    start_seed "$SEED_PORT"
+    bench "seed.storm.$i" "${STORM[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
+    stop_pid "$LAST_PID"
+  done
 }
 
 # -- idle: per-connection cost at each step, a fresh server each time (RSS baseline) --
@@ -396,7 +399,7 @@ echo "loadavg_end=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$WORK/machine.txt"
 
 # -- the comparison and the charts --------------------------------------------------------
 
-KNOBS="OURS_ENV=\"${OURS_ENV:-}\" CROSS_ENV=\"${CROSS_ENV:-}\" SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
+KNOBS="OURS_ENV=\"${OURS_ENV:-}\" CROSS_ENV=\"${CROSS_ENV:-}\" SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS STORM_RUNS=$STORM_RUNS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
 report() {
   node "$HERE/report.js" "$WORK/machine.txt" "$RESULTS" "$KNOBS"
 }

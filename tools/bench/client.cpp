@@ -1,7 +1,13 @@
 #include "bench/client.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/websocket/error.hpp>
+
+#include <cerrno>
+#include <random>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +19,8 @@
 #endif
 
 namespace bench {
+
+namespace websocket = beast::websocket;
 
 ws_url parse_ws_url(const std::string& text) {
   const std::string scheme = "ws://";
@@ -54,8 +62,38 @@ ws_url parse_ws_url(const std::string& text) {
 
 // -- connection ---------------------------------------------------------------
 
+// The reader's events, delivered to the scenario as Beast's stream did: text
+// to on_text, a close frame ends the connection with websocket's `closed`.
+class connection::events_sink final : public wire::frame_reader::sink {
+public:
+  explicit events_sink(connection& c) : c_(c) {}
+  bool on_text(std::string_view message) override {
+    c_.events_.on_text(c_, message);
+    return !c_.down_;
+  }
+  bool on_ping(std::string_view payload) override {
+    c_.queue_frame(wire::opcode::pong, payload);
+    return true;
+  }
+  bool on_pong() override { return true; }
+  bool on_close(std::uint16_t code) override {
+    // Answer the close (best effort, the socket closes right after).
+    std::string frame;
+    char body[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+    wire::append_frame(frame, wire::opcode::close, code == 1005 ? std::string_view{} : std::string_view(body, 2),
+                       c_.mask_);
+    ::send(c_.sock_.native_handle(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    c_.fail(websocket::error::closed, "read");
+    return false;
+  }
+
+private:
+  connection& c_;
+};
+
 connection::connection(worker& w, connection_events& events, std::size_t pair, bool host)
-  : worker_(w), events_(events), pair_(pair), host_(host), ws_(w.ioc().get_executor()) {}
+  : worker_(w), events_(events), pair_(pair), host_(host), sock_(w.ioc().get_executor()),
+    timer_(w.ioc().get_executor()), reader_(16 * 1024 * 1024), mask_(w.next_mask()) {}
 
 connection::~connection() = default;
 
@@ -68,106 +106,192 @@ void connection::start(const ws_url& url, std::optional<net::ip::address> source
 
 void connection::do_connect() {
   started_ns_ = now_ns(); // connect latency excludes the wait at the gate
-  auto& sock = beast::get_lowest_layer(ws_);
   beast::error_code ec;
-  sock.open(url_->endpoint.protocol(), ec);
+  sock_.open(url_->endpoint.protocol(), ec);
   if (ec)
     return fail(ec, "socket");
   if (source_) {
     // Let connect() pick the port per 4-tuple instead of bind() reserving one
     // per address: that is what lifts the ~28k ports-per-address ceiling.
     int one = 1;
-    ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sock.bind(tcp::endpoint{*source_, 0}, ec);
+    ::setsockopt(sock_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sock_.bind(tcp::endpoint{*source_, 0}, ec);
     if (ec)
       return fail(ec, "bind");
   }
-  sock.async_connect(url_->endpoint, [this](beast::error_code e) { on_connect(e); });
+  sock_.async_connect(url_->endpoint, [this](beast::error_code e) { on_connect(e); });
 }
 
 void connection::on_connect(beast::error_code ec) {
+  if (down_)
+    return;
   if (ec)
     return fail(ec, "connect");
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ignored);
-  websocket::stream_base::timeout t;
-  t.handshake_timeout = opts_.handshake_timeout;
-  if (opts_.keepalive.count() > 0) {
-    t.idle_timeout = opts_.keepalive * 2; // Beast pings at half the idle timeout
-    t.keep_alive_pings = true;
-  } else {
-    t.idle_timeout = websocket::stream_base::none();
-    t.keep_alive_pings = false;
-  }
-  ws_.set_option(t);
-  ws_.auto_fragment(false);
-  ws_.read_message_max(16 * 1024 * 1024);
-  ws_.async_handshake(url_->host + ":" + std::to_string(url_->port), url_->target,
-                      [this](beast::error_code e) { on_handshake(e); });
+  sock_.set_option(tcp::no_delay(true), ignored);
+  sock_.non_blocking(true, ignored);
+  timer_.expires_after(opts_.handshake_timeout);
+  timer_.async_wait([this](beast::error_code e) {
+    if (!e && !down_ && !open_)
+      fail(beast::error::timeout, "handshake");
+  });
+  handshake_ = wire::upgrade_request(url_->host + ":" + std::to_string(url_->port), url_->target);
+  net::async_write(sock_, net::buffer(handshake_), [this](beast::error_code e, std::size_t) {
+    if (down_)
+      return;
+    if (e)
+      return fail(e, "handshake");
+    handshake_.clear();
+    wait_readable();
+  });
 }
 
-void connection::on_handshake(beast::error_code ec) {
-  if (ec)
-    return fail(ec, "handshake");
+void connection::on_opened() {
   if (gated_) {
     gated_ = false;
     worker_.leave_gate();
   }
   open_ = true;
   opened_ns_ = now_ns();
-  ws_.text(true);
-  do_read();
+  timer_.cancel();
+  arm_keepalive();
   events_.on_open(*this);
-  if (!queue_.empty() && !writing_)
+  if (!down_ && !queue_.empty() && !writing_)
     do_write();
 }
 
-void connection::do_read() {
-  ws_.async_read(rbuf_, [this](beast::error_code ec, std::size_t n) { on_read(ec, n); });
+// Keepalive as Beast had it: a ping after `keepalive` of silence, dead
+// after twice that.
+void connection::arm_keepalive() {
+  if (opts_.keepalive.count() <= 0 || down_)
+    return;
+  timer_.expires_after(opts_.keepalive);
+  timer_.async_wait([this](beast::error_code e) {
+    if (e || down_)
+      return;
+    if (heard_) {
+      heard_ = false;
+      ping_out_ = false;
+    } else if (!ping_out_) {
+      ping_out_ = true;
+      queue_frame(wire::opcode::ping, {});
+    } else {
+      return fail(beast::error::timeout, "read");
+    }
+    arm_keepalive();
+  });
 }
 
-void connection::on_read(beast::error_code ec, std::size_t bytes) {
+// Reads are this thread's own: wait for readiness, then read into the
+// worker's buffer until the socket is empty (one io_context thread, so no
+// readiness edge can slip between the empty read and the next wait).
+void connection::wait_readable() {
+  sock_.async_wait(tcp::socket::wait_read, [this](beast::error_code ec) { on_readable(ec); });
+}
+
+void connection::on_readable(beast::error_code ec) {
+  if (down_)
+    return;
   if (ec)
     return fail(ec, "read");
-  auto data = rbuf_.data();
-  events_.on_text(*this, std::string_view(static_cast<const char*>(data.data()), data.size()));
-  rbuf_.consume(bytes);
-  if (!down_)
-    do_read();
+  char* buffer = worker_.read_buffer_.get();
+  for (int round = 0; round < 4; ++round) {
+    auto n = ::recv(sock_.native_handle(), buffer, worker::read_buffer_size, MSG_DONTWAIT);
+    if (n > 0) {
+      if (!received(buffer, static_cast<std::size_t>(n)))
+        return;
+      if (static_cast<std::size_t>(n) < worker::read_buffer_size)
+        return wait_readable(); // drained
+      continue;
+    }
+    if (n == 0)
+      return fail(net::error::eof, "read");
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return wait_readable();
+    return fail(beast::error_code(errno, boost::system::system_category()), "read");
+  }
+  // Four full reads: let the other connections of this thread have a turn.
+  net::post(worker_.ioc(), [this] { on_readable({}); });
 }
 
-void connection::send(std::string_view text) {
+bool connection::received(const char* data, std::size_t n) {
+  heard_ = true;
+  if (!open_) {
+    handshake_.append(data, n);
+    auto a = wire::parse_upgrade_answer(handshake_);
+    if (a.result == wire::upgrade_answer::state::incomplete)
+      return true;
+    if (a.result != wire::upgrade_answer::state::accepted) {
+      fail(a.result == wire::upgrade_answer::state::declined ? websocket::error::upgrade_declined
+                                                              : beast::error_code(beast::http::error::bad_version),
+           "handshake");
+      return false;
+    }
+    std::string rest = handshake_.substr(a.header_bytes);
+    handshake_.clear();
+    handshake_.shrink_to_fit();
+    on_opened();
+    if (down_)
+      return false;
+    return rest.empty() || received(rest.data(), rest.size());
+  }
+  events_sink sink{*this};
+  auto f = reader_.feed(data, n, sink);
+  if (f != wire::fault::none) {
+    fail(beast::error_code(EPROTO, boost::system::system_category()), wire::fault_text(f));
+    return false;
+  }
+  return !down_;
+}
+
+void connection::queue_frame(wire::opcode op, std::string_view payload) {
   if (down_)
     return;
   std::string buf;
   if (!spare_.empty()) {
     buf = std::move(spare_.back());
     spare_.pop_back();
+    buf.clear();
   }
-  buf.assign(text.data(), text.size());
+  wire::append_frame(buf, op, payload, mask_);
   queue_.push_back(std::move(buf));
   if (open_ && !writing_)
     do_write();
 }
 
+void connection::send(std::string_view text) {
+  queue_frame(wire::opcode::text, text);
+}
+
 void connection::do_write() {
   writing_ = true;
-  ws_.async_write(net::buffer(queue_.front()), [this](beast::error_code ec, std::size_t n) { on_write(ec, n); });
+  net::async_write(sock_, net::buffer(queue_.front()), [this](beast::error_code ec, std::size_t n) { on_write(ec, n); });
 }
 
 void connection::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
+  if (down_)
+    return;
   if (ec)
     return fail(ec, "write");
   if (spare_.size() < 16)
     spare_.push_back(std::move(queue_.front()));
   queue_.pop_front();
-  if (down_)
-    return;
   if (!queue_.empty())
     do_write();
   else
     events_.on_drained(*this);
+}
+
+void connection::close_socket() {
+  beast::error_code ignored;
+  timer_.cancel();
+  if (sock_.is_open()) {
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+  }
 }
 
 void connection::fail(beast::error_code ec, const char* where) {
@@ -179,8 +303,7 @@ void connection::fail(beast::error_code ec, const char* where) {
     return;
   down_ = true;
   open_ = false;
-  beast::error_code ignored;
-  beast::get_lowest_layer(ws_).close(ignored);
+  close_socket();
   events_.on_down(*this, ec, where);
 }
 
@@ -189,17 +312,26 @@ void connection::kill() {
     return;
   down_ = true;
   open_ = false;
-  beast::error_code ignored;
-  auto& sock = beast::get_lowest_layer(ws_);
-  if (sock.is_open()) {
-    sock.shutdown(tcp::socket::shutdown_both, ignored);
-    sock.close(ignored);
-  }
+  close_socket();
 }
 
 // -- worker -------------------------------------------------------------------
 
-worker::worker(std::size_t index, std::size_t max_connecting) : index_(index), max_connecting_(max_connecting) {}
+worker::worker(std::size_t index, std::size_t max_connecting)
+  : index_(index), max_connecting_(max_connecting), read_buffer_(new char[read_buffer_size]),
+    mask_state_((std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^ (index + 1)) {
+  if (mask_state_ == 0)
+    mask_state_ = 0x9E3779B97F4A7C15ull;
+}
+
+std::uint32_t worker::next_mask() {
+  // xorshift64: masking keys need not be secret here, only varied.
+  mask_state_ ^= mask_state_ << 13;
+  mask_state_ ^= mask_state_ >> 7;
+  mask_state_ ^= mask_state_ << 17;
+  auto m = static_cast<std::uint32_t>(mask_state_ >> 16);
+  return m != 0 ? m : 0x5A5A5A5Au;
+}
 
 worker::~worker() {
   if (thread_.joinable()) {
@@ -223,8 +355,8 @@ void worker::shutdown(std::function<void()> kill_all) {
     return;
   post(std::move(kill_all));
   work_.reset();
-  // Aborted reads and writes complete at once; Beast's keepalive timers may
-  // not, so stop after a short grace instead of waiting for them.
+  // Aborted reads and writes complete at once; keepalive timers are
+  // cancelled with their sockets; stop after a short grace regardless.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   while (!ioc_.stopped() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -1,6 +1,6 @@
-// The load generator's sockets: a client WebSocket (Beast on a plain Asio
-// socket, no strand, no tcp_stream timers) and the worker thread that owns a
-// share of them. One io_context per worker thread, every connection of a
+// The load generator's sockets: a client WebSocket (its own framing,
+// bench/wire.hpp, on a plain Asio socket, no strand) and the worker thread
+// that owns a share of them. One io_context per worker thread, every connection of a
 // worker on that thread only: no locks and no thread handoff per message.
 // Never used by the server.
 #pragma once
@@ -8,8 +8,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include "bench/wire.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -27,7 +28,6 @@ namespace bench {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 using socket_t = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
@@ -104,20 +104,28 @@ private:
   friend class worker;
   void do_connect();
   void on_connect(beast::error_code ec);
-  void on_handshake(beast::error_code ec);
-  void do_read();
-  void on_read(beast::error_code ec, std::size_t bytes);
+  void on_opened();
+  void wait_readable();
+  void on_readable(beast::error_code ec);
+  bool received(const char* data, std::size_t n); // false: the connection went down
+  void queue_frame(wire::opcode op, std::string_view payload);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
+  void arm_keepalive();
   void fail(beast::error_code ec, const char* where);
+  void close_socket();
 
+  class events_sink;
   worker& worker_;
   connection_events& events_;
   std::size_t pair_;
   bool host_;
-  websocket::stream<socket_t> ws_;
-  beast::flat_buffer rbuf_;
-  std::deque<std::string> queue_;
+  socket_t sock_;
+  net::steady_timer timer_; // the handshake's deadline, then keepalive ticks
+  wire::frame_reader reader_;
+  std::string handshake_; // the upgrade request, then the answer as it arrives
+  std::uint32_t mask_;
+  std::deque<std::string> queue_; // whole frames, masked
   std::vector<std::string> spare_; // written buffers kept for reuse
   const ws_url* url_ = nullptr;
   std::optional<net::ip::address> source_;
@@ -128,6 +136,8 @@ private:
   bool open_ = false;
   bool down_ = false;
   bool gated_ = false; // holds a connect-gate slot
+  bool heard_ = false;    // something arrived since the last keepalive tick
+  bool ping_out_ = false; // a keepalive ping is unanswered
 };
 
 // One thread, one io_context, a share of the connections. The connect gate
@@ -149,11 +159,15 @@ public:
 
 private:
   friend class connection;
+  static constexpr std::size_t read_buffer_size = 64 * 1024;
   void enter_gate(connection* c);
   void leave_gate();
+  std::uint32_t next_mask();
 
   std::size_t index_;
   std::size_t max_connecting_;
+  std::unique_ptr<char[]> read_buffer_; // every connection's reads, one at a time
+  std::uint64_t mask_state_;            // xorshift: each connection's masking key
   std::size_t connecting_ = 0;
   std::deque<connection*> waiting_;
   net::io_context ioc_{1};
