@@ -44,6 +44,9 @@
 # guests join in the hosts' order, as before 2026-11-30), CROSS_ENV (settings for both cross-node
 # nodes, e.g. "REDIS_BATCH_US=1000"; default none), OURS_ENV (settings for every
 # start of our node, cross-node included, e.g. "IO_THREADS=1"; default none),
+# SERVER_CPUS and BENCH_CPUS (taskset lists, e.g. 0 and 1: the servers, Redis
+# included, on one set of CPUs and the bench client on another; default: no
+# pinning, everything shares every CPU),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
 #
@@ -164,6 +167,13 @@ if [ -n "$PLOT_DIR" ] && ! "$PLOT_PY" -c 'import matplotlib' 2>/dev/null; then
     >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; log "could not install python3-matplotlib"; exit 1; }
 fi
 
+# SERVER_CPUS / BENCH_CPUS: taskset prefixes (empty: no pinning). taskset
+# execs its command, so the pids kept below are the servers' own.
+PIN_SERVER=()
+PIN_BENCH=()
+if [ -n "${SERVER_CPUS:-}" ]; then PIN_SERVER=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "${BENCH_CPUS:-}" ]; then PIN_BENCH=(taskset -c "$BENCH_CPUS"); fi
+
 # Both servers and the bench hold one descriptor per connection.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -193,7 +203,7 @@ start_ours() { # name port [extra env...]
   local name=$1 port=$2
   shift 2
   env WS_PORT="$port" BIND_ADDRESS=127.0.0.1 ENV_FILE=/nonexistent NODE_ID="$name" LOG_LEVEL=warn \
-    RATE_LIMIT_PER_SEC=1000000000 RATE_LIMIT_BURST=1000000000 ${OURS_ENV:-} "$@" "$NODE_BIN" >"$WORK/$name.log" 2>&1 &
+    RATE_LIMIT_PER_SEC=1000000000 RATE_LIMIT_BURST=1000000000 ${OURS_ENV:-} "$@" "${PIN_SERVER[@]}" "$NODE_BIN" >"$WORK/$name.log" 2>&1 &
   local pid=$!
   STARTED+=("$pid")
   wait_http "$port" /readyz || { cat "$WORK/$name.log" >&2; log "$name did not become ready"; exit 1; }
@@ -201,7 +211,7 @@ start_ours() { # name port [extra env...]
 }
 
 start_seed() { # port
-  (cd "$WORK/seed" && WS_PORT="$1" exec node server.js) >"$WORK/seed.log" 2>&1 &
+  (cd "$WORK/seed" && WS_PORT="$1" exec "${PIN_SERVER[@]}" node server.js) >"$WORK/seed.log" 2>&1 &
   local pid=$!
   STARTED+=("$pid")
   wait_http "$1" /api/ping || { cat "$WORK/seed.log" >&2; log "seed did not start"; exit 1; }
@@ -209,7 +219,7 @@ start_seed() { # port
 }
 
 start_redis() { # port
-  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+  "${PIN_SERVER[@]}" redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
   local pid=$!
   STARTED+=("$pid")
   for _ in $(seq 1 100); do
@@ -225,7 +235,7 @@ bench() {
   shift
   log "run $tag: signal-bench $*"
   local json
-  json=$("$BENCH" "$@" --label "$tag" --json) || true
+  json=$("${PIN_BENCH[@]}" "$BENCH" "$@" --label "$tag" --json) || true
   LAST_JSON=""
   [ -n "$json" ] || { log "$tag produced no result"; return 0; }
   echo "$json" >>"$RESULTS"
@@ -399,7 +409,7 @@ echo "loadavg_end=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$WORK/machine.txt"
 
 # -- the comparison and the charts --------------------------------------------------------
 
-KNOBS="OURS_ENV=\"${OURS_ENV:-}\" CROSS_ENV=\"${CROSS_ENV:-}\" SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS STORM_RUNS=$STORM_RUNS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
+KNOBS="OURS_ENV=\"${OURS_ENV:-}\" SERVER_CPUS=\"${SERVER_CPUS:-}\" BENCH_CPUS=\"${BENCH_CPUS:-}\" CROSS_ENV=\"${CROSS_ENV:-}\" SHARD_COUNTS=\"$SHARD_COUNTS\" SHARD_RUNS=$SHARD_RUNS RELAY_SECS=$RELAY_SECS WARMUP_SECS=$WARMUP_SECS ROOMS=$ROOMS WINDOW=$WINDOW SIZE=$SIZE THREADS=$THREADS STORM_CLIENTS=$STORM_CLIENTS STORM_RUNS=$STORM_RUNS IDLE_STEPS=\"$IDLE_STEPS\" HOLD_SECS=$HOLD_SECS KEEPALIVE_SECS=$KEEPALIVE_SECS IDLE_RELAY_RATE=$IDLE_RELAY_RATE IDLE_RELAY_ROOMS=$IDLE_RELAY_ROOMS FLOOD_ROOMS=$FLOOD_ROOMS FLOOD_MESSAGES=$FLOOD_MESSAGES FLOOD_SIZE=$FLOOD_SIZE FLOOD_SENDERS=$FLOOD_SENDERS FLOOD_WARMUP_ROUNDS=$FLOOD_WARMUP_ROUNDS FLOOD_RUNS=$FLOOD_RUNS FLOOD_THREADS=$FLOOD_THREADS"
 report() {
   node "$HERE/report.js" "$WORK/machine.txt" "$RESULTS" "$KNOBS"
 }
