@@ -286,15 +286,23 @@ scenario_relay() {
 
 # -- storm: fresh servers ---------------------------------------------------------------
 
+# fresh_pair LABEL ARGS...: one signal-bench run on a freshly started node of
+# ours (ours.LABEL), then one on a freshly started seed (seed.LABEL).
+fresh_pair() {
+  local label=$1
+  shift
+  start_ours ours "$OURS_PORT"
+  bench "ours.$label" "$@" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
+  stop_pid "$LAST_PID"
+  start_seed "$SEED_PORT"
+  bench "seed.$label" "$@" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
+  stop_pid "$LAST_PID"
+}
+
 scenario_storm() {
   local i
   for i in $(seq 1 "$STORM_RUNS"); do
-    start_ours ours "$OURS_PORT"
-    bench "ours.storm.$i" "${STORM[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
-    start_seed "$SEED_PORT"
-    bench "seed.storm.$i" "${STORM[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
+    fresh_pair "storm.$i" "${STORM[@]}"
   done
 }
 
@@ -309,12 +317,7 @@ scenario_idle() {
         --duration "$RELAY_SECS" --warmup "$WARMUP_SECS")
     fi
     local idle=(idle --connections "$n" --hold "$HOLD_SECS" --keepalive "$KEEPALIVE_SECS" --threads "$THREADS" "${extra[@]}")
-    start_ours ours "$OURS_PORT"
-    bench "ours.idle.$n" "${idle[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
-    start_seed "$SEED_PORT"
-    bench "seed.idle.$n" "${idle[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
+    fresh_pair "idle.$n" "${idle[@]}"
   done
 }
 
@@ -323,12 +326,7 @@ scenario_idle() {
 scenario_flood() {
   local i
   for i in $(seq 1 "$FLOOD_RUNS"); do
-    start_ours ours "$OURS_PORT"
-    bench "ours.flood.$i" "${FLOOD[@]}" --url "ws://127.0.0.1:$OURS_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
-    start_seed "$SEED_PORT"
-    bench "seed.flood.$i" "${FLOOD[@]}" --url "ws://127.0.0.1:$SEED_PORT/" --server-pid "$LAST_PID"
-    stop_pid "$LAST_PID"
+    fresh_pair "flood.$i" "${FLOOD[@]}"
   done
 }
 
