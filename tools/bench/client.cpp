@@ -129,7 +129,6 @@ void connection::on_connect(beast::error_code ec) {
     return fail(ec, "connect");
   beast::error_code ignored;
   sock_.set_option(tcp::no_delay(true), ignored);
-  sock_.non_blocking(true, ignored);
   timer_.expires_after(opts_.handshake_timeout);
   timer_.async_wait([this](beast::error_code e) {
     if (!e && !down_ && !open_)
