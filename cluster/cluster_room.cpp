@@ -3,6 +3,7 @@
 #include "actors/connection_actor.hpp"
 #include "actors/remote.hpp"
 #include "actors/room_id.hpp"
+#include "cluster/direct_route.hpp"
 #include "cluster/redis_bridge.hpp"
 #include "cluster/room_registry.hpp"
 #include "telemetry/log.hpp"
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <deque>
 #include <random>
+#include <utility>
 
 namespace signaling::cluster {
 
@@ -24,41 +26,80 @@ namespace {
 
 // The relay port of one seat of one room: what a member here gets for the
 // other seat when that seat is on another node or parked. Every frame is one
-// F envelope through SEAT_FRAMES (published to the seat's node, or kept
-// while it is parked); calls from one member queued back to back share one
+// F envelope: a plain PUBLISH to the seat's own channel while its member's
+// node listens there, else through SEAT_FRAMES (published to the seat's
+// node, or kept while it is parked); direct_route keeps them in order across
+// the switch. Scripted calls from one member queued back to back share one
 // script call.
 class seat_port final : public remote_relay {
 public:
   seat_port(redis_bridge* bridge, node_stats* stats, std::string room_id, const std::string& gen,
             const std::string& node_id, seat_role role)
-    : bridge_(bridge), stats_(stats), room_id_(std::move(room_id)),
-      seat_(bridge->seat_frames_args(room_id_, gen, role_name(role))),
-      header_(envelope::frame_header(room_id_, gen, node_id, role_name(role))) {}
+    : bridge_(bridge), header_(envelope::frame_header(room_id, gen, node_id, role_name(role))) {
+    // What the route sends through may outlive this port (a Redis answer
+    // still on its way): it holds its own copies.
+    auto out = std::make_shared<outlet>(outlet{bridge, stats, std::move(room_id), nullptr, {}});
+    out->seat = bridge->seat_frames_args(out->room_id, gen, role_name(role));
+    route_ = std::make_shared<route>(
+      [out](const route::channel& ch, std::string env) { out->direct(ch, std::move(env)); },
+      [out](std::string env, const caf::actor& sender, bool resent) { out->scripted(std::move(env), sender, resent); });
+    out->self = route_;
+  }
 
   void relay(std::string_view frame, const caf::actor& sender) override {
     std::string env;
     env.reserve(header_.size() + frame.size());
     env += header_;
     env += frame;
-    bridge_->relay(seat_, std::move(env), [stats = stats_, sender, id = room_id_](seat_frames_reply r) {
-      // `gone`: the room ended or the seat was given up (its member left, or
-      // was cut off as a slow reader) while the frame was on its way. Like a
-      // frame to a member leaving on this node, it is dropped silently: the
-      // sender is about to get peer-left (docs/protocol.md, Relaying).
-      if (r.result == seat_frames_reply::delivered || r.result == seat_frames_reply::kept ||
-          r.result == seat_frames_reply::gone)
-        return;
-      stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
-      caf::anon_send(sender, relay_failed{id});
-    });
+    route_->frame(std::move(env), sender);
   }
 
+  // The seat's member listens on `channel` (its node said so: a C envelope).
+  void open(const std::string& channel) { route_->open(bridge_->seat_publish_args(channel)); }
+  // The seat is parked or gone.
+  void close() { route_->close(); }
+
 private:
+  using route = direct_route<caf::actor>;
+
+  struct outlet {
+    redis_bridge* bridge;
+    node_stats* stats;
+    std::string room_id;
+    std::shared_ptr<const redis_bridge::args> seat;
+    std::weak_ptr<direct_route<caf::actor>> self;
+
+    // Both run with the route's lock held: they only queue.
+    void direct(const route::channel& ch, std::string env) {
+      stats->cross_direct.fetch_add(1, std::memory_order_relaxed);
+      bridge->relay_direct(ch, std::move(env), [r = self](bool heard) {
+        if (auto live = r.lock())
+          live->heard(heard);
+      });
+    }
+
+    void scripted(std::string env, const caf::actor& sender, bool resent) {
+      stats->cross_scripted.fetch_add(1, std::memory_order_relaxed);
+      if (resent)
+        stats->cross_resent.fetch_add(1, std::memory_order_relaxed);
+      bridge->relay(seat, std::move(env), [stats = stats, sender, id = room_id](seat_frames_reply r) {
+        // `gone`: the room ended or the seat was given up (its member left,
+        // or was cut off as a slow reader) while the frame was on its way.
+        // Like a frame to a member leaving on this node, it is dropped
+        // silently: the sender is about to get peer-left (docs/protocol.md,
+        // Relaying).
+        if (r.result == seat_frames_reply::delivered || r.result == seat_frames_reply::kept ||
+            r.result == seat_frames_reply::gone)
+          return;
+        stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
+        caf::anon_send(sender, relay_failed{id});
+      });
+    }
+  };
+
   redis_bridge* bridge_;
-  node_stats* stats_;
-  std::string room_id_;
-  std::shared_ptr<const redis_bridge::args> seat_;
   std::string header_;
+  std::shared_ptr<route> route_;
 };
 
 struct room_state {
@@ -68,7 +109,12 @@ struct room_state {
   redis_bridge* bridge = nullptr; // of the shard the room's id hashes to
   room_seats<caf::actor> seats;
   parked_share parked; // this room's part of /metrics' signal_parked_seats
-  std::shared_ptr<remote_relay> ports[2];   // made on first use, once gen is known
+  std::shared_ptr<seat_port> ports[2];      // made on first use, once gen is known
+  // The seat channel of each member here with a peer on another node
+  // (redis_bridge::seat_channel): its name from the subscribe on, and
+  // whether Redis confirmed it.
+  std::string channel[2];
+  bool listening[2] = {false, false};
   std::vector<std::string> in_flight[2];     // frames for a just-parked seat, before our fence
   std::string joining_token;                 // the guest's token while its join is announced
   // park_all (node drain): answered once every park's fence is back.
@@ -108,7 +154,7 @@ seat_role role_from(std::string_view name) {
   return name == "host" ? seat_role::host : seat_role::guest;
 }
 
-std::shared_ptr<remote_relay> port(room_ptr self, seat_role r) {
+std::shared_ptr<seat_port> port(room_ptr self, seat_role r) {
   auto& st = self->state;
   auto& p = st.ports[static_cast<int>(r)];
   if (!p)
@@ -133,6 +179,16 @@ void unregister(room_ptr self) {
   settings(self).registry->erase(self->state.id, self->address());
 }
 
+// The room is going: nobody here listens on a seat channel any more.
+void stop_listening(room_ptr self) {
+  auto& st = self->state;
+  for (int i = 0; i < 2; ++i) {
+    if (!st.channel[i].empty())
+      room_bridge(self).unsubscribe_seat(std::exchange(st.channel[i], {}), [] {});
+    st.listening[i] = false;
+  }
+}
+
 // Leaves without touching the room: its members are elsewhere or parked, and
 // Redis keeps the room. No envelope may reach us any more.
 void step_aside(room_ptr self, const char* why) {
@@ -142,6 +198,7 @@ void step_aside(room_ptr self, const char* why) {
   st.seats.end();
   count_parked(self);
   unregister(self);
+  stop_listening(self);
   for (auto& p : st.parked_waiters)
     p.deliver(std::uint64_t{0});
   st.parked_waiters.clear();
@@ -159,6 +216,7 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
   st.seats.end();
   count_parked(self);
   unregister(self);
+  stop_listening(self);
   auto& bridge = room_bridge(self);
   for (auto r : {seat_role::host, seat_role::guest}) {
     auto& s = st.seats.at(r);
@@ -199,6 +257,47 @@ void after_parks(room_ptr self) {
     step_aside(self, "members_parked");
 }
 
+void park_in_redis(room_ptr self, seat_role r, const std::string& conn, std::uint64_t acked) {
+  auto& st = self->state;
+  auto room = caf::actor_cast<cluster_room_actor>(self);
+  room_bridge(self).park_seat(st.id, st.gen, role_name(r), conn, acked,
+                               [room, r](park_reply p) { caf::anon_send(room, park_done{r, std::move(p)}); });
+}
+
+// Member `r` here has its peer on another node: tell that node it listens
+// on its seat channel (C), so frames for it become one PUBLISH each.
+void announce_channel(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  auto& s = st.seats.at(r);
+  auto& o = st.seats.at(other(r));
+  if (s.state != seat_state::here || o.state != seat_state::away || o.node == settings(self).node_id)
+    return;
+  room_bridge(self).publish(o.node,
+                            envelope::make(envelope::kind::listening, st.id, st.gen, settings(self).node_id,
+                                           role_name(r), conn_name(s.member)),
+                            nullptr);
+}
+
+// Member `r` here listens on its seat channel from now on, if its peer is on
+// another node; that node hears so once Redis confirms (channel_ready).
+void listen(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  auto i = static_cast<int>(r);
+  if (st.gen.empty() || st.seats.ended() || st.seats.at(r).state != seat_state::here ||
+      st.seats.at(other(r)).state != seat_state::away)
+    return;
+  if (!st.channel[i].empty()) {
+    if (st.listening[i]) // the peer moved: its new node needs to know
+      announce_channel(self, r);
+    return;
+  }
+  st.channel[i] = room_bridge(self).seat_channel(st.id, st.gen, conn_name(st.seats.at(r).member));
+  auto room = caf::actor_cast<cluster_room_actor>(self);
+  room_bridge(self).subscribe_seat(st.channel[i], [room, r, ch = st.channel[i]](bool ok) {
+    caf::anon_send(room, channel_ready{r, ch, ok});
+  });
+}
+
 // Member `r` here lost its connection (or the node is draining) after
 // relaying `acked` messages: its seat is kept for the grace, in Redis.
 void park(room_ptr self, seat_role r, std::uint64_t acked) {
@@ -217,9 +316,17 @@ void park(room_ptr self, seat_role r, std::uint64_t acked) {
     caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
     watch_grace(self, r);
   }
+  // Frames sent to its channel reach us until Redis confirms we stopped
+  // listening there; only then is the seat parked, so every one of them
+  // comes before the fence. Later ones find nobody and take SEAT_FRAMES.
+  auto i = static_cast<int>(r);
+  if (st.channel[i].empty())
+    return park_in_redis(self, r, conn, acked);
   auto room = caf::actor_cast<cluster_room_actor>(self);
-  room_bridge(self).park_seat(st.id, st.gen, role_name(r), conn, acked,
-                               [room, r](park_reply p) { caf::anon_send(room, park_done{r, std::move(p)}); });
+  room_bridge(self).unsubscribe_seat(std::exchange(st.channel[i], {}), [room, r, conn, acked] {
+    caf::anon_send(room, channel_closed{r, conn, acked});
+  });
+  st.listening[i] = false;
 }
 
 // A member here gets its seat; frames for it may go straight to it from now on.
@@ -246,6 +353,10 @@ void on_envelope(room_ptr self, room_envelope& e) {
         st.in_flight[static_cast<int>(r)].push_back(*e.frame);
       }
       return;
+    case envelope::kind::listening:
+      if (s.state == seat_state::away && s.node == e.node && s.conn == e.body && !st.gen.empty())
+        port(self, r)->open(room_bridge(self).seat_channel(st.id, st.gen, e.body));
+      return;
     case envelope::kind::fence:
       if (!s.fencing)
         return;
@@ -261,6 +372,7 @@ void on_envelope(room_ptr self, room_envelope& e) {
         return;
       st.seats.seat_away(seat_role::guest, e.node, e.body, unix_ms());
       caf::anon_send(host.member, peer_joined{me(self), peer_for(self, seat_role::host)});
+      listen(self, seat_role::host);
       log::debug("event=room_joined room={} guest_node={}", st.id, e.node);
       return;
     }
@@ -272,6 +384,8 @@ void on_envelope(room_ptr self, room_envelope& e) {
     case envelope::kind::parked:
       if (!st.seats.park_away(r, e.node))
         return;
+      if (auto& p = st.ports[static_cast<int>(r)])
+        p->close();
       count_parked(self);
       if (auto& o = st.seats.at(other(r)); o.state == seat_state::here) {
         caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
@@ -282,10 +396,13 @@ void on_envelope(room_ptr self, room_envelope& e) {
       if (s.state != seat_state::parked)
         return;
       st.seats.seat_away(r, e.node, e.body, unix_ms());
+      if (auto& p = st.ports[static_cast<int>(r)])
+        p->close(); // until its new node says it listens
       count_parked(self);
       st.in_flight[static_cast<int>(r)].clear();
       if (auto& o = st.seats.at(other(r)); o.state == seat_state::here)
         caf::anon_send(o.member, peer_back{me(self), peer_for(self, other(r))});
+      listen(self, other(r));
       log::debug("event=seat_resumed room={} role={} node={}", st.id, role_name(r), e.node);
       return;
   }
@@ -346,6 +463,7 @@ void on_resumed(room_ptr self, resume_done& d) {
   // Only now may frames bypass this actor: everything before is handed on.
   if (!st.seats.ended())
     announce_member(self, r);
+  listen(self, r);
   rp.deliver(true);
 }
 
@@ -436,6 +554,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
         if (st.seats.ended())
           return;
         announce_member(self, seat_role::guest);
+        listen(self, seat_role::guest);
         log::debug("event=room_joined room={} host_node={}", st.id, st.seats.at(seat_role::host).node);
         return;
       }
@@ -572,6 +691,18 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       });
     },
     [self](record_lost) { end_room(self, nullptr, true, "record_lost"); },
+    [self](channel_ready& c) {
+      auto& st = self->state;
+      auto i = static_cast<int>(c.role);
+      if (st.seats.ended() || st.channel[i] != c.channel || !c.ok)
+        return; // given up since, or not to be had (this seating stays on SEAT_FRAMES)
+      st.listening[i] = true;
+      announce_channel(self, c.role);
+    },
+    [self](channel_closed& c) {
+      if (!self->state.seats.ended())
+        park_in_redis(self, c.role, c.conn, c.acked);
+    },
     [self](reaped) { end_room(self, nullptr, true, "record_lost"); },
   };
 }

@@ -24,7 +24,7 @@ bool parse(std::string_view payload, parsed& out) {
   if (payload.size() < 2 || payload[1] != '|')
     return false;
   char k = payload[0];
-  if (k != 'F' && k != 'J' && k != 'L' && k != 'D' && k != 'R' && k != 'X')
+  if (k != 'F' && k != 'J' && k != 'L' && k != 'D' && k != 'R' && k != 'X' && k != 'C')
     return false;
   std::string_view fields[4];
   auto rest = payload.substr(2);

@@ -11,6 +11,8 @@
 //         R  parked seat `role` resumed on `node`; body = its connection name
 //         X  a fence, to the node that parked seat `role`: every envelope
 //            published to this channel before the park has arrived
+//         C  the member of seat `role` on `node` listens on its own seat
+//            channel (redis_bridge::seat_channel); body = its connection name
 //   gen   the room's generation (its first host connection): an envelope
 //         for an earlier room with the same id is told apart by it
 //   body  may contain '|': only the first five fields split
@@ -22,7 +24,8 @@
 
 namespace signaling::cluster::envelope {
 
-enum class kind : char { frame = 'F', joined = 'J', left = 'L', parked = 'D', resumed = 'R', fence = 'X' };
+enum class kind : char { frame = 'F', joined = 'J', left = 'L', parked = 'D', resumed = 'R', fence = 'X',
+                        listening = 'C' };
 
 std::string make(kind k, std::string_view room, std::string_view gen, std::string_view node, std::string_view role,
                  std::string_view body = {});

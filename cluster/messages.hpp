@@ -49,6 +49,22 @@ struct grace_checked {
 // RESTORE refused: the id went to another room while Redis had lost ours.
 struct record_lost {};
 
+// The seat channel of our member in seat `role` (redis_bridge::subscribe_seat)
+// is listened on (ok), or could not be.
+struct channel_ready {
+  seat_role role;
+  std::string channel;
+  bool ok = false;
+};
+
+// Redis confirmed we no longer listen on the seat channel of `role`: nothing
+// sent there reaches us any more, and its park may run.
+struct channel_closed {
+  seat_role role;
+  std::string conn;
+  std::uint64_t acked = 0;
+};
+
 // -- the directory tells its rooms ----------------------------------------------
 
 // A shard lost our records (a restart without data, FLUSHALL, a failover
@@ -104,6 +120,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling_cluster, caf::id_block::signaling::end)
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::create_done))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::join_done))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::misses_checked))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_ready))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_closed))
 
 CAF_END_TYPE_ID_BLOCK(signaling_cluster)
 
@@ -118,3 +136,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::reaped)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::create_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::join_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::misses_checked)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_ready)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_closed)

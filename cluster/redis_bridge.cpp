@@ -394,6 +394,29 @@ void redis_bridge::relay(const std::shared_ptr<const args>& seat, std::string en
                                [cb = std::move(cb)](redis_result r) { cb(seat_frames_reply::decode(r)); });
 }
 
+std::string redis_bridge::seat_channel(const std::string& id, const std::string& gen, const std::string& conn) const {
+  return impl_->opts.prefix + "seat:" + id + ":" + gen + ":" + conn;
+}
+
+void redis_bridge::subscribe_seat(const std::string& channel, std::function<void(bool)> done) {
+  impl_->subscriber.subscribe_once(channel, std::move(done));
+}
+
+void redis_bridge::unsubscribe_seat(const std::string& channel, std::function<void()> done) {
+  impl_->subscriber.unsubscribe(channel, std::move(done));
+}
+
+std::shared_ptr<const redis_bridge::args> redis_bridge::seat_publish_args(const std::string& channel) const {
+  return std::make_shared<const args>(args{"PUBLISH", channel});
+}
+
+void redis_bridge::relay_direct(const std::shared_ptr<const args>& publish, std::string envelope,
+                                std::function<void(bool)> cb) {
+  impl_->commands.command_batched(publish, std::move(envelope), [cb = std::move(cb)](redis_result r) {
+    cb(r.ok && r.reply.kind == redis_reply::integer && r.reply.value > 0);
+  });
+}
+
 void redis_bridge::prepend(const std::string& id, const std::string& gen, const std::string& role,
                            const std::vector<std::string>& frames) {
   auto a = impl_->seat_frames_argv(id, gen, role, "head");

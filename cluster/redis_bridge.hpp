@@ -136,6 +136,21 @@ public:
   // A frame for that seat, as an F envelope (envelope::frame_header + the
   // frame): published to its node, or kept while it is parked.
   void relay(const std::shared_ptr<const args>& seat, std::string envelope, std::function<void(seat_frames_reply)> cb);
+  // The direct path (docs/architecture.md, "A cross-node signal"): while a
+  // member seated here has its peer on another node, it has a channel of its
+  // own, subscribed on this node's subscriber link only, and frames for it
+  // are one plain PUBLISH there. The channel is never subscribed again once
+  // given up (on a park, an end, or a lost link), so a publisher that reads
+  // 0 listeners knows the frame, and every later one it sends there, went
+  // nowhere, and sends them through SEAT_FRAMES instead, in order.
+  std::string seat_channel(const std::string& id, const std::string& gen, const std::string& conn) const;
+  void subscribe_seat(const std::string& channel, std::function<void(bool ok)> done);
+  void unsubscribe_seat(const std::string& channel, std::function<void()> done);
+  // PUBLISH to a seat channel: the fixed part made once per channel, then
+  // each frame's F envelope; heard: its member's node got it. Batched like
+  // relay().
+  std::shared_ptr<const args> seat_publish_args(const std::string& channel) const;
+  void relay_direct(const std::shared_ptr<const args>& publish, std::string envelope, std::function<void(bool heard)> cb);
   // Frames that reached this node for a just-lost seat before its park took
   // effect: kept ahead of any kept since.
   void prepend(const std::string& id, const std::string& gen, const std::string& role,

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -199,6 +200,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   std::atomic<std::uint64_t> reconnect_count{0};
   std::deque<clock_type::time_point> inflight; // issue time of each command awaiting its reply
   std::set<std::string> channels;
+  // subscribe_once channels of this connection: waiting for their
+  // confirmation (done) or subscribed (no callback); and the callbacks of
+  // unsubscribes on their way.
+  std::map<std::string, std::function<void(bool)>> transient;
+  std::map<std::string, std::vector<std::function<void()>>> leaving;
   message_handler on_msg;
   state_handler on_st;
   refused_handler on_ref;
@@ -500,6 +506,18 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // The context is gone (or going) on hiredis's side: drop every reference.
   void forget_context() {
     ++gen;
+    // The connection's one-off channels go with it.
+    if (!transient.empty() || !leaving.empty())
+      net::post(strand, [transient = std::move(transient), leaving = std::move(leaving)] {
+        for (auto& t : transient)
+          if (t.second)
+            t.second(false);
+        for (auto& l : leaving)
+          for (auto& done : l.second)
+            done();
+      });
+    transient.clear();
+    leaving.clear();
     ac = nullptr;
     connecting = false;
     want_read = want_write = reading = writing = false;
@@ -662,7 +680,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       return;
     for (std::size_t i = 0; i < batch.size();) {
       std::size_t j = i + 1;
-      if (batch[i].batched)
+      if (batch[i].batched && batch[i].script) // plain commands stay one each
         while (j < batch.size() && batch[j].batched && batch[j].script == batch[i].script &&
                batch[j].fixed == batch[i].fixed)
           ++j;
@@ -840,8 +858,24 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (!reply || m->ac != c || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
       return;
     std::string_view kind{reply->element[0]->str, reply->element[0]->len};
+    std::string channel{reply->element[1]->str, reply->element[1]->len};
     if (kind == "subscribe") {
+      if (auto t = m->transient.find(channel); t != m->transient.end()) {
+        if (auto done = std::move(t->second)) {
+          t->second = nullptr;
+          done(true);
+        }
+        return;
+      }
       m->mark_up();
+    } else if (kind == "unsubscribe") {
+      m->transient.erase(channel);
+      if (auto l = m->leaving.find(channel); l != m->leaving.end()) {
+        auto waiting = std::move(l->second);
+        m->leaving.erase(l);
+        for (auto& done : waiting)
+          done();
+      }
     } else if (kind == "message" && m->on_msg) {
       m->on_msg(std::string_view{reply->element[1]->str, reply->element[1]->len},
                 std::string_view{reply->element[2]->str, reply->element[2]->len});
@@ -906,6 +940,43 @@ void redis_client::subscribe(std::string channel) {
     if (m->channels.insert(channel).second && m->ac && !m->connecting)
       m->send_subscribe(channel);
   });
+}
+
+void redis_client::subscribe_once(std::string channel, std::function<void(bool)> done) {
+  net::post(impl_->strand, [m = impl_, channel = std::move(channel), done = std::move(done)]() mutable {
+    if (!m->ac || !m->is_up || m->connecting || m->transient.count(channel) || m->channels.count(channel))
+      return done(false);
+    m->transient.emplace(channel, std::move(done));
+    m->send_subscribe(channel);
+  });
+}
+
+void redis_client::unsubscribe(std::string channel, std::function<void()> done) {
+  net::post(impl_->strand, [m = impl_, channel = std::move(channel), done = std::move(done)]() mutable {
+    if (!m->ac || !m->transient.count(channel))
+      return done();
+    auto& waiting = m->leaving[channel];
+    waiting.push_back(std::move(done));
+    if (waiting.size() > 1)
+      return; // already on its way
+    const char* argv[] = {"UNSUBSCRIBE", channel.data()};
+    std::size_t lens[] = {11, channel.size()};
+    if (redisAsyncCommandArgv(m->ac, nullptr, nullptr, 2, argv, lens) != REDIS_OK) {
+      auto refused = std::move(waiting);
+      m->leaving.erase(channel);
+      for (auto& d : refused)
+        d();
+    }
+  });
+}
+
+void redis_client::command_batched(std::shared_ptr<const args> fixed, std::string tail, callback cb) {
+  impl::queued q;
+  q.fixed = std::move(fixed);
+  q.tail = std::move(tail);
+  q.batched = true;
+  q.cb = std::move(cb);
+  impl_->enqueue(std::move(q));
 }
 
 void redis_client::reset(std::string why) {

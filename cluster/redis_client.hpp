@@ -126,6 +126,19 @@ public:
   void eval_batched(const lua_script& script, std::shared_ptr<const args> fixed, std::string tail, callback cb);
   // Thread-safe. The channel stays subscribed across reconnects.
   void subscribe(std::string channel);
+  // Thread-safe. A channel for this connection only: `done(true)` once Redis
+  // confirms it, `done(false)` at once while down or if the connection drops
+  // first. It is never subscribed again after a reconnect, so once it has
+  // lost its subscriber it keeps none (a publisher that reads 0 listeners
+  // there can rely on that). Its messages go to the message handler.
+  void subscribe_once(std::string channel, std::function<void(bool)> done);
+  // Thread-safe. Ends a subscribe_once channel; `done()` once Redis confirms
+  // (nothing published there after that reaches us), or at once when the
+  // connection that held it is gone.
+  void unsubscribe(std::string channel, std::function<void()> done);
+  // Plain commands that may share one write with batched calls: `fixed`
+  // followed by `tail`, one command each, waiting like eval_batched.
+  void command_batched(std::shared_ptr<const args> fixed, std::string tail, callback cb);
   // Drops the connection now (as after a timeout) and reconnects.
   void reset(std::string why);
   // Drops the connection unless it is to `host:port` (empty: any), and

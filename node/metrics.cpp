@@ -194,6 +194,13 @@ std::string render_metrics(const node_stats& st, const node_view& node) {
   e.sample("signal_relayed_total", st.relayed_resumed.load(), "path=\"resumed\"");
   e.sample("signal_relayed_total", st.relayed_out.load(), "path=\"cross_node_out\"");
   e.sample("signal_relayed_total", st.relayed_in.load(), "path=\"cross_node_in\"");
+  e.family("signal_cross_node_sends_total", "counter",
+           "How cross-node frames left: direct (one PUBLISH to the peer seat's own channel), scripted "
+           "(SEAT_FRAMES: the seat was parked, or had no channel yet), resent (scripted after a direct send "
+           "found nobody listening; also counted in scripted).");
+  e.sample("signal_cross_node_sends_total", st.cross_direct.load(), "way=\"direct\"");
+  e.sample("signal_cross_node_sends_total", st.cross_scripted.load(), "way=\"scripted\"");
+  e.sample("signal_cross_node_sends_total", st.cross_resent.load(), "way=\"resent\"");
   e.single("signal_relay_failures_total", "counter", "Cross-node frames no subscriber received (sender was told).",
            st.relay_failed.load());
 

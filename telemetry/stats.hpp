@@ -77,6 +77,12 @@ struct node_stats {
   std::atomic<std::uint64_t> relayed_out{0};     // frames published to a peer's node
   std::atomic<std::uint64_t> relayed_in{0};      // frames received from another node
   std::atomic<std::uint64_t> relay_failed{0};    // cross-node frames that could not be delivered
+  // How the frames of relayed_out went (cluster/direct_route.hpp): a plain
+  // PUBLISH to the seat's channel, or SEAT_FRAMES; `resent` of the scripted
+  // ones had gone directly first and found nobody listening.
+  std::atomic<std::uint64_t> cross_direct{0};
+  std::atomic<std::uint64_t> cross_scripted{0};
+  std::atomic<std::uint64_t> cross_resent{0};
   std::atomic<std::uint64_t> slow_closed{0};     // readers cut at the send-queue limit
   std::atomic<std::uint64_t> thread_moves{0};    // connections moved to their peer's I/O thread (PAIR_THREADS)
   std::array<std::atomic<std::uint64_t>, 16> errors{};  // `error` frames sent, by protocol::error_code

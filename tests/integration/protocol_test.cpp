@@ -751,6 +751,66 @@ NODE_CASE("/metrics is valid Prometheus text and its counters move with traffic"
   }));
 }
 
+// Across nodes a frame is one PUBLISH to the peer seat's own channel once the
+// peer's node listens there (cluster/direct_route.hpp); a peer lost with
+// frames on their way there gets them through SEAT_FRAMES, in order.
+TEST_CASE_TEMPLATE("across nodes frames go direct once the peer listens, and a lost peer keeps every frame sent after "
+                   "peer-disconnected, in order",
+                   T, two_nodes, two_nodes_batched) {
+  T net;
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  auto sends = [&](const std::string& way) {
+    return parse_prometheus(http_request(net.host_port(), "GET", "/metrics").body)
+      ["signal_cross_node_sends_total{way=\"" + way + "\"}"];
+  };
+  // The guest's node announces its channel once Redis confirms it: from then
+  // on the host's frames go direct.
+  int n = 0;
+  REQUIRE(eventually([&] {
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
+    read_json(p.guest);
+    return sends("direct") > 0;
+  }));
+  CHECK(sends("direct") + sends("scripted") == n);
+  CHECK(sends("resent") == 0);
+  // A burst, and the guest lost in the middle of it: what was on its way to
+  // the guest's channel is answered "nobody heard" and sent again through
+  // SEAT_FRAMES; nothing is delivered twice or out of order.
+  int first = n;
+  for (int i = 0; i < 100; ++i)
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
+  p.guest.kill();
+  for (int i = 0; i < 100; ++i)
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
+  REQUIRE(read_json(p.host, 10s)["type"] == "peer-disconnected");
+  int after = n; // everything from here on must reach the resumed guest
+  for (int i = 0; i < 20; ++i)
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
+  all_read(p.host);
+  ws_client back;
+  back.connect(net.host_port());
+  back.send(resume_msg(p.room, p.guest_token));
+  auto r = read_json(back);
+  REQUIRE(r["type"] == "resumed");
+  CHECK(r["dropped"] == 0);
+  std::vector<int> got;
+  for (int i = 0; i < r["pending"].get<int>(); ++i)
+    got.push_back(read_json(back)["n"].get<int>());
+  CHECK(read_json(p.host)["type"] == "peer-resumed");
+  // Lost with the connection: only what its node had written to it before
+  // it noticed, so what is kept is a run up to the last frame sent.
+  REQUIRE(!got.empty());
+  CHECK(got.front() >= first);
+  for (std::size_t i = 1; i < got.size(); ++i)
+    CHECK(got[i] == got[i - 1] + 1);
+  CHECK(got.back() == n - 1);
+  CHECK(got.front() <= after);
+  // The resumed guest is on the host's node now: the room goes on, both ways.
+  std::string up = json{{"type", "signal"}, {"roomId", p.room}, {"sdp", "from the resumed guest"}}.dump();
+  back.send(up);
+  CHECK(p.host.read_text() == up);
+}
+
 NODE_CASE("/metrics: readiness, build, process facts, refused upgrades by status, parked seats and resumed frames") {
   T net{{{"MAX_CONNECTIONS", "3"}}};
   auto scrape = [](std::uint16_t port) { return parse_prometheus(http_request(port, "GET", "/metrics").body); };
