@@ -5,11 +5,14 @@
 // and, when the guest is elsewhere, the guest's node each have one, and they
 // learn of each other's changes by envelopes (cluster/envelope.hpp).
 // Frames between the members never pass through it: a member here sends
-// through the relay port it got for the other seat (one SEAT_FRAMES call in
+// through the relay port it got for the other seat (one PUBLISH to that
+// seat's channel while its node listens there, else one SEAT_FRAMES call in
 // Redis), and frames arriving for a member here go straight to its
-// connection (room_registry). The room only steps in around a lost member:
-// frames that reached this node for it before its park took effect are kept
-// ahead of the rest.
+// connection (room_registry). The room subscribes its members' seat
+// channels when their peer is on another node and tells that node (C), and
+// steps in around a lost member: it stops listening on the member's channel
+// before the park, and frames that reached this node for it before the park
+// took effect are kept ahead of the rest.
 #pragma once
 
 #include "actors/room_actor.hpp"
