@@ -15,8 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <random>
 #include <utility>
 
@@ -42,7 +44,8 @@ public:
     out->seat = bridge->seat_frames_args(out->room_id, gen, role_name(role));
     route_ = std::make_shared<route>(
       [out](const route::channel& ch, std::string env) { out->direct(ch, std::move(env)); },
-      [out](std::string env, const caf::actor& sender, bool resent) { out->scripted(std::move(env), sender, resent); });
+      [out](std::string env, const caf::actor& sender, bool resent) { out->scripted(std::move(env), sender, resent); },
+      [out](const caf::actor& sender) { out->failed(sender); });
     out->self = route_;
   }
 
@@ -69,13 +72,23 @@ private:
     std::shared_ptr<const redis_bridge::args> seat;
     std::weak_ptr<direct_route<caf::actor>> self;
 
-    // Both run with the route's lock held: they only queue.
+    // These run with the route's lock held: they only queue.
     void direct(const route::channel& ch, std::string env) {
       stats->cross_direct.fetch_add(1, std::memory_order_relaxed);
-      bridge->relay_direct(ch, std::move(env), [r = self](bool heard) {
-        if (auto live = r.lock())
-          live->heard(heard);
+      // The answer keeps the route alive: an unheard frame is still sent
+      // again if the port went meanwhile (no cycle: the route holds us, the
+      // answer only the route).
+      bridge->relay_direct(ch, std::move(env), [r = self.lock()](redis_bridge::publish_answer a) {
+        if (r)
+          r->heard(a == redis_bridge::publish_answer::heard     ? route::answer::heard
+                   : a == redis_bridge::publish_answer::unheard ? route::answer::unheard
+                                                                : route::answer::failed);
       });
+    }
+
+    void failed(const caf::actor& sender) {
+      stats->relay_failed.fetch_add(1, std::memory_order_relaxed);
+      caf::anon_send(sender, relay_failed{room_id});
     }
 
     void scripted(std::string env, const caf::actor& sender, bool resent) {
@@ -115,6 +128,12 @@ struct room_state {
   // whether Redis confirmed it.
   std::string channel[2];
   bool listening[2] = {false, false};
+  unsigned channel_epoch[2] = {0, 0}; // a new name after each lost one
+  // Parks waiting for their channel's UNSUBSCRIBE to be confirmed, and the
+  // resumes that came meanwhile: sent once the parks are, so that a resume
+  // right after a loss finds the seat parked.
+  int parks_waiting = 0;
+  std::vector<std::function<void()>> resumes_waiting;
   std::vector<std::string> in_flight[2];     // frames for a just-parked seat, before our fence
   std::string joining_token;                 // the guest's token while its join is announced
   // park_all (node drain): answered once every park's fence is back.
@@ -253,8 +272,15 @@ void after_parks(room_ptr self) {
   for (auto& p : st.parked_waiters)
     p.deliver(std::uint64_t{1});
   st.parked_waiters.clear();
-  if (!st.seats.anyone_here())
+  if (!st.seats.anyone_here() && st.pending_resumes.empty() && st.resumes_waiting.empty())
     step_aside(self, "members_parked");
+}
+
+// What names member `r`'s seat channel after the room and generation: its
+// connection and how many channels it lost before (redis_bridge::seat_channel).
+std::string channel_name(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  return conn_name(st.seats.at(r).member) + ":" + std::to_string(st.channel_epoch[static_cast<int>(r)]);
 }
 
 void park_in_redis(room_ptr self, seat_role r, const std::string& conn, std::uint64_t acked) {
@@ -274,7 +300,7 @@ void announce_channel(room_ptr self, seat_role r) {
     return;
   room_bridge(self).publish(o.node,
                             envelope::make(envelope::kind::listening, st.id, st.gen, settings(self).node_id,
-                                           role_name(r), conn_name(s.member)),
+                                           role_name(r), channel_name(self, r)),
                             nullptr);
 }
 
@@ -291,11 +317,22 @@ void listen(room_ptr self, seat_role r) {
       announce_channel(self, r);
     return;
   }
-  st.channel[i] = room_bridge(self).seat_channel(st.id, st.gen, conn_name(st.seats.at(r).member));
+  st.channel[i] = room_bridge(self).seat_channel(st.id, st.gen, channel_name(self, r));
   auto room = caf::actor_cast<cluster_room_actor>(self);
-  room_bridge(self).subscribe_seat(st.channel[i], [room, r, ch = st.channel[i]](bool ok) {
-    caf::anon_send(room, channel_ready{r, ch, ok});
-  });
+  room_bridge(self).subscribe_seat(
+    st.channel[i], [room, r, ch = st.channel[i]](bool ok) { caf::anon_send(room, channel_ready{r, ch, ok}); },
+    [room, r, ch = st.channel[i]] { caf::anon_send(room, channel_lost{r, ch}); });
+}
+
+// The channel of member `r` is gone (lost with the subscriber link) or could
+// not be had: listen again under a new name a little later.
+void relisten_later(room_ptr self, seat_role r) {
+  auto& st = self->state;
+  auto i = static_cast<int>(r);
+  st.channel[i].clear();
+  st.listening[i] = false;
+  ++st.channel_epoch[i];
+  self->delayed_send(self, std::chrono::seconds(1), channel_retry{r});
 }
 
 // Member `r` here lost its connection (or the node is draining) after
@@ -327,6 +364,7 @@ void park(room_ptr self, seat_role r, std::uint64_t acked) {
     caf::anon_send(room, channel_closed{r, conn, acked});
   });
   st.listening[i] = false;
+  ++st.parks_waiting;
 }
 
 // A member here gets its seat; frames for it may go straight to it from now on.
@@ -353,8 +391,9 @@ void on_envelope(room_ptr self, room_envelope& e) {
         st.in_flight[static_cast<int>(r)].push_back(*e.frame);
       }
       return;
-    case envelope::kind::listening:
-      if (s.state == seat_state::away && s.node == e.node && s.conn == e.body && !st.gen.empty())
+    case envelope::kind::listening: // body: the member's connection, ':', the channel's epoch
+      if (s.state == seat_state::away && s.node == e.node && !st.gen.empty() &&
+          e.body.substr(0, e.body.rfind(':')) == s.conn)
         port(self, r)->open(room_bridge(self).seat_channel(st.id, st.gen, e.body));
       return;
     case envelope::kind::fence:
@@ -425,6 +464,8 @@ void on_resumed(room_ptr self, resume_done& d) {
     rp.deliver(false);
     if (st.seats.phase() == room_phase::resuming)
       step_aside(self, "resume_refused");
+    else
+      after_parks(self); // it may have been all that kept the room here
     return;
   }
   if (st.gen.empty()) {
@@ -589,10 +630,15 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       st.pending_resumes.push_back(rp);
       auto room = caf::actor_cast<cluster_room_actor>(self);
       auto token = make_resume_token();
-      room_bridge(self).resume(st.id, rs.token, conn_name(rs.conn), token,
-                               [room, conn = rs.conn, token](resume_reply r) {
-                                 caf::anon_send(room, resume_done{conn, token, std::move(r)});
-                               });
+      auto send = [bridge = &room_bridge(self), id = st.id, old = rs.token, room, conn = rs.conn, token] {
+        bridge->resume(id, old, conn_name(conn), token, [room, conn, token](resume_reply r) {
+          caf::anon_send(room, resume_done{conn, token, std::move(r)});
+        });
+      };
+      if (st.parks_waiting > 0)
+        st.resumes_waiting.push_back(std::move(send)); // after the park it may be for
+      else
+        send();
       return rp;
     },
     [self](resume_done& d) { on_resumed(self, d); },
@@ -694,15 +740,30 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
     [self](channel_ready& c) {
       auto& st = self->state;
       auto i = static_cast<int>(c.role);
-      if (st.seats.ended() || st.channel[i] != c.channel || !c.ok)
-        return; // given up since, or not to be had (this seating stays on SEAT_FRAMES)
+      if (st.seats.ended() || st.channel[i] != c.channel)
+        return; // given up since
+      if (!c.ok)
+        return relisten_later(self, c.role); // the link is down: again, later
       st.listening[i] = true;
       announce_channel(self, c.role);
     },
     [self](channel_closed& c) {
-      if (!self->state.seats.ended())
+      auto& st = self->state;
+      if (!st.seats.ended())
         park_in_redis(self, c.role, c.conn, c.acked);
+      if (--st.parks_waiting == 0) {
+        auto resumes = std::move(st.resumes_waiting);
+        st.resumes_waiting.clear();
+        for (auto& send : resumes)
+          send();
+      }
     },
+    [self](channel_lost& c) {
+      auto& st = self->state;
+      if (!st.seats.ended() && st.channel[static_cast<int>(c.role)] == c.channel)
+        relisten_later(self, c.role);
+    },
+    [self](channel_retry& c) { listen(self, c.role); },
     [self](reaped) { end_room(self, nullptr, true, "record_lost"); },
   };
 }

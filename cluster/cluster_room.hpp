@@ -31,7 +31,7 @@ using cluster_room_actor =
   room_actor::extend<caf::reacts_to<room_envelope>, caf::reacts_to<park_done>, caf::reacts_to<resume_done>,
                      caf::reacts_to<join_announced>, caf::reacts_to<grace_checked>, caf::reacts_to<record_lost>,
                      caf::reacts_to<write_back>, caf::reacts_to<reaped>, caf::reacts_to<channel_ready>,
-                     caf::reacts_to<channel_closed>>;
+                     caf::reacts_to<channel_closed>, caf::reacts_to<channel_lost>, caf::reacts_to<channel_retry>>;
 
 struct cluster_room_settings : room_settings {
   const shard_set* shards = nullptr;

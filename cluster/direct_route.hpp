@@ -8,7 +8,10 @@
 // A seat channel is never subscribed again once given up (redis_bridge), so
 // the first direct send answered "nobody heard" means it and every later one
 // sent there went nowhere: each is sent again through the scripted path as
-// its answer comes in, and frames made meanwhile wait behind them. Switching
+// its answer comes in, and frames made meanwhile wait behind them. A direct
+// send with no answer at all (the link dropped, or timed out) may or may not
+// have run: it is not sent again (that could deliver it twice) but reported
+// as failed, as a scripted send without an answer always was. Switching
 // to a new channel (the seat resumed elsewhere) also waits until nothing is in
 // flight to the old one. So the order in which Redis runs the sends is the
 // order of frame() calls, whatever happens to the channel.
@@ -34,12 +37,15 @@ public:
   // order; they must only queue the send (and not call back into the route).
   using direct_fn = std::function<void(const channel&, std::string envelope)>;
   using scripted_fn = std::function<void(std::string envelope, const Tag& tag, bool resent)>;
+  using failed_fn = std::function<void(const Tag& tag)>;
+  enum class answer { heard, unheard, failed };
 
   struct counts {
-    std::uint64_t direct = 0, scripted = 0, resent = 0;
+    std::uint64_t direct = 0, scripted = 0, resent = 0, failed = 0;
   };
 
-  direct_route(direct_fn direct, scripted_fn scripted) : direct_(std::move(direct)), scripted_(std::move(scripted)) {}
+  direct_route(direct_fn direct, scripted_fn scripted, failed_fn failed = nullptr)
+    : direct_(std::move(direct)), scripted_(std::move(scripted)), failed_(std::move(failed)) {}
 
   // A frame (its F envelope) from `tag`'s sender. Any thread.
   void frame(std::string envelope, Tag tag) {
@@ -57,20 +63,27 @@ public:
   }
 
   // The answer to the oldest direct send not answered yet.
-  void heard(bool yes) {
+  void heard(answer a) {
     std::lock_guard<std::mutex> g{m_};
     if (in_flight_.empty())
       return;
     auto f = std::move(in_flight_.front());
     in_flight_.pop_front();
-    if (!yes) {
-      // The channel lost its listener, for good.
+    if (a != answer::heard) {
+      // The channel lost its listener, for good (or we cannot tell: no
+      // answer; it is not taken again either way).
       dead_ = (*sent_to_)[1];
       if (current_ == sent_to_)
         current_ = nullptr;
-      ++counts_.resent;
-      ++counts_.scripted;
-      scripted_(std::move(f.envelope), f.tag, true);
+      if (a == answer::unheard) {
+        ++counts_.resent;
+        ++counts_.scripted;
+        scripted_(std::move(f.envelope), f.tag, true);
+      } else {
+        ++counts_.failed;
+        if (failed_)
+          failed_(f.tag);
+      }
     }
     settle();
   }
@@ -131,6 +144,7 @@ private:
   mutable std::mutex m_;
   direct_fn direct_;
   scripted_fn scripted_;
+  failed_fn failed_;
   channel current_; // direct sends go here; null: scripted
   channel next_;    // opened while frames were in flight to the one before
   channel sent_to_; // where the frames in flight went (one channel at a time)

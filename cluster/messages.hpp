@@ -57,6 +57,18 @@ struct channel_ready {
   bool ok = false;
 };
 
+// The subscriber link holding that channel dropped: it is gone for good.
+struct channel_lost {
+  seat_role role;
+  std::string channel;
+};
+
+// Time to listen again for member `role` (after a lost channel, or a
+// subscribe refused while the link was down).
+struct channel_retry {
+  seat_role role;
+};
+
 // Redis confirmed we no longer listen on the seat channel of `role`: nothing
 // sent there reaches us any more, and its park may run.
 struct channel_closed {
@@ -122,6 +134,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(signaling_cluster, caf::id_block::signaling::end)
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::misses_checked))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_ready))
   CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_closed))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_lost))
+  CAF_ADD_TYPE_ID(signaling_cluster, (signaling::cluster::channel_retry))
 
 CAF_END_TYPE_ID_BLOCK(signaling_cluster)
 
@@ -138,3 +152,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::join_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::misses_checked)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_ready)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_closed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_lost)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(signaling::cluster::channel_retry)

@@ -398,8 +398,9 @@ std::string redis_bridge::seat_channel(const std::string& id, const std::string&
   return impl_->opts.prefix + "seat:" + id + ":" + gen + ":" + conn;
 }
 
-void redis_bridge::subscribe_seat(const std::string& channel, std::function<void(bool)> done) {
-  impl_->subscriber.subscribe_once(channel, std::move(done));
+void redis_bridge::subscribe_seat(const std::string& channel, std::function<void(bool)> done,
+                                  std::function<void()> lost) {
+  impl_->subscriber.subscribe_once(channel, std::move(done), std::move(lost));
 }
 
 void redis_bridge::unsubscribe_seat(const std::string& channel, std::function<void()> done) {
@@ -411,9 +412,11 @@ std::shared_ptr<const redis_bridge::args> redis_bridge::seat_publish_args(const 
 }
 
 void redis_bridge::relay_direct(const std::shared_ptr<const args>& publish, std::string envelope,
-                                std::function<void(bool)> cb) {
+                                std::function<void(publish_answer)> cb) {
   impl_->commands.command_batched(publish, std::move(envelope), [cb = std::move(cb)](redis_result r) {
-    cb(r.ok && r.reply.kind == redis_reply::integer && r.reply.value > 0);
+    if (!r.ok || r.reply.kind != redis_reply::integer)
+      return cb(publish_answer::failed);
+    cb(r.reply.value > 0 ? publish_answer::heard : publish_answer::unheard);
   });
 }
 

@@ -144,13 +144,18 @@ public:
   // 0 listeners knows the frame, and every later one it sends there, went
   // nowhere, and sends them through SEAT_FRAMES instead, in order.
   std::string seat_channel(const std::string& id, const std::string& gen, const std::string& conn) const;
-  void subscribe_seat(const std::string& channel, std::function<void(bool ok)> done);
+  // `lost`: the subscriber link dropped after the confirmation, so the
+  // channel is gone for good (listen again under a new name).
+  void subscribe_seat(const std::string& channel, std::function<void(bool ok)> done, std::function<void()> lost);
   void unsubscribe_seat(const std::string& channel, std::function<void()> done);
   // PUBLISH to a seat channel: the fixed part made once per channel, then
-  // each frame's F envelope; heard: its member's node got it. Batched like
-  // relay().
+  // each frame's F envelope. Batched like relay(). The answer: heard (its
+  // member's node got it), unheard (nobody listens there), or failed (no
+  // answer: link down or timed out; it may or may not have run).
+  enum class publish_answer { heard, unheard, failed };
   std::shared_ptr<const args> seat_publish_args(const std::string& channel) const;
-  void relay_direct(const std::shared_ptr<const args>& publish, std::string envelope, std::function<void(bool heard)> cb);
+  void relay_direct(const std::shared_ptr<const args>& publish, std::string envelope,
+                    std::function<void(publish_answer)> cb);
   // Frames that reached this node for a just-lost seat before its park took
   // effect: kept ahead of any kept since.
   void prepend(const std::string& id, const std::string& gen, const std::string& role,

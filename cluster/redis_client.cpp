@@ -203,7 +203,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // subscribe_once channels of this connection: waiting for their
   // confirmation (done) or subscribed (no callback); and the callbacks of
   // unsubscribes on their way.
-  std::map<std::string, std::function<void(bool)>> transient;
+  struct once_channel {
+    std::function<void(bool)> done; // until Redis confirms
+    std::function<void()> lost;     // if the connection goes while it is subscribed
+  };
+  std::map<std::string, once_channel> transient;
   std::map<std::string, std::vector<std::function<void()>>> leaving;
   message_handler on_msg;
   state_handler on_st;
@@ -510,8 +514,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (!transient.empty() || !leaving.empty())
       net::post(strand, [transient = std::move(transient), leaving = std::move(leaving)] {
         for (auto& t : transient)
-          if (t.second)
-            t.second(false);
+          if (t.second.done)
+            t.second.done(false);
+          else if (t.second.lost)
+            t.second.lost();
         for (auto& l : leaving)
           for (auto& done : l.second)
             done();
@@ -702,7 +708,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   void issue(std::unique_ptr<pending> p) {
     if (!is_up || !ac)
       return fail(*p, "redis unavailable");
-    if (p->script && redoing)
+    // While scripts are being sent again after a NOSCRIPT, everything waits
+    // behind them, plain commands too: a frame's PUBLISH must not overtake
+    // the SEAT_FRAMES sent before it.
+    if (redoing)
       return held.push_back(std::move(p));
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
@@ -861,8 +870,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     std::string channel{reply->element[1]->str, reply->element[1]->len};
     if (kind == "subscribe") {
       if (auto t = m->transient.find(channel); t != m->transient.end()) {
-        if (auto done = std::move(t->second)) {
-          t->second = nullptr;
+        if (auto done = std::move(t->second.done)) {
+          t->second.done = nullptr;
           done(true);
         }
         return;
@@ -942,19 +951,22 @@ void redis_client::subscribe(std::string channel) {
   });
 }
 
-void redis_client::subscribe_once(std::string channel, std::function<void(bool)> done) {
-  net::post(impl_->strand, [m = impl_, channel = std::move(channel), done = std::move(done)]() mutable {
+void redis_client::subscribe_once(std::string channel, std::function<void(bool)> done, std::function<void()> lost) {
+  net::post(impl_->strand, [m = impl_, channel = std::move(channel), done = std::move(done),
+                            lost = std::move(lost)]() mutable {
     if (!m->ac || !m->is_up || m->connecting || m->transient.count(channel) || m->channels.count(channel))
       return done(false);
-    m->transient.emplace(channel, std::move(done));
+    m->transient.emplace(channel, impl::once_channel{std::move(done), std::move(lost)});
     m->send_subscribe(channel);
   });
 }
 
 void redis_client::unsubscribe(std::string channel, std::function<void()> done) {
   net::post(impl_->strand, [m = impl_, channel = std::move(channel), done = std::move(done)]() mutable {
-    if (!m->ac || !m->transient.count(channel))
+    auto t = m->transient.find(channel);
+    if (!m->ac || t == m->transient.end())
       return done();
+    t->second.lost = nullptr; // given up: its loss is no news
     auto& waiting = m->leaving[channel];
     waiting.push_back(std::move(done));
     if (waiting.size() > 1)

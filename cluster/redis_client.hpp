@@ -128,10 +128,12 @@ public:
   void subscribe(std::string channel);
   // Thread-safe. A channel for this connection only: `done(true)` once Redis
   // confirms it, `done(false)` at once while down or if the connection drops
-  // first. It is never subscribed again after a reconnect, so once it has
-  // lost its subscriber it keeps none (a publisher that reads 0 listeners
-  // there can rely on that). Its messages go to the message handler.
-  void subscribe_once(std::string channel, std::function<void(bool)> done);
+  // first, `lost()` if the connection drops after the confirmation (and no
+  // unsubscribe was asked for). It is never subscribed again after a
+  // reconnect, so once it has lost its subscriber it keeps none (a publisher
+  // that reads 0 listeners there can rely on that). Its messages go to the
+  // message handler.
+  void subscribe_once(std::string channel, std::function<void(bool)> done, std::function<void()> lost);
   // Thread-safe. Ends a subscribe_once channel; `done()` once Redis confirms
   // (nothing published there after that reaches us), or at once when the
   // connection that held it is gone.

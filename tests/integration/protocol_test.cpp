@@ -811,6 +811,82 @@ TEST_CASE_TEMPLATE("across nodes frames go direct once the peer listens, and a l
   CHECK(p.host.read_text() == up);
 }
 
+// Right after a loss, the lost member's node first gives up its seat channel
+// (an UNSUBSCRIBE Redis must confirm) and only then parks the seat: a resume
+// arriving meanwhile waits for the park instead of finding the seat still
+// seated (refused), and the room does not step aside while it is answered.
+TEST_CASE_TEMPLATE("a guest lost and resuming at once on its own node is resumed every time", T, two_nodes) {
+  T net;
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    auto p = resumable_pair{net.host_port(), net.guest_port()};
+    for (int i = 0; i < 3; ++i) {
+      p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", i}}.dump());
+      read_json(p.guest);
+    }
+    p.guest.kill();
+    ws_client back;
+    back.connect(net.guest_port());
+    back.send(resume_msg(p.room, p.guest_token));
+    auto r = read_json(back, 10s);
+    REQUIRE(r["type"] == "resumed");
+    std::string down = json{{"type", "signal"}, {"roomId", p.room}, {"round", round}}.dump();
+    p.host.send(down);
+    // peer-disconnected and peer-resumed may come first
+    for (;;) {
+      auto t = p.host.read_text();
+      if (t == down)
+        FAIL("the host got its own signal back");
+      auto j = json::parse(t);
+      if (j["type"] == "peer-resumed")
+        break;
+      REQUIRE(j["type"] == "peer-disconnected");
+    }
+    CHECK(back.read_text() == down);
+  }
+}
+
+// A seat channel is lost with the subscriber link that held it (here Redis
+// drops every pub/sub link): the room keeps relaying through SEAT_FRAMES, in
+// order, and its member's node listens again under a new name and says so,
+// so frames go direct again.
+TEST_CASE_TEMPLATE("seat channels lost with the subscriber links: frames keep their order and go direct again", T,
+                   two_nodes) {
+  T net;
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  auto sends = [&](const std::string& way) {
+    return parse_prometheus(http_request(net.host_port(), "GET", "/metrics").body)
+      ["signal_cross_node_sends_total{way=\"" + way + "\"}"];
+  };
+  std::vector<int> got;
+  int n = 0;
+  // Sends one signal; true if the guest got it, going direct, heard at once.
+  auto one_direct = [&] {
+    double direct = sends("direct"), resent = sends("resent");
+    p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
+    try {
+      for (;;) { // what went missing while the links were down is not waited for
+        int m = read_json(p.guest, 1s)["n"].get<int>();
+        got.push_back(m);
+        if (m == n - 1)
+          break;
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    return sends("direct") == direct + 1 && sends("resent") == resent;
+  };
+  REQUIRE(eventually(one_direct));
+  auto killed = net.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  REQUIRE(killed.size() == 1);
+  CHECK(killed[0] == "2"); // both nodes' subscriber links
+  int first_after = n;
+  REQUIRE(eventually(one_direct, 20s));
+  CHECK(n - first_after >= 2); // the first one after the kill found the old channel gone
+  for (std::size_t i = 1; i < got.size(); ++i)
+    CHECK(got[i] > got[i - 1]);
+}
+
 NODE_CASE("/metrics: readiness, build, process facts, refused upgrades by status, parked seats and resumed frames") {
   T net{{{"MAX_CONNECTIONS", "3"}}};
   auto scrape = [](std::uint16_t port) { return parse_prometheus(http_request(port, "GET", "/metrics").body); };

@@ -60,7 +60,7 @@ struct model {
       return false;
     bool heard = answers.front();
     answers.pop_front();
-    route.heard(heard);
+    route.heard(heard ? direct_route<int>::answer::heard : direct_route<int>::answer::unheard);
     return true;
   }
   void drain() {
@@ -161,6 +161,32 @@ TEST_CASE("the seat moves to a new channel while frames are in flight to the old
   auto t = m.route.totals();
   CHECK(t.resent == 2);
   CHECK(t.direct == 3); // f0, f1 to the old channel, f3 to the new one
+}
+
+TEST_CASE("a direct send without an answer is reported failed, not sent again, and the channel is not taken again") {
+  std::vector<int> failed;
+  std::vector<std::string> scripted;
+  int direct = 0;
+  direct_route<int> route{[&](const direct_route<int>::channel&, std::string) { ++direct; },
+                          [&](std::string env, const int&, bool) { scripted.push_back(env); },
+                          [&](const int& tag) { failed.push_back(tag); }};
+  route.open(model::chan("seat-1"));
+  route.frame("f0", 0);
+  route.frame("f1", 1);
+  route.frame("f2", 2);
+  route.heard(direct_route<int>::answer::heard);
+  route.heard(direct_route<int>::answer::failed); // the link dropped: it may have run
+  CHECK_FALSE(route.direct());
+  route.frame("f3", 3); // waits behind f2
+  CHECK(scripted.empty());
+  route.heard(direct_route<int>::answer::failed);
+  CHECK(failed == std::vector<int>{1, 2});
+  CHECK(scripted == std::vector<std::string>{"f3"});
+  route.open(model::chan("seat-1"));
+  CHECK_FALSE(route.direct());
+  CHECK(direct == 3);
+  CHECK(route.totals().failed == 2);
+  CHECK(route.totals().resent == 0);
 }
 
 TEST_CASE("close: frames go through SEAT_FRAMES from then on, those in flight are answered as they come") {
