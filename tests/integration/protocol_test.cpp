@@ -116,6 +116,14 @@ std::string resume_msg(const std::string& room, const std::string& token) {
   return json{{"type", "resume"}, {"roomId", room}, {"resumeToken", token}}.dump();
 }
 
+// `c` connects to `port` and resumes the seat of `token`; the answer.
+json resume_on(ws_client& c, std::uint16_t port, const std::string& room, const std::string& token,
+               std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  c.connect(port);
+  c.send(resume_msg(room, token));
+  return read_json(c, timeout);
+}
+
 template <class T>
 pair_in_room make_pair_in(const T& net) {
   return pair_in_room{net.host_port(), net.guest_port()};
@@ -268,9 +276,7 @@ PROTOCOL_CASE("a guest whose connection drops resumes on another node and gets a
   all_read(p.host);
   // Two nodes: the guest was on node B and comes back on node A.
   ws_client back;
-  back.connect(net.host_port());
-  back.send(resume_msg(p.room, p.guest_token));
-  auto r = read_json(back);
+  json r = resume_on(back, net.host_port(), p.room, p.guest_token);
   CHECK(r["type"] == "resumed");
   CHECK(r["roomId"] == p.room);
   CHECK(r["role"] == "guest");
@@ -788,9 +794,7 @@ TEST_CASE_TEMPLATE("across nodes frames go direct once the peer listens, and a l
     p.host.send(json{{"type", "signal"}, {"roomId", p.room}, {"n", n++}}.dump());
   all_read(p.host);
   ws_client back;
-  back.connect(net.host_port());
-  back.send(resume_msg(p.room, p.guest_token));
-  auto r = read_json(back);
+  json r = resume_on(back, net.host_port(), p.room, p.guest_token);
   REQUIRE(r["type"] == "resumed");
   CHECK(r["dropped"] == 0);
   std::vector<int> got;
@@ -826,10 +830,7 @@ TEST_CASE_TEMPLATE("a guest lost and resuming at once on its own node is resumed
     }
     p.guest.kill();
     ws_client back;
-    back.connect(net.guest_port());
-    back.send(resume_msg(p.room, p.guest_token));
-    auto r = read_json(back, 10s);
-    REQUIRE(r["type"] == "resumed");
+    REQUIRE(resume_on(back, net.guest_port(), p.room, p.guest_token, 10s)["type"] == "resumed");
     std::string down = json{{"type", "signal"}, {"roomId", p.room}, {"round", round}}.dump();
     p.host.send(down);
     // peer-disconnected and peer-resumed may come first
