@@ -2,6 +2,7 @@
 
 #include "actors/connection_actor.hpp"
 #include "actors/room_id.hpp"
+#include "actors/tsan_handoff.hpp"
 #include "cluster/cluster_room.hpp"
 #include "cluster/envelope.hpp"
 #include "cluster/messages.hpp"
@@ -379,6 +380,7 @@ void route(shared_parts& p, std::string_view payload) {
         s.stats->relayed_in.fetch_add(1, std::memory_order_relaxed);
         return deliver_to_connection(r.target, std::string(e.room), std::move(frame), received);
       case room_registry::route::room:
+        tsan::handed_over(frame.get()); // the room may pass it on to another I/O thread
         return caf::anon_send(r.target, room_envelope{e.k, std::string(e.node), std::string(e.role), {},
                                                       std::move(frame), received});
       case room_registry::route::unknown: return no_such_room();

@@ -3,6 +3,7 @@
 #include "actors/connection_actor.hpp"
 #include "actors/remote.hpp"
 #include "actors/room_id.hpp"
+#include "actors/tsan_handoff.hpp"
 #include "cluster/direct_route.hpp"
 #include "cluster/redis_bridge.hpp"
 #include "cluster/room_registry.hpp"
@@ -573,6 +574,8 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       end_room(self, nullptr, true, "park_failed");
     },
     [self](room_envelope& e) {
+      if (e.frame)
+        tsan::taken_over(e.frame.get());
       auto& st = self->state;
       auto phase = st.seats.phase();
       if (phase == room_phase::resuming || phase == room_phase::joining) {
