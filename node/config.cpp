@@ -155,8 +155,8 @@ const std::vector<setting>& settings() {
      [](const config& c) { return std::to_string(c.redis_batch.count()); }},
     {"NODE_ID", "name of this node in logs, /api/ping and Redis (default: host name)",
      [](config& c, const std::string& v) { c.node_id = v; }, [](const config& c) { return c.node_id; }},
-    {"IO_THREADS", "threads running sockets and connection actors (0: one per CPU this process may use: "
-                   "its affinity mask, capped by its cgroup CPU quota)",
+    {"IO_THREADS", "threads running sockets and connection actors (0: one per CPU this process may use, "
+                   "less one, at least one; the CPUs it may use: its affinity mask, capped by its cgroup CPU quota)",
      [](config& c, const std::string& v) { c.io_threads = static_cast<unsigned>(parse_uint("IO_THREADS", v, 0, 256)); },
      [](const config& c) { return std::to_string(c.io_threads); }},
     {"PAIR_THREADS", "1: a connection whose peer is on this node moves to the peer's I/O thread when it joins "

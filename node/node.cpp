@@ -331,7 +331,8 @@ void node::start() {
     char quota[32] = "none";
     if (b->quota)
       std::snprintf(quota, sizeof quota, "%.2f", *b->quota);
-    log::info("event=cpu_budget affinity_cpus={} cgroup_quota_cpus={} io_threads={}", b->affinity, quota, n);
+    log::info("event=cpu_budget affinity_cpus={} cgroup_quota_cpus={} usable_cpus={} io_threads={}", b->affinity, quota,
+              b->cpus, n);
   }
 }
 

@@ -152,7 +152,12 @@ cpu_budget usable_cpus(const std::string& cgroup_root, const std::string& self_c
     cpus = std::min(cpus, whole);
   }
   b.cpus = std::max(1u, cpus);
+  b.io_threads = io_threads_for(b.cpus);
   return b;
+}
+
+unsigned io_threads_for(unsigned cpus) {
+  return cpus > 1 ? cpus - 1 : 1;
 }
 
 } // namespace signaling::transport

@@ -130,7 +130,7 @@ void io_loop::for_each_session(F&& f) {
 // one moves to its peer's (PAIR_THREADS, websocket_session::move_to).
 class io_pool {
 public:
-  explicit io_pool(unsigned threads); // 0: one per CPU this process may use (cpu_budget.hpp)
+  explicit io_pool(unsigned threads); // 0: io_threads_for the CPUs this process may use (cpu_budget.hpp)
   ~io_pool();
   io_pool(const io_pool&) = delete;
   io_pool& operator=(const io_pool&) = delete;

@@ -143,26 +143,47 @@ TEST_CASE("SIGTERM while guests are joining and moving to their hosts' I/O threa
   }
 }
 
-TEST_CASE("IO_THREADS=0 runs one I/O thread per CPU the node may use: under taskset to one CPU, one") {
-  // The first CPU this test may run on (taskset fails on one outside the mask).
+namespace {
+
+// The first `n` CPUs this test may run on, as taskset's list ("" if fewer).
+std::string allowed_cpus(int n) {
   cpu_set_t set;
   CPU_ZERO(&set);
   REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &set))
-    ++cpu;
-  child_process node{{"/usr/bin/taskset", "-c", std::to_string(cpu), SIGNAL_NODE_BIN},
-                     node_env({{"IO_THREADS", "0"}})};
-  REQUIRE(wait_for_port(node, 20s));
-  auto listening = node.wait_for_line("event=listening", 5s);
-  auto budget = node.wait_for_line("event=cpu_budget", 5s);
-  REQUIRE(listening);
-  REQUIRE(budget);
-  INFO(*listening << "\n" << *budget);
-  CHECK(listening->find(" io_threads=1 ") != std::string::npos);
-  CHECK(budget->find(" affinity_cpus=1 ") != std::string::npos);
-  node.signal(SIGTERM);
-  CHECK(node.wait_exit(15s) == 0);
+  std::string list;
+  for (int cpu = 0; cpu < CPU_SETSIZE && n > 0; ++cpu)
+    if (CPU_ISSET(cpu, &set)) {
+      list += (list.empty() ? "" : ",") + std::to_string(cpu);
+      --n;
+    }
+  return n == 0 ? list : std::string();
+}
+
+} // namespace
+
+TEST_CASE("IO_THREADS=0 runs one I/O thread per CPU the node may use but one, at least one (taskset)") {
+  // One CPU: one thread; two CPUs: one thread as well (the other is left to
+  // the room actors' worker and the kernel: transport/cpu_budget.hpp).
+  for (int cpus : {1, 2}) {
+    auto list = allowed_cpus(cpus);
+    if (list.empty()) {
+      MESSAGE("fewer than " << cpus << " CPUs here: not tried");
+      continue;
+    }
+    CAPTURE(list);
+    child_process node{{"/usr/bin/taskset", "-c", list, SIGNAL_NODE_BIN}, node_env({{"IO_THREADS", "0"}})};
+    REQUIRE(wait_for_port(node, 20s));
+    auto listening = node.wait_for_line("event=listening", 5s);
+    auto budget = node.wait_for_line("event=cpu_budget", 5s);
+    REQUIRE(listening);
+    REQUIRE(budget);
+    INFO(*listening << "\n" << *budget);
+    CHECK(listening->find(" io_threads=1 ") != std::string::npos);
+    CHECK(budget->find(" affinity_cpus=" + std::to_string(cpus) + " ") != std::string::npos);
+    CHECK(budget->find(" usable_cpus=" + std::to_string(cpus) + " ") != std::string::npos);
+    node.signal(SIGTERM);
+    CHECK(node.wait_exit(15s) == 0);
+  }
 }
 
 TEST_CASE("SIGINT stops an idle node with exit status 0") {

@@ -53,12 +53,22 @@ TEST_CASE("cpu.max lines: a quota over a period, or none") {
   CHECK_FALSE(parse_cpu_max("100000 0"));
 }
 
-TEST_CASE("with no cgroup files, IO_THREADS=0 runs one thread per CPU of the affinity mask") {
+TEST_CASE("with no cgroup files, the node may use every CPU of the affinity mask") {
   tree t;
   auto b = usable_cpus(t.cg(), t.self());
   CHECK(b.affinity == affinity());
   CHECK_FALSE(b.quota);
   CHECK(b.cpus == affinity());
+  CHECK(b.io_threads == signaling::transport::io_threads_for(b.cpus));
+}
+
+TEST_CASE("IO_THREADS=0 runs one I/O thread per usable CPU but one, at least one") {
+  using signaling::transport::io_threads_for;
+  CHECK(io_threads_for(0) == 1);
+  CHECK(io_threads_for(1) == 1);
+  CHECK(io_threads_for(2) == 1);
+  CHECK(io_threads_for(3) == 2);
+  CHECK(io_threads_for(8) == 7);
 }
 
 TEST_CASE("a cgroup v2 quota below the affinity caps the threads, rounded down, at least one") {
