@@ -32,9 +32,11 @@ cpu_budget usable_cpus(const std::string& cgroup_root = "/sys/fs/cgroup",
 // CAF worker that runs the room actors, the kernel's network processing,
 // whatever shares the machine): an I/O thread more than that competes with
 // them for a core, wakes up for a smaller share of the sockets each time and
-// so makes more system calls per frame. On the 2-core benchmark machine one
-// thread cost less per relay than two in every scenario measured and was no
-// slower at peak (BENCHMARKS.md, "One I/O thread on two CPUs").
+// so makes more system calls per frame; under a cgroup quota, a thread per
+// CPU of the quota plus those others can use up the quota within a period and
+// be throttled for the rest of it. On the 2-core benchmark machine one thread
+// cost less per relay than two in every scenario measured and was no slower
+// at peak (BENCHMARKS.md, "One I/O thread on two CPUs").
 unsigned io_threads_for(unsigned cpus);
 
 // The quota a cgroup v2 `cpu.max` line states ("200000 100000": 2 CPUs;
