@@ -35,6 +35,14 @@ struct room_state {
   room_seats<caf::actor> seats;
   parked_share parked; // this room's part of /metrics' signal_parked_seats
   kept_frames kept[2] = {{0, 0}, {0, 0}};
+  // Resumes of a seat whose connection is gone but whose loss has not
+  // reached us yet (room_seats::here_with_token): answered once it has.
+  struct awaiting_loss {
+    resume_seat rs;
+    caf::typed_response_promise<bool> rp;
+    std::uint64_t timer = 0; // its grace_over: refused if still waiting
+  };
+  std::vector<awaiting_loss> awaiting;
   std::int64_t opened_ms = 0;
   static inline const char* name = "room";
 };
@@ -75,15 +83,44 @@ void end_room(room_ptr self, const caf::actor& leaving, const char* why) {
     if (s.state == seat_state::here && s.member != leaving)
       caf::anon_send(s.member, peer_left{me(self)});
   }
+  for (auto& a : st.awaiting) // the loss they waited for ended the room instead
+    a.rp.deliver(false);
+  st.awaiting.clear();
   log::debug("event=room_closed room={} reason={}", st.id, why);
   self->quit();
 }
 
+// Timers of rooms (grace_over): a parked seat's grace, or how long a resume
+// waits for a loss. Only compared for equality.
+std::atomic<std::uint64_t> next_timer{0};
+
 void watch_grace(room_ptr self, seat_role r) {
-  static std::atomic<std::uint64_t> next_timer{0}; // only compared for equality
   auto& s = self->state.seats.at(r);
   s.grace = ++next_timer;
   self->delayed_send(self, self->state.settings->resume_grace, grace_over{r, s.grace});
+}
+
+// Parked seat with `rs.token` goes to `rs.conn`; false if there is none.
+bool resume(room_ptr self, const resume_seat& rs) {
+  auto& st = self->state;
+  auto r = st.seats.parked_with_token(rs.token);
+  if (!r)
+    return false;
+  auto& k = st.kept[static_cast<int>(*r)];
+  auto dropped = k.dropped();
+  auto frames = k.take();
+  auto acked = st.seats.at(*r).acked;
+  auto token = make_resume_token();
+  st.seats.resume_here(*r, rs.conn, token, unix_ms());
+  count_parked(self);
+  self->monitor(rs.conn);
+  auto& o = st.seats.at(other(*r));
+  if (o.state == seat_state::here)
+    caf::anon_send(o.member, peer_back{me(self), peer_ref{rs.conn, nullptr}});
+  log::debug("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(*r), frames.size(), dropped);
+  caf::anon_send(rs.conn, seat_resumed{st.id, me(self), peer_for(self, *r), *r, std::move(token), std::move(frames),
+                                   dropped, st.seats.peer_connected(*r), acked});
+  return true;
 }
 
 room_actor::behavior_type room_behavior(room_ptr self) {
@@ -133,6 +170,14 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       if (o.state == seat_state::here)
         caf::anon_send(o.member, peer_gone{me(self), peer_ref{me(self), nullptr}});
       watch_grace(self, *r);
+      auto waiting = std::move(st.awaiting);
+      st.awaiting.clear();
+      for (auto& a : waiting) {
+        if (st.seats.here_with_token(a.rs.token, a.rs.conn))
+          st.awaiting.push_back(std::move(a)); // for the other seat
+        else
+          a.rp.deliver(resume(self, a.rs));
+      }
     },
     // From a member whose peer was parked when it sent: kept for the peer,
     // or handed on if the peer is back by now.
@@ -148,29 +193,26 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       else if (o.state == seat_state::parked)
         st.kept[static_cast<int>(other(*r))].push(std::move(f.frame));
     },
-    [self](resume_seat& rs) -> bool {
+    [self](resume_seat& rs) -> caf::result<bool> {
       auto& st = self->state;
-      auto r = st.seats.parked_with_token(rs.token);
-      if (!r)
-        return false;
-      auto& k = st.kept[static_cast<int>(*r)];
-      auto dropped = k.dropped();
-      auto frames = k.take();
-      auto acked = st.seats.at(*r).acked;
-      auto token = make_resume_token();
-      st.seats.resume_here(*r, rs.conn, token, unix_ms());
-      count_parked(self);
-      self->monitor(rs.conn);
-      auto& o = st.seats.at(other(*r));
-      if (o.state == seat_state::here)
-        caf::anon_send(o.member, peer_back{me(self), peer_ref{rs.conn, nullptr}});
-      log::debug("event=seat_resumed room={} role={} kept={} dropped={}", st.id, role_name(*r), frames.size(), dropped);
-      caf::anon_send(rs.conn, seat_resumed{st.id, me(self), peer_for(self, *r), *r, std::move(token), std::move(frames),
-                                       dropped, st.seats.peer_connected(*r), acked});
-      return true;
+      if (auto r = st.seats.here_with_token(rs.token, rs.conn)) {
+        auto rp = self->make_response_promise<bool>();
+        auto timer = ++next_timer;
+        st.awaiting.push_back({std::move(rs), rp, timer});
+        self->delayed_send(self, room_seats<caf::actor>::loss_wait, grace_over{*r, timer});
+        return rp;
+      }
+      return resume(self, rs);
     },
     [self](const grace_over& g) {
-      auto& s = self->state.seats.at(g.role);
+      auto& st = self->state;
+      for (auto i = st.awaiting.begin(); i != st.awaiting.end(); ++i)
+        if (i->timer == g.timer) { // no loss came: the seat's connection is alive
+          i->rp.deliver(false);
+          st.awaiting.erase(i);
+          return;
+        }
+      auto& s = st.seats.at(g.role);
       if (s.state == seat_state::parked && s.grace == g.timer)
         end_room(self, nullptr, "resume_grace_over");
     },

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,6 +174,24 @@ public:
       return std::nullopt;
     for (auto r : {seat_role::host, seat_role::guest})
       if (at(r).state == seat_state::parked && at(r).token == token)
+        return r;
+    return std::nullopt;
+  }
+
+  // How long such a resume waits for the loss; past it the seat's connection
+  // is taken to be alive and the resume is refused, as any resume of a seat
+  // that is not parked.
+  static constexpr std::chrono::milliseconds loss_wait{2000};
+
+  // A seat still here whose token is `token`, seated by another connection
+  // than `resumer`: a resume made before the room heard of that connection's
+  // loss (the client saw it first, or the loss is still on its way). The
+  // resume waits for the loss, which parks the seat.
+  std::optional<seat_role> here_with_token(const std::string& token, const Member& resumer) const {
+    if (token.empty() || ended())
+      return std::nullopt;
+    for (auto r : {seat_role::host, seat_role::guest})
+      if (at(r).state == seat_state::here && at(r).token == token && !(at(r).member == resumer))
         return r;
     return std::nullopt;
   }

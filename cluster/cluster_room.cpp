@@ -135,6 +135,10 @@ struct room_state {
   // right after a loss finds the seat parked.
   int parks_waiting = 0;
   std::vector<std::function<void()>> resumes_waiting;
+  // A resume came for a seat still here (room_seats::here_with_token): it,
+  // and every resume after it, waits for that seat's loss to park it, at
+  // most loss_wait (the timer of its grace_over; 0: not waiting).
+  std::uint64_t awaiting_loss[2] = {0, 0};
   std::vector<std::string> in_flight[2];     // frames for a just-parked seat, before our fence
   std::string joining_token;                 // the guest's token while its join is announced
   // park_all (node drain): answered once every park's fence is back.
@@ -254,12 +258,21 @@ void end_room(room_ptr self, const caf::actor& leaving, bool tell_remote, const 
   for (auto& p : st.parked_waiters)
     p.deliver(std::uint64_t{0});
   st.parked_waiters.clear();
+  // Resumes not answered yet (waiting for a loss or a park, or on their way
+  // to Redis) are refused: the room they were for is gone.
+  for (auto& p : st.pending_resumes)
+    p.deliver(false);
+  st.pending_resumes.clear();
+  st.resumes_waiting.clear();
   log::debug("event=room_closed room={} reason={}", st.id, why);
   self->quit();
 }
 
+// Timers of rooms (grace_over): a parked seat's grace, or how long resumes
+// wait for a loss. Only compared for equality.
+std::atomic<std::uint64_t> next_timer{0};
+
 void watch_grace(room_ptr self, seat_role r) {
-  static std::atomic<std::uint64_t> next_timer{0}; // only compared for equality
   auto& s = self->state.seats.at(r);
   s.grace = ++next_timer;
   self->delayed_send(self, settings(self).resume_grace, grace_over{r, s.grace});
@@ -338,7 +351,27 @@ void relisten_later(room_ptr self, seat_role r) {
 
 // Member `r` here lost its connection (or the node is draining) after
 // relaying `acked` messages: its seat is kept for the grace, in Redis.
+void park_seat(room_ptr self, seat_role r, std::uint64_t acked);
+
+// Resumes held back go to Redis once no park waits for its UNSUBSCRIBE and
+// no seat still here is waited for: in the order they came.
+void release_resumes(room_ptr self) {
+  auto& st = self->state;
+  if (st.parks_waiting > 0 || st.awaiting_loss[0] || st.awaiting_loss[1])
+    return;
+  auto resumes = std::move(st.resumes_waiting);
+  st.resumes_waiting.clear();
+  for (auto& send : resumes)
+    send();
+}
+
 void park(room_ptr self, seat_role r, std::uint64_t acked) {
+  self->state.awaiting_loss[static_cast<int>(r)] = 0;
+  park_seat(self, r, acked);
+  release_resumes(self);
+}
+
+void park_seat(room_ptr self, seat_role r, std::uint64_t acked) {
   auto& st = self->state;
   auto& s = st.seats.at(r);
   auto conn = conn_name(s.member);
@@ -610,6 +643,13 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
     },
     [self](const grace_over& g) {
       auto& st = self->state;
+      auto& waiting = st.awaiting_loss[static_cast<int>(g.role)];
+      if (waiting != 0 && waiting == g.timer) {
+        // No loss came: the seat's connection is alive. The resumes go to
+        // Redis, which refuses one for a seat that is not parked.
+        waiting = 0;
+        return release_resumes(self);
+      }
       auto& s = st.seats.at(g.role);
       if (st.seats.ended() || s.state != seat_state::parked || s.grace != g.timer)
         return;
@@ -638,7 +678,15 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
           caf::anon_send(room, resume_done{conn, token, std::move(r)});
         });
       };
-      if (st.parks_waiting > 0)
+      // The seat may still be here, its loss on the way: wait for it.
+      if (auto r = st.seats.here_with_token(rs.token, rs.conn)) {
+        auto& timer = st.awaiting_loss[static_cast<int>(*r)];
+        if (timer == 0) {
+          timer = ++next_timer;
+          self->delayed_send(self, room_seats<caf::actor>::loss_wait, grace_over{*r, timer});
+        }
+      }
+      if (st.parks_waiting > 0 || st.awaiting_loss[0] || st.awaiting_loss[1])
         st.resumes_waiting.push_back(std::move(send)); // after the park it may be for
       else
         send();
@@ -754,12 +802,8 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       auto& st = self->state;
       if (!st.seats.ended())
         park_in_redis(self, c.role, c.conn, c.acked);
-      if (--st.parks_waiting == 0) {
-        auto resumes = std::move(st.resumes_waiting);
-        st.resumes_waiting.clear();
-        for (auto& send : resumes)
-          send();
-      }
+      --st.parks_waiting;
+      release_resumes(self);
     },
     [self](channel_lost& c) {
       auto& st = self->state;

@@ -82,6 +82,21 @@ TEST_CASE("a parked seat keeps its token and count, and only its token brings it
   CHECK_FALSE(s.parked_with_token("guest-token")); // the old token is spent
 }
 
+TEST_CASE("a resume with the token of a seat still here, from another connection, names that seat to wait for") {
+  auto s = paired();
+  constexpr int fresh = 4;
+  CHECK(s.here_with_token("guest-token", fresh) == seat_role::guest);
+  CHECK(s.here_with_token("host-token", fresh) == seat_role::host);
+  CHECK_FALSE(s.here_with_token("guest-token", guest)); // its own connection: nothing to wait for
+  CHECK_FALSE(s.here_with_token("wrong", fresh));
+  CHECK_FALSE(s.here_with_token("", fresh));
+  s.park(seat_role::guest, 3); // the loss came: now a plain resume of a parked seat
+  CHECK_FALSE(s.here_with_token("guest-token", fresh));
+  CHECK(s.parked_with_token("guest-token") == seat_role::guest);
+  s.end();
+  CHECK_FALSE(s.here_with_token("host-token", fresh));
+}
+
 TEST_CASE("a member's frames go to the other member here, to a stand-in while it is parked or away, nowhere when free") {
   seats s;
   s.seat_here(seat_role::host, host, "t", 1);
