@@ -128,6 +128,13 @@ room_actor::behavior_type room_behavior(room_ptr self) {
     // A connection actor always says whether it left or was lost before it
     // terminates; this only catches one that could not.
     auto& st = self->state;
+    // A resumer waiting for a loss went: refused, its token still good.
+    for (auto i = st.awaiting.begin(); i != st.awaiting.end(); ++i)
+      if (i->rs.conn.address() == dm.source) {
+        i->rp.deliver(false);
+        st.awaiting.erase(i);
+        return;
+      }
     for (auto r : {seat_role::host, seat_role::guest}) {
       auto& s = st.seats.at(r);
       if (s.state == seat_state::here && s.member.address() == dm.source)
@@ -173,10 +180,12 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       auto waiting = std::move(st.awaiting);
       st.awaiting.clear();
       for (auto& a : waiting) {
-        if (st.seats.here_with_token(a.rs.token, a.rs.conn))
+        if (st.seats.here_with_token(a.rs.token, a.rs.conn)) {
           st.awaiting.push_back(std::move(a)); // for the other seat
-        else
+        } else {
+          self->demonitor(a.rs.conn);
           a.rp.deliver(resume(self, a.rs));
+        }
       }
     },
     // From a member whose peer was parked when it sent: kept for the peer,
@@ -198,6 +207,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       if (auto r = st.seats.here_with_token(rs.token, rs.conn)) {
         auto rp = self->make_response_promise<bool>();
         auto timer = ++next_timer;
+        self->monitor(rs.conn);
         st.awaiting.push_back({std::move(rs), rp, timer});
         self->delayed_send(self, room_seats<caf::actor>::loss_wait, grace_over{*r, timer});
         return rp;
@@ -208,6 +218,7 @@ room_actor::behavior_type room_behavior(room_ptr self) {
       auto& st = self->state;
       for (auto i = st.awaiting.begin(); i != st.awaiting.end(); ++i)
         if (i->timer == g.timer) { // no loss came: the seat's connection is alive
+          self->demonitor(i->rs.conn);
           i->rp.deliver(false);
           st.awaiting.erase(i);
           return;

@@ -134,7 +134,14 @@ struct room_state {
   // resumes that came meanwhile: sent once the parks are, so that a resume
   // right after a loss finds the seat parked.
   int parks_waiting = 0;
-  std::vector<std::function<void()>> resumes_waiting;
+  // Held resumes: the resumer (monitored while held: one that goes meanwhile
+  // is refused and never sent, so its token stays good) and how to send it.
+  // They are the last resumes.size() of pending_resumes, in order.
+  struct held_resume {
+    caf::actor conn;
+    std::function<void()> send;
+  };
+  std::vector<held_resume> resumes_waiting;
   // A resume came for a seat still here (room_seats::here_with_token): it,
   // and every resume after it, waits for that seat's loss to park it, at
   // most loss_wait (the timer of its grace_over; 0: not waiting).
@@ -361,8 +368,10 @@ void release_resumes(room_ptr self) {
     return;
   auto resumes = std::move(st.resumes_waiting);
   st.resumes_waiting.clear();
-  for (auto& send : resumes)
-    send();
+  for (auto& h : resumes) {
+    self->demonitor(h.conn);
+    h.send();
+  }
 }
 
 void park(room_ptr self, seat_role r, std::uint64_t acked) {
@@ -382,11 +391,11 @@ void park_seat(room_ptr self, seat_role r, std::uint64_t acked) {
   count_parked(self);
   s.fencing = true;
   log::debug("event=seat_parked room={} role={}", st.id, role_name(r));
-  auto& o = st.seats.at(other(r));
-  if (o.state == seat_state::here) {
-    caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(r))});
+  // The other member here hears peer-disconnected once Redis has the seat
+  // parked (park_done): a resume it prompts, on any node, finds it parked.
+  // (Its member on another node hears it from the PARK script itself.)
+  if (st.seats.at(other(r)).state == seat_state::here)
     watch_grace(self, r);
-  }
   // Frames sent to its channel reach us until Redis confirms we stopped
   // listening there; only then is the seat parked, so every one of them
   // comes before the fence. Later ones find nobody and take SEAT_FRAMES.
@@ -545,6 +554,16 @@ void on_resumed(room_ptr self, resume_done& d) {
 cluster_room_actor::behavior_type room_behavior(room_ptr self) {
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
+    // A held resumer went: refused, not sent.
+    auto& held = st.resumes_waiting;
+    for (std::size_t i = 0; i < held.size(); ++i)
+      if (held[i].conn.address() == dm.source) {
+        auto at = st.pending_resumes.size() - held.size() + i;
+        st.pending_resumes[at].deliver(false);
+        st.pending_resumes.erase(st.pending_resumes.begin() + static_cast<std::ptrdiff_t>(at));
+        held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
+        return after_parks(self);
+      }
     for (auto r : {seat_role::host, seat_role::guest}) {
       auto& s = st.seats.at(r);
       if (s.state == seat_state::here && s.member.address() == dm.source)
@@ -599,8 +618,14 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
     },
     [self](park_done& p) {
       auto& st = self->state;
-      if (st.seats.ended() || p.reply.result == outcome::ok)
+      if (st.seats.ended())
         return;
+      if (p.reply.result == outcome::ok) {
+        auto& o = st.seats.at(other(p.role));
+        if (st.seats.at(p.role).state == seat_state::parked && o.state == seat_state::here)
+          caf::anon_send(o.member, peer_gone{me(self), peer_for(self, other(p.role))});
+        return;
+      }
       // Not parked (Redis away, or the seat is no longer ours): the room
       // cannot wait for a resume.
       st.seats.at(p.role).fencing = false;
@@ -686,10 +711,12 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
           self->delayed_send(self, room_seats<caf::actor>::loss_wait, grace_over{*r, timer});
         }
       }
-      if (st.parks_waiting > 0 || st.awaiting_loss[0] || st.awaiting_loss[1])
-        st.resumes_waiting.push_back(std::move(send)); // after the park it may be for
-      else
+      if (st.parks_waiting == 0 && !st.awaiting_loss[0] && !st.awaiting_loss[1]) {
         send();
+        return rp;
+      }
+      self->monitor(rs.conn);
+      st.resumes_waiting.push_back({rs.conn, std::move(send)}); // after the park it may be for
       return rp;
     },
     [self](resume_done& d) { on_resumed(self, d); },

@@ -863,9 +863,71 @@ NODE_CASE("a resume waiting for the old connection's loss is refused when that c
   ws_client back;
   back.connect(net.guest_port());
   back.send(resume_msg(p.room, p.guest_token));
+  auto early = back.read(std::chrono::milliseconds(200)); // refused at once before
+  CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
   p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
   expect_error(back, "room-unavailable");
   CHECK(read_json(p.host)["type"] == "peer-left");
+}
+
+// A client can find its connection dead before the server does; its resume
+// waits for the loss (here: the old connection ends a moment after the resume
+// arrived) and is answered `resumed` once the seat is parked.
+NODE_CASE("a resume made while the seat's old connection is still open is answered once that connection is lost") {
+  T net;
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  ws_client back;
+  back.connect(net.guest_port());
+  back.send(resume_msg(p.room, p.guest_token));
+  auto early = back.read(std::chrono::milliseconds(200)); // refused at once before
+  CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+  p.guest.kill();
+  auto answer = read_json(back, 10s);
+  INFO(answer.dump());
+  REQUIRE(answer["type"] == "resumed");
+  CHECK(answer["role"] == "guest");
+  std::string after = json{{"type", "signal"}, {"roomId", p.room}, {"n", "after"}}.dump();
+  p.host.send(after);
+  for (;;) { // peer-disconnected and peer-resumed come first
+    auto j = json::parse(p.host.read_text());
+    if (j["type"] == "peer-resumed")
+      break;
+    REQUIRE(j["type"] == "peer-disconnected");
+  }
+  CHECK(back.read_text() == after);
+}
+
+// A resumer that goes while its resume waits is forgotten: the seat is not
+// given to it (which would end the room), and the token it carried still
+// reclaims the seat.
+NODE_CASE("a resumer that goes while its resume waits for the loss leaves the token good and the room open") {
+  T net;
+  auto p = resumable_pair{net.host_port(), net.guest_port()};
+  auto open_here = [&] {
+    return parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body)["signal_connections"];
+  };
+  auto before = open_here();
+  {
+    ws_client gone;
+    gone.connect(net.guest_port());
+    gone.send(resume_msg(p.room, p.guest_token));
+    auto early = gone.read(std::chrono::milliseconds(200));
+    CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+    gone.kill();
+  }
+  // Its node has closed it (the room hears of it as the actor ends) before
+  // the old connection goes.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (open_here() > before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(open_here() == before);
+  p.guest.kill();
+  REQUIRE(read_json(p.host, 10s)["type"] == "peer-disconnected");
+  ws_client back;
+  auto answer = resume_on(back, net.guest_port(), p.room, p.guest_token, 10s);
+  INFO(answer.dump());
+  REQUIRE(answer["type"] == "resumed");
+  CHECK(read_json(p.host)["type"] == "peer-resumed");
 }
 
 // A seat channel is lost with the subscriber link that held it (here Redis
