@@ -816,6 +816,31 @@ TEST_CASE_TEMPLATE("across nodes frames go direct once the peer listens, and a l
   CHECK(p.host.read_text() == up);
 }
 
+// `c` sends a resume of `token`'s seat to `port` and hears nothing for a
+// moment: the resume waits (a refusal, as before the wait, comes at once).
+void resume_waits(ws_client& c, std::uint16_t port, const std::string& room, const std::string& token) {
+  c.connect(port);
+  c.send(resume_msg(room, token));
+  auto early = c.read(std::chrono::milliseconds(200));
+  CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+}
+
+// After `back` resumed: `host` hears peer-disconnected (perhaps) and
+// peer-resumed, never its own signal, and its signal `sent` reaches `back`.
+void relays_after_resume(ws_client& host, ws_client& back, const std::string& sent) {
+  host.send(sent);
+  for (;;) {
+    auto t = host.read_text();
+    if (t == sent)
+      FAIL("the host got its own signal back");
+    auto j = json::parse(t);
+    if (j["type"] == "peer-resumed")
+      break;
+    REQUIRE(j["type"] == "peer-disconnected");
+  }
+  CHECK(back.read_text() == sent);
+}
+
 // Right after a loss, the resume may reach the room before the loss does (the
 // new connection's resume and the old one's end are read by different
 // threads), and across nodes the lost member's node first gives up its seat
@@ -837,19 +862,7 @@ NODE_CASE("a guest lost and resuming at once on its own node is resumed every ti
     auto answer = resume_on(back, net.guest_port(), p.room, p.guest_token, 10s);
     INFO(answer.dump());
     REQUIRE(answer["type"] == "resumed");
-    std::string down = json{{"type", "signal"}, {"roomId", p.room}, {"round", round}}.dump();
-    p.host.send(down);
-    // peer-disconnected and peer-resumed may come first
-    for (;;) {
-      auto t = p.host.read_text();
-      if (t == down)
-        FAIL("the host got its own signal back");
-      auto j = json::parse(t);
-      if (j["type"] == "peer-resumed")
-        break;
-      REQUIRE(j["type"] == "peer-disconnected");
-    }
-    CHECK(back.read_text() == down);
+    relays_after_resume(p.host, back, json{{"type", "signal"}, {"roomId", p.room}, {"round", round}}.dump());
   }
 }
 
@@ -861,10 +874,7 @@ NODE_CASE("a resume waiting for the old connection's loss is refused when that c
   T net;
   auto p = resumable_pair{net.host_port(), net.guest_port()};
   ws_client back;
-  back.connect(net.guest_port());
-  back.send(resume_msg(p.room, p.guest_token));
-  auto early = back.read(std::chrono::milliseconds(200)); // refused at once before
-  CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+  resume_waits(back, net.guest_port(), p.room, p.guest_token);
   p.guest.send(json{{"type", "leave-room"}, {"roomId", p.room}}.dump());
   expect_error(back, "room-unavailable");
   CHECK(read_json(p.host)["type"] == "peer-left");
@@ -877,24 +887,13 @@ NODE_CASE("a resume made while the seat's old connection is still open is answer
   T net;
   auto p = resumable_pair{net.host_port(), net.guest_port()};
   ws_client back;
-  back.connect(net.guest_port());
-  back.send(resume_msg(p.room, p.guest_token));
-  auto early = back.read(std::chrono::milliseconds(200)); // refused at once before
-  CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+  resume_waits(back, net.guest_port(), p.room, p.guest_token);
   p.guest.kill();
   auto answer = read_json(back, 10s);
   INFO(answer.dump());
   REQUIRE(answer["type"] == "resumed");
   CHECK(answer["role"] == "guest");
-  std::string after = json{{"type", "signal"}, {"roomId", p.room}, {"n", "after"}}.dump();
-  p.host.send(after);
-  for (;;) { // peer-disconnected and peer-resumed come first
-    auto j = json::parse(p.host.read_text());
-    if (j["type"] == "peer-resumed")
-      break;
-    REQUIRE(j["type"] == "peer-disconnected");
-  }
-  CHECK(back.read_text() == after);
+  relays_after_resume(p.host, back, json{{"type", "signal"}, {"roomId", p.room}, {"n", "after"}}.dump());
 }
 
 // A resumer that goes while its resume waits is forgotten: the seat is not
@@ -909,10 +908,7 @@ NODE_CASE("a resumer that goes while its resume waits for the loss leaves the to
   auto before = open_here();
   {
     ws_client gone;
-    gone.connect(net.guest_port());
-    gone.send(resume_msg(p.room, p.guest_token));
-    auto early = gone.read(std::chrono::milliseconds(200));
-    CHECK_MESSAGE(early.kind == ws_event::timeout, "answered while the old connection is open: " << early.data);
+    resume_waits(gone, net.guest_port(), p.room, p.guest_token);
     gone.kill();
   }
   // Its node has closed it (the room hears of it as the actor ends) before
