@@ -136,7 +136,7 @@ struct room_state {
   int parks_waiting = 0;
   // Held resumes: the resumer (monitored while held: one that goes meanwhile
   // is refused and never sent, so its token stays good) and how to send it.
-  // They are the last resumes.size() of pending_resumes, in order.
+  // They are the last resumes_waiting.size() of pending_resumes, in order.
   struct held_resume {
     caf::actor conn;
     std::function<void()> send;
@@ -356,10 +356,6 @@ void relisten_later(room_ptr self, seat_role r) {
   self->delayed_send(self, std::chrono::seconds(1), channel_retry{r});
 }
 
-// Member `r` here lost its connection (or the node is draining) after
-// relaying `acked` messages: its seat is kept for the grace, in Redis.
-void park_seat(room_ptr self, seat_role r, std::uint64_t acked);
-
 // Resumes held back go to Redis once no park waits for its UNSUBSCRIBE and
 // no seat still here is waited for: in the order they came.
 void release_resumes(room_ptr self) {
@@ -374,12 +370,8 @@ void release_resumes(room_ptr self) {
   }
 }
 
-void park(room_ptr self, seat_role r, std::uint64_t acked) {
-  self->state.awaiting_loss[static_cast<int>(r)] = 0;
-  park_seat(self, r, acked);
-  release_resumes(self);
-}
-
+// Member `r` here lost its connection (or the node is draining) after
+// relaying `acked` messages: its seat is kept for the grace, in Redis.
 void park_seat(room_ptr self, seat_role r, std::uint64_t acked) {
   auto& st = self->state;
   auto& s = st.seats.at(r);
@@ -408,6 +400,13 @@ void park_seat(room_ptr self, seat_role r, std::uint64_t acked) {
   });
   st.listening[i] = false;
   ++st.parks_waiting;
+}
+
+// The same, and then the resumes that waited for that loss.
+void park(room_ptr self, seat_role r, std::uint64_t acked) {
+  self->state.awaiting_loss[static_cast<int>(r)] = 0;
+  park_seat(self, r, acked);
+  release_resumes(self);
 }
 
 // A member here gets its seat; frames for it may go straight to it from now on.
