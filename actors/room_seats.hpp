@@ -15,11 +15,11 @@
 #include "actors/link.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>

@@ -152,7 +152,6 @@ cpu_budget usable_cpus(const std::string& cgroup_root, const std::string& self_c
     cpus = std::min(cpus, whole);
   }
   b.cpus = std::max(1u, cpus);
-  b.io_threads = io_threads_for(b.cpus);
   return b;
 }
 

@@ -14,8 +14,7 @@
 namespace signaling::transport {
 
 struct cpu_budget {
-  unsigned cpus = 1;              // CPUs this process may use
-  unsigned io_threads = 1;        // what IO_THREADS=0 runs: io_threads_for(cpus)
+  unsigned cpus = 1;              // CPUs this process may use (IO_THREADS=0 runs io_threads_for(cpus))
   unsigned affinity = 0;          // CPUs in the affinity mask (0: unknown)
   std::optional<double> quota;    // the tightest cgroup quota, in CPUs (none: unlimited)
 };

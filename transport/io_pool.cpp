@@ -106,7 +106,7 @@ std::size_t io_loop::poll() {
 io_pool::io_pool(unsigned threads) {
   if (!threads)
     budget_ = usable_cpus();
-  unsigned n = threads ? threads : budget_->io_threads;
+  unsigned n = threads ? threads : io_threads_for(budget_->cpus);
   auto base = timer_wheel::clock::now();
   for (unsigned i = 0; i < n; ++i)
     loops_.push_back(std::make_unique<io_loop>(i, base));

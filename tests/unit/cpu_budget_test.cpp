@@ -59,7 +59,6 @@ TEST_CASE("with no cgroup files, the node may use every CPU of the affinity mask
   CHECK(b.affinity == affinity());
   CHECK_FALSE(b.quota);
   CHECK(b.cpus == affinity());
-  CHECK(b.io_threads == signaling::transport::io_threads_for(b.cpus));
 }
 
 TEST_CASE("IO_THREADS=0 runs one I/O thread per usable CPU but one, at least one") {
