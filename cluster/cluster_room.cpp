@@ -356,11 +356,16 @@ void relisten_later(room_ptr self, seat_role r) {
   self->delayed_send(self, std::chrono::seconds(1), channel_retry{r});
 }
 
-// Resumes held back go to Redis once no park waits for its UNSUBSCRIBE and
-// no seat still here is waited for: in the order they came.
+// Resumes are held back while a park waits for its UNSUBSCRIBE or a seat
+// still here is waited for.
+bool resumes_held(const room_state& st) {
+  return st.parks_waiting > 0 || st.awaiting_loss[0] || st.awaiting_loss[1];
+}
+
+// Held resumes go to Redis once nothing holds them: in the order they came.
 void release_resumes(room_ptr self) {
   auto& st = self->state;
-  if (st.parks_waiting > 0 || st.awaiting_loss[0] || st.awaiting_loss[1])
+  if (resumes_held(st))
     return;
   auto resumes = std::move(st.resumes_waiting);
   st.resumes_waiting.clear();
@@ -710,7 +715,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
           self->delayed_send(self, room_seats<caf::actor>::loss_wait, grace_over{*r, timer});
         }
       }
-      if (st.parks_waiting == 0 && !st.awaiting_loss[0] && !st.awaiting_loss[1]) {
+      if (!resumes_held(st)) {
         send();
         return rp;
       }
