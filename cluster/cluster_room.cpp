@@ -509,10 +509,12 @@ void on_resumed(room_ptr self, resume_done& d) {
   auto& rr = d.reply;
   if (rr.result != outcome::ok || st.seats.ended() || (!st.gen.empty() && rr.gen != st.gen)) {
     rp.deliver(false);
-    if (st.seats.phase() == room_phase::resuming)
-      step_aside(self, "resume_refused");
-    else
+    if (st.seats.phase() != room_phase::resuming)
       after_parks(self); // it may have been all that kept the room here
+    else if (st.pending_resumes.empty())
+      step_aside(self, "resume_refused");
+    // (else resumes made behind it are on their way to Redis: their answers
+    // come here, and one of them may open the room.)
     return;
   }
   if (st.gen.empty()) {

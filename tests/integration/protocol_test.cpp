@@ -926,6 +926,40 @@ NODE_CASE("a resumer that goes while its resume waits for the loss leaves the to
   CHECK(read_json(p.host)["type"] == "peer-resumed");
 }
 
+// On a node that holds no member of the room any more, a resume opens a room
+// there to ask Redis; a second resume of that room on that node meanwhile
+// waits behind the first. A refusal of the first (a wrong token) must not
+// close that room before the second is answered: its client would wait for
+// ever, and Redis would give the seat to a connection nobody serves.
+TEST_CASE_TEMPLATE("a refused resume does not drop a second resume of the same room on the same node", T,
+                   two_nodes) {
+  T net;
+  auto rooms_on_guest_node = [&] {
+    return parse_prometheus(http_request(net.guest_port(), "GET", "/metrics").body)["signal_rooms"];
+  };
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    auto p = resumable_pair{net.host_port(), net.guest_port()};
+    p.guest.kill();
+    REQUIRE(read_json(p.host, 10s)["type"] == "peer-disconnected");
+    // The guest's node keeps no room once its only member there is parked.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (rooms_on_guest_node() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(rooms_on_guest_node() == 0);
+    ws_client forger, back;
+    forger.connect(net.guest_port());
+    back.connect(net.guest_port());
+    forger.send(resume_msg(p.room, std::string(32, '0')));
+    back.send(resume_msg(p.room, p.guest_token));
+    expect_error(forger, "room-unavailable");
+    auto answer = read_json(back, 10s);
+    INFO(answer.dump());
+    REQUIRE(answer["type"] == "resumed");
+    relays_after_resume(p.host, back, json{{"type", "signal"}, {"roomId", p.room}, {"round", round}}.dump());
+  }
+}
+
 // A seat channel is lost with the subscriber link that held it (here Redis
 // drops every pub/sub link): the room keeps relaying through SEAT_FRAMES, in
 // order, and its member's node listens again under a new name and says so,
