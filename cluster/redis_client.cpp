@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <charconv>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -150,6 +151,22 @@ redis_reply copy_reply(const redisReply* r) {
   return out;
 }
 
+// RESP framing of a command, as redisFormatCommandArgv writes it: "*N" then
+// "$len" and the bytes of each argument, every line ended by CRLF.
+void append_length(std::string& out, char tag, std::size_t n) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out += tag;
+  out.append(digits, end);
+  out += "\r\n";
+}
+
+void append_argument(std::string& out, std::string_view a) {
+  append_length(out, '$', a.size());
+  out += a;
+  out += "\r\n";
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -233,6 +250,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   };
   std::mutex queue_mutex;
   std::vector<queued> queue;
+  std::vector<queued> flushing; // on the strand: the batch being sent (see flush)
   static constexpr std::size_t batch_full = 64;
   bool flush_posted = false;  // a flush (or the batch timer's wait) is on its way
   bool urgent_posted = false; // a flush without waiting is on its way
@@ -249,6 +267,53 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     std::vector<std::string> tails;
     bool by_sha = false; // sent as EVALSHA
   };
+  // Answered commands' records, kept for the next ones with their vectors'
+  // room (a relayed frame would otherwise allocate three times for its
+  // record alone). On the strand only.
+  static constexpr std::size_t spare_max = 256;
+  std::vector<std::unique_ptr<pending>> spare;
+  // The command being written, in RESP: one buffer for every command, where
+  // hiredis's own formatting allocates two strings per command.
+  std::string wire;
+
+  std::unique_ptr<pending> make_pending() {
+    std::unique_ptr<pending> p;
+    if (spare.empty()) {
+      p = std::make_unique<pending>();
+    } else {
+      p = std::move(spare.back());
+      spare.pop_back();
+    }
+    p->self = shared_from_this();
+    return p;
+  }
+
+  // `p`'s callbacks have run: its record goes back to `spare`.
+  static void recycle(std::unique_ptr<pending> p) {
+    auto self = std::move(p->self); // the last owner of the client, perhaps
+    if (self->spare.size() >= spare_max)
+      return;
+    p->cbs.clear();
+    p->script = nullptr;
+    p->fixed.reset();
+    p->tails.clear();
+    p->by_sha = false;
+    self->spare.push_back(std::move(p));
+  }
+
+  // Hands `p` (its command in `wire`) to hiredis, or fails it.
+  void send(std::unique_ptr<pending> p) {
+    p->gen = gen;
+    auto* raw = p.release();
+    inflight.push_back(clock_type::now());
+    if (redisAsyncFormattedCommand(ac, on_reply, raw, wire.data(), wire.size()) != REDIS_OK) {
+      inflight.pop_back();
+      std::unique_ptr<pending> owned{raw};
+      if (owned->by_sha)
+        --by_sha_inflight;
+      fail(*owned, "redis command rejected");
+    }
+  }
   // After a NOSCRIPT, script calls go again, as EVAL, in the order they were
   // first made: those answered NOSCRIPT wait in `redo` (in the order sent)
   // and every script call made meanwhile in `held`, until each EVALSHA sent
@@ -676,10 +741,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // On the strand: sends everything queued, in order; batched calls with the
   // same script and arguments next to each other become one EVALSHA.
   void flush() {
-    std::vector<queued> batch;
+    auto& batch = flushing;
     {
       std::lock_guard<std::mutex> g{queue_mutex};
-      batch.swap(queue);
+      batch.swap(queue); // the queue gets the last batch's room, emptied
       flush_posted = urgent_posted = false;
     }
     if (batch.empty())
@@ -690,8 +755,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         while (j < batch.size() && batch[j].batched && batch[j].script == batch[i].script &&
                batch[j].fixed == batch[i].fixed)
           ++j;
-      auto p = std::make_unique<pending>();
-      p->self = shared_from_this();
+      auto p = make_pending();
       p->script = batch[i].script;
       p->fixed = std::move(batch[i].fixed);
       for (std::size_t k = i; k < j; ++k) {
@@ -702,6 +766,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       issue(std::move(p));
       i = j;
     }
+    batch.clear();
   }
 
   // Sends one command (or fails it at once while down).
@@ -713,38 +778,26 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     // the SEAT_FRAMES sent before it.
     if (redoing)
       return held.push_back(std::move(p));
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    auto add = [&](std::string_view a) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    };
+    wire.clear();
+    std::size_t argc = p->fixed->size() + p->tails.size() + (p->script ? 3 : 0);
+    append_length(wire, '*', argc);
     if (p->script) {
       p->by_sha = scripts_loaded;
       if (scripts_loaded) {
         ++by_sha_inflight;
-        add("EVALSHA");
-        add(p->script->sha1);
+        append_argument(wire, "EVALSHA");
+        append_argument(wire, p->script->sha1);
       } else {
-        add("EVAL");
-        add(p->script->body);
+        append_argument(wire, "EVAL");
+        append_argument(wire, p->script->body);
       }
-      add("0");
+      append_argument(wire, "0");
     }
     for (const auto& a : *p->fixed)
-      add(a);
+      append_argument(wire, a);
     for (const auto& t : p->tails)
-      add(t);
-    p->gen = gen;
-    auto* raw = p.release();
-    inflight.push_back(clock_type::now());
-    if (redisAsyncCommandArgv(ac, on_reply, raw, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-      inflight.pop_back();
-      std::unique_ptr<pending> owned{raw};
-      if (owned->by_sha)
-        --by_sha_inflight;
-      fail(*owned, "redis command rejected");
-    }
+      append_argument(wire, t);
+    send(std::move(p));
   }
 
   // Every EVALSHA sent before the NOSCRIPT is answered: what waits goes now.
@@ -770,26 +823,16 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
   // A plain command of the client's own (AUTH, SELECT, PING, SCRIPT LOAD).
   void issue(args a, callback cb) {
-    auto p = std::make_unique<pending>();
-    p->self = shared_from_this();
+    auto p = make_pending();
     p->fixed = std::make_shared<const args>(std::move(a));
     p->cbs.push_back(std::move(cb));
     if (!ac)
       return fail(*p, "redis unavailable");
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& x : *p->fixed) {
-      argv.push_back(x.data());
-      lens.push_back(x.size());
-    }
-    p->gen = gen;
-    auto* raw = p.release();
-    inflight.push_back(clock_type::now());
-    if (redisAsyncCommandArgv(ac, on_reply, raw, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-      inflight.pop_back();
-      std::unique_ptr<pending> owned{raw};
-      fail(*owned, "redis command rejected");
-    }
+    wire.clear();
+    append_length(wire, '*', p->fixed->size());
+    for (const auto& x : *p->fixed)
+      append_argument(wire, x);
+    send(std::move(p));
   }
 
   // SCRIPT LOAD of every script: on each new connection, and after a NOSCRIPT.
@@ -852,6 +895,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     for (std::size_t i = 0; i < p->cbs.size(); ++i)
       if (p->cbs[i])
         p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
+    recycle(std::move(p));
   }
 
   void send_subscribe(const std::string& channel) {
@@ -867,6 +911,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (!reply || m->ac != c || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
       return;
     std::string_view kind{reply->element[0]->str, reply->element[0]->len};
+    if (kind == "message") {
+      if (m->on_msg)
+        m->on_msg(std::string_view{reply->element[1]->str, reply->element[1]->len},
+                  std::string_view{reply->element[2]->str, reply->element[2]->len});
+      return;
+    }
     std::string channel{reply->element[1]->str, reply->element[1]->len};
     if (kind == "subscribe") {
       if (auto t = m->transient.find(channel); t != m->transient.end()) {
@@ -885,9 +935,6 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         for (auto& done : waiting)
           done();
       }
-    } else if (kind == "message" && m->on_msg) {
-      m->on_msg(std::string_view{reply->element[1]->str, reply->element[1]->len},
-                std::string_view{reply->element[2]->str, reply->element[2]->len});
     }
   }
 };
