@@ -35,8 +35,9 @@ public:
     std::chrono::milliseconds node_ttl{5000};  // a node silent this long is dead
     std::chrono::milliseconds heartbeat{1000}; // refresh and reap period
     std::chrono::milliseconds command_timeout{2000};
-    // How long a relayed frame may wait for others to share its write
-    // (redis_client::options::batch_delay; the commands link only).
+    // The least time between two writes of relayed frames, which wait for
+    // it to share a write (redis_client::options::batch_delay; the commands
+    // link only).
     std::chrono::microseconds batch_delay{0};
     // Seat resume: how long a lost member's seat is kept, and the bounds of
     // the frames kept for it meanwhile (oldest dropped first). 0: no resume.

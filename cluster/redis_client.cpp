@@ -254,6 +254,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   static constexpr std::size_t batch_full = 64;
   bool flush_posted = false;  // a flush (or the batch timer's wait) is on its way
   bool urgent_posted = false; // a flush without waiting is on its way
+  clock_type::time_point last_flush{}; // the last write (of a flush: see enqueue)
 
   // A command in flight travels through hiredis as privdata: its callbacks
   // (several when batched calls share it) and, for a script, its arguments,
@@ -705,23 +706,28 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
   // Any thread: queues `q`; the first command of a batch posts its flush, so a
   // burst from many threads costs one hop to the strand and one write. A
-  // batched call (a relayed frame) may wait up to options::batch_delay for
-  // others to join it: one write to Redis, and so one wake-up of Redis and of
-  // the receiving node, for all of them. Anything else goes at once, and
-  // takes what waits with it.
+  // batched call (a relayed frame) that comes within options::batch_delay of
+  // the last write waits for the rest of that time, so that others share its
+  // write: one write to Redis, and so one wake-up of Redis and of the
+  // receiving node, for all of them. One that comes after a quieter moment
+  // goes at once, as does anything else (which takes what waits with it).
   void enqueue(queued q) {
-    bool wait = q.batched && opts.batch_delay.count() > 0;
-    bool post = false, now = false;
+    bool batched = q.batched && opts.batch_delay.count() > 0;
+    bool wait = false, post = false, now = false;
+    clock_type::time_point due{};
     {
       std::lock_guard<std::mutex> g{queue_mutex};
       queue.push_back(std::move(q));
       // Enough to fill a write: waiting longer saves nothing.
-      if (queue.size() >= batch_full)
-        wait = false;
+      bool full = queue.size() >= batch_full;
       if (!flush_posted) {
+        if (batched && !full) {
+          due = last_flush + opts.batch_delay;
+          wait = clock_type::now() < due;
+        }
         post = flush_posted = true;
         now = urgent_posted = !wait;
-      } else if (!wait && !urgent_posted) {
+      } else if ((!batched || full) && !urgent_posted) {
         post = now = urgent_posted = true;
       }
     }
@@ -729,8 +735,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       return;
     if (now)
       return net::post(strand, [self = shared_from_this()] { self->flush(); });
-    net::post(strand, [self = shared_from_this()] {
-      self->batch_timer.expires_after(self->opts.batch_delay);
+    net::post(strand, [self = shared_from_this(), due] {
+      self->batch_timer.expires_at(due);
       self->batch_timer.async_wait([self](boost::system::error_code ec) {
         if (!ec)
           self->flush();
@@ -746,6 +752,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> g{queue_mutex};
       batch.swap(queue); // the queue gets the last batch's room, emptied
       flush_posted = urgent_posted = false;
+      last_flush = clock_type::now();
     }
     if (batch.empty())
       return;

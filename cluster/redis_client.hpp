@@ -87,9 +87,11 @@ public:
     std::function<void(const std::string& avoid, locate_callback)> locate;
     // The link counts as up only once ROLE says "master".
     bool require_primary = false;
-    // How long eval_batched calls may wait for others to share their write
-    // (0: sent on the next turn of the strand). Other commands never wait,
-    // and take whatever is waiting with them.
+    // The least time between two writes that batched calls (relayed frames)
+    // wait for: one made within it of the last write waits for the rest of
+    // it, so that others share its write; one made after a quieter moment
+    // goes on the next turn of the strand, as every call does with 0. Other
+    // commands never wait, and take whatever is waiting with them.
     std::chrono::microseconds batch_delay{0};
   };
   using callback = std::function<void(redis_result)>;
