@@ -147,8 +147,9 @@ const std::vector<setting>& settings() {
     {"REDIS_TIMEOUT_MS", "cluster: Redis connect and command deadline; past it the link is reset",
      top_ms_setter("REDIS_TIMEOUT_MS", &config::redis_timeout), top_ms_getter(&config::redis_timeout)},
     {"REDIS_BATCH_US",
-     "cluster: how long (microseconds) a frame to another node may wait for others to share its write to Redis; "
-     "0: none",
+     "cluster: least time (microseconds) between two writes of frames to other nodes to Redis: a frame made "
+     "sooner after the last write waits to share the next one, one after a quieter moment goes at once; 0: every "
+     "frame at once",
      [](config& c, const std::string& v) {
        c.redis_batch = std::chrono::microseconds(parse_uint("REDIS_BATCH_US", v, 0, 100000));
      },

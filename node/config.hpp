@@ -30,7 +30,7 @@ struct config {
   std::chrono::milliseconds node_ttl{5000};     // cluster: a node silent this long is dead
   std::chrono::milliseconds heartbeat{1000};    // cluster: liveness refresh and reaping period
   std::chrono::milliseconds redis_timeout{2000}; // cluster: connect and command deadline
-  std::chrono::microseconds redis_batch{0};       // cluster: how long a relayed frame may wait for others
+  std::chrono::microseconds redis_batch{1000};    // cluster: least time between writes of relayed frames
   std::string node_id;                    // default: the host name
   unsigned io_threads = 0;                // 0: one per usable CPU (transport/cpu_budget.hpp)
   bool pair_threads = true;               // a guest's connection moves to its host's I/O thread

@@ -42,7 +42,7 @@
 # FLOOD_TIMEOUT (120 s per round), STORM_RUNS (3), SHARD_COUNTS ("1 3"), SHARD_RUNS (2),
 # SEED_DIR (../shared/peers/seed-node), GUEST_ORDER (relay, flood: shuffled, or same:
 # guests join in the hosts' order, as before 2026-11-30), CROSS_ENV (settings for both cross-node
-# nodes, e.g. "REDIS_BATCH_US=1000"; default none), OURS_ENV (settings for every
+# nodes, e.g. "REDIS_BATCH_US=0"; default none), OURS_ENV (settings for every
 # start of our node, cross-node included, e.g. "IO_THREADS=1"; default none),
 # SERVER_CPUS and BENCH_CPUS (taskset lists, e.g. 0 and 1: the servers, Redis
 # included, on one set of CPUs and the bench client on another; default: no

@@ -138,7 +138,7 @@ json ping(std::uint16_t port) {
 // Protocol behaviour: one node, two nodes (also with their frames to each
 // other batched), and three nodes behind HAProxy (deploy/local-cluster.sh)
 // where clients only know the balancer's port.
-#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes, two_nodes_batched, load_balanced)
+#define PROTOCOL_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes, two_nodes_unbatched, load_balanced)
 // Per-node behaviour (limits, counters), checked on the node itself.
 #define NODE_CASE(name) TEST_CASE_TEMPLATE(name, T, single_node, two_nodes)
 
@@ -763,7 +763,7 @@ NODE_CASE("/metrics is valid Prometheus text and its counters move with traffic"
 // frames on their way there gets them through SEAT_FRAMES, in order.
 TEST_CASE_TEMPLATE("across nodes frames go direct once the peer listens, and a lost peer keeps every frame sent after "
                    "peer-disconnected, in order",
-                   T, two_nodes, two_nodes_batched) {
+                   T, two_nodes, two_nodes_unbatched) {
   T net;
   auto p = resumable_pair{net.host_port(), net.guest_port()};
   auto sends = [&](const std::string& way) {

@@ -178,14 +178,16 @@ struct two_nodes {
   node_process b;
 };
 
-// Two nodes whose frames to each other wait up to 2 ms to share a write to
-// Redis (REDIS_BATCH_US): every protocol rule must hold the same.
-struct two_nodes_batched : two_nodes {
-  static env_map with_batch(env_map env) {
-    env.emplace("REDIS_BATCH_US", "2000");
+// Two nodes that write each frame to each other to Redis at once
+// (REDIS_BATCH_US=0), where two_nodes, at the default, let frames made within
+// a millisecond of the last write share the next: every protocol rule must
+// hold the same both ways.
+struct two_nodes_unbatched : two_nodes {
+  static env_map without_batch(env_map env) {
+    env.emplace("REDIS_BATCH_US", "0");
     return env;
   }
-  explicit two_nodes_batched(const env_map& env = {}) : two_nodes(with_batch(env)) {}
+  explicit two_nodes_unbatched(const env_map& env = {}) : two_nodes(without_batch(env)) {}
 };
 
 } // namespace testing
