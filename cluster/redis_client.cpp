@@ -752,7 +752,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> g{queue_mutex};
       batch.swap(queue); // the queue gets the last batch's room, emptied
       flush_posted = urgent_posted = false;
-      last_flush = clock_type::now();
+      // (A batch's timer may still fire after an urgent flush sent it: an
+      // empty flush is no write.)
+      if (!batch.empty())
+        last_flush = clock_type::now();
     }
     if (batch.empty())
       return;
