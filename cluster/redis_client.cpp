@@ -15,6 +15,9 @@
 
 #include <atomic>
 #include <charconv>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -354,8 +357,13 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                      self->reading = false;
                      if (ec || !self->ac)
                        return;
-                     if (self->want_read)
+                     if (self->want_read && self->own_reads) {
+                       self->read_pushes();
+                     } else if (self->want_read) {
                        redisAsyncHandleRead(self->ac); // may free the context
+                       if (g == self->gen)
+                         self->take_over_reads();
+                     }
                      if (g == self->gen && self->ac && self->want_read)
                        self->arm_read();
                    }));
@@ -590,6 +598,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       });
     transient.clear();
     leaving.clear();
+    own_reads = false;
+    in.clear();
+    in_at = 0;
     ac = nullptr;
     connecting = false;
     want_read = want_write = reading = writing = false;
@@ -920,31 +931,151 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     auto* reply = static_cast<redisReply*>(r);
     if (!reply || m->ac != c || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
       return;
-    std::string_view kind{reply->element[0]->str, reply->element[0]->len};
+    m->on_push({reply->element[0]->str, reply->element[0]->len}, {reply->element[1]->str, reply->element[1]->len},
+               reply->element[2]->str ? std::string_view{reply->element[2]->str, reply->element[2]->len}
+                                      : std::string_view{});
+  }
+
+  // A message, or the confirmation of a (un)subscribe, in the order Redis
+  // sent them.
+  void on_push(std::string_view kind, std::string_view channel_view, std::string_view payload) {
     if (kind == "message") {
-      if (m->on_msg)
-        m->on_msg(std::string_view{reply->element[1]->str, reply->element[1]->len},
-                  std::string_view{reply->element[2]->str, reply->element[2]->len});
+      if (on_msg)
+        on_msg(channel_view, payload);
       return;
     }
-    std::string channel{reply->element[1]->str, reply->element[1]->len};
+    std::string channel{channel_view};
     if (kind == "subscribe") {
-      if (auto t = m->transient.find(channel); t != m->transient.end()) {
+      if (auto t = transient.find(channel); t != transient.end()) {
         if (auto done = std::move(t->second.done)) {
           t->second.done = nullptr;
           done(true);
         }
         return;
       }
-      m->mark_up();
+      mark_up();
     } else if (kind == "unsubscribe") {
-      m->transient.erase(channel);
-      if (auto l = m->leaving.find(channel); l != m->leaving.end()) {
+      transient.erase(channel);
+      if (auto l = leaving.find(channel); l != leaving.end()) {
         auto waiting = std::move(l->second);
-        m->leaving.erase(l);
+        leaving.erase(l);
         for (auto& done : waiting)
           done();
       }
+    }
+  }
+
+  // -- reading a subscribed link ourselves -------------------------------------
+  // Once a subscriber link has no reply left to wait for but pushes, its
+  // reads skip hiredis: each message would otherwise be parsed into four
+  // allocated reply objects, its channel looked up in hiredis's table (an
+  // sds made for the name), and all of it freed. Writes (SUBSCRIBE,
+  // UNSUBSCRIBE) still go through hiredis.
+  bool own_reads = false;
+  std::string in;      // bytes read and not parsed yet
+  std::size_t in_at = 0;
+
+  // After hiredis's read: once nothing but pushes can come (subscribed, no
+  // command waiting for its reply) and hiredis is not half way through a
+  // reply (its reader consumes a reply's bytes as it parses them), the bytes
+  // it has not parsed yet are ours, and so is every read after them.
+  void take_over_reads() {
+    if (own_reads || !ac || !on_msg || !(ac->c.flags & REDIS_SUBSCRIBED) || ac->replies.head != nullptr)
+      return;
+    auto* r = ac->c.reader;
+    if (r->ridx != -1 || r->err)
+      return;
+    own_reads = true;
+    in.assign(r->buf + r->pos, r->len - r->pos);
+    in_at = 0;
+    r->pos = r->len;
+  }
+
+  // Parses a RESP integer line at in[p...]; false if incomplete.
+  bool line(std::size_t& p, std::string_view& out) const {
+    auto end = in.find("\r\n", p);
+    if (end == std::string::npos)
+      return false;
+    out = std::string_view{in}.substr(p, end - p);
+    p = end + 2;
+    return true;
+  }
+
+  static bool number(std::string_view t, long long& v) {
+    auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+    return r.ec == std::errc{} && r.ptr == t.data() + t.size();
+  }
+
+  void read_pushes() {
+    if (in_at > 0 && in_at == in.size()) {
+      in.clear();
+      in_at = 0;
+    }
+    char got[65536];
+    auto n = ::read(ac->c.fd, got, sizeof got);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+      return reset(n == 0 ? "Server closed the connection" : std::string(std::strerror(errno)));
+    }
+    in.append(got, static_cast<std::size_t>(n));
+    auto my_gen = gen;
+    while (in_at < in.size()) {
+      std::size_t p = in_at;
+      std::string_view head;
+      if (!line(p, head))
+        break;
+      if (head.empty() || head[0] != '*') {
+        std::string why = head.empty() ? "empty reply" : std::string(head.substr(head[0] == '-' ? 1 : 0));
+        // A SUBSCRIBE refused (NOAUTH, NOPERM) is an error reply with no
+        // command waiting for it, as hiredis would have said.
+        if (!head.empty() && head[0] == '-' && is_refusal(why))
+          refused(why);
+        return reset(head.empty() || head[0] != '-' ? "unexpected reply on a subscribed link: " + std::string(head) : why);
+      }
+      long long count = 0;
+      if (!number(head.substr(1), count) || count < 1 || count > 4)
+        return reset("unexpected push on a subscribed link: " + std::string(head));
+      std::string_view el[4];
+      bool complete = true;
+      for (long long k = 0; k < count; ++k) {
+        std::string_view h;
+        if (!line(p, h)) {
+          complete = false;
+          break;
+        }
+        long long len = 0;
+        if (!h.empty() && h[0] == ':') {
+          el[k] = h.substr(1);
+          continue;
+        }
+        if (h.empty() || h[0] != '$' || !number(h.substr(1), len) || len < -1)
+          return reset("unexpected push element on a subscribed link: " + std::string(h));
+        if (len < 0) {
+          el[k] = {};
+          continue;
+        }
+        if (in.size() < p + static_cast<std::size_t>(len) + 2) {
+          complete = false;
+          break;
+        }
+        el[k] = std::string_view{in}.substr(p, static_cast<std::size_t>(len));
+        p += static_cast<std::size_t>(len) + 2;
+      }
+      if (!complete)
+        break;
+      in_at = p;
+      if (count >= 3)
+        on_push(el[0], el[1], el[2]);
+      if (gen != my_gen || !ac)
+        return; // the link went from under us
+    }
+    if (in_at == in.size()) {
+      in.clear();
+      in_at = 0;
+    } else if (in_at > 0) {
+      in.erase(0, in_at); // a push read in part: its start stays
+      in_at = 0;
     }
   }
 };

@@ -1,6 +1,7 @@
-// The Redis link's batching of relayed frames (redis_client::options::
-// batch_delay, REDIS_BATCH_US) against a real redis-server: the delay is the
-// least time between two writes, not a wait for every frame.
+// The Redis link against a real redis-server: the batching of relayed frames
+// (redis_client::options::batch_delay, REDIS_BATCH_US: the least time between
+// two writes, not a wait for every frame), and a subscriber link, whose
+// pushes it reads itself once subscribed.
 #include "cluster/redis_client.hpp"
 #include "support/cluster.hpp"
 #include "support/test_node.hpp"
@@ -13,6 +14,9 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <thread>
 
 using namespace testing;
@@ -24,16 +28,29 @@ namespace {
 // A client on its own I/O thread.
 class client_on_thread {
 public:
-  client_on_thread(const redis_process& redis, std::chrono::microseconds batch_delay)
+  // `on_message`: a subscriber link, subscribed to `channel`, that keeps
+  // what it hears.
+  client_on_thread(const redis_process& redis, std::chrono::microseconds batch_delay, std::string channel = {})
     : work_(ioc_.get_executor()) {
     redis_client::options o;
     std::string err;
     REQUIRE(parse_redis_url(redis.url(), o.endpoint, err));
     o.batch_delay = batch_delay;
     client_ = std::make_unique<redis_client>(ioc_, std::move(o));
+    if (!channel.empty()) {
+      client_->on_message([this](std::string_view ch, std::string_view payload) {
+        std::lock_guard<std::mutex> g{mx_};
+        heard_.emplace_back(std::string(ch) + " " + std::string(payload));
+      });
+      client_->subscribe(std::move(channel));
+    }
     thread_ = std::thread([this] { ioc_.run(); });
     client_->start();
     REQUIRE(eventually([&] { return client_->up(); }));
+  }
+  std::vector<std::string> heard() {
+    std::lock_guard<std::mutex> g{mx_};
+    return heard_;
   }
   ~client_on_thread() {
     client_->stop();
@@ -48,6 +65,8 @@ private:
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<redis_client> client_;
   std::thread thread_;
+  std::mutex mx_;
+  std::vector<std::string> heard_;
 };
 
 } // namespace
@@ -89,4 +108,61 @@ TEST_CASE("batched calls: the first after a quiet moment goes at once, the next 
   CHECK(f3.get().reply.str == "PONG");
   CHECK(second_at == 1); // sent (and so answered) before the PING that took it along
   CHECK(plain_at == 2);
+}
+
+// Messages of every size, some far larger than one read, arrive whole and in
+// order; a one-off channel's subscribe and unsubscribe are confirmed in their
+// place among them; and after Redis drops the link, the permanent channel is
+// heard again and the one-off channel is reported lost.
+TEST_CASE("a subscriber link hears every message whole and in order, and its confirmations in their place") {
+  redis_process redis;
+  client_on_thread sub{redis, std::chrono::microseconds(0), "news"};
+  auto publish = [&](const std::string& channel, const std::string& payload) {
+    return redis.command({"PUBLISH", channel, payload});
+  };
+  std::vector<std::string> sent;
+  for (std::size_t size : {0, 1, 600, 70000, 3, 300000, 16384, 65536, 65537}) {
+    std::string payload(size, 'a' + static_cast<char>(sent.size()));
+    if (size > 2)
+      payload.replace(1, 2, "\r\n"); // RESP's line end inside a payload
+    REQUIRE(publish("news", payload) == std::vector<std::string>{"1"});
+    sent.push_back("news " + payload);
+  }
+  // Back to back (one script's publishes): reads end in the middle of one.
+  auto burst = R"(for i = 1, 40 do
+                    redis.call('PUBLISH', 'news', string.rep(string.char(64 + i % 26), 1 + (i * 7919) % 90000))
+                  end)";
+  REQUIRE(redis.command({"EVAL", burst, "0"}).size() == 1);
+  for (int i = 1; i <= 40; ++i)
+    sent.push_back("news " + std::string(1 + (i * 7919) % 90000, static_cast<char>(64 + i % 26)));
+  REQUIRE(eventually([&] { return sub.heard().size() == sent.size(); }));
+  CHECK(sub.heard() == sent);
+
+  std::promise<bool> subscribed;
+  std::promise<void> lost_once, unsubscribed;
+  sub->subscribe_once("once", [&](bool ok) { subscribed.set_value(ok); }, [&] { lost_once.set_value(); });
+  auto s1 = subscribed.get_future();
+  REQUIRE(s1.wait_for(5s) == std::future_status::ready);
+  REQUIRE(s1.get());
+  CHECK(publish("once", "first") == std::vector<std::string>{"1"});
+  REQUIRE(eventually([&] { return sub.heard().size() == sent.size() + 1; }));
+  CHECK(sub.heard().back() == "once first");
+
+  // Redis drops every pub/sub link: the one-off channel is lost, the
+  // permanent one comes back with the link.
+  redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  REQUIRE(lost_once.get_future().wait_for(5s) == std::future_status::ready);
+  REQUIRE(eventually([&] { return sub->up() && publish("news", "again") == std::vector<std::string>{"1"}; }));
+  REQUIRE(eventually([&] { return sub.heard().back() == "news again"; }));
+  CHECK(publish("once", "nobody") == std::vector<std::string>{"0"});
+
+  // An unsubscribe is confirmed after what was published before it.
+  std::promise<bool> again;
+  sub->subscribe_once("twice", [&](bool ok) { again.set_value(ok); }, [] {});
+  REQUIRE(again.get_future().wait_for(5s) == std::future_status::ready);
+  CHECK(publish("twice", "before") == std::vector<std::string>{"1"});
+  sub->unsubscribe("twice", [&] { unsubscribed.set_value(); });
+  REQUIRE(unsubscribed.get_future().wait_for(5s) == std::future_status::ready);
+  CHECK(sub.heard().back() == "twice before");
+  CHECK(publish("twice", "after") == std::vector<std::string>{"0"});
 }
