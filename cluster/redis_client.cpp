@@ -920,9 +920,30 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   }
 
   void send_subscribe(const std::string& channel) {
+    if (own_reads) {
+      if (!send_raw("SUBSCRIBE", channel))
+        reset("SUBSCRIBE not queued");
+      return;
+    }
     const char* argv[] = {"SUBSCRIBE", channel.data()};
     std::size_t lens[] = {9, channel.size()};
     redisAsyncCommandArgv(ac, on_subscription, nullptr, 2, argv, lens);
+  }
+
+  // A (UN)SUBSCRIBE once the link reads its own pushes: appended to
+  // hiredis's output buffer as it is, so that hiredis, which no longer sees
+  // the confirmations, keeps no record of the channel (its table would only
+  // shed it on a confirmation it parsed: one entry per seat channel for as
+  // long as the link lives). False if it could not be queued.
+  bool send_raw(std::string_view command, std::string_view channel) {
+    std::string raw = "*2\r\n";
+    append_argument(raw, command);
+    append_argument(raw, channel);
+    // (hiredis's plain append to its output buffer: no callback, no record)
+    if (redisAppendFormattedCommand(&ac->c, raw.data(), raw.size()) != REDIS_OK)
+      return false;
+    add_write(this);
+    return true;
   }
 
   // Called for the SUBSCRIBE confirmation and for every message after it.
@@ -969,8 +990,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // Once a subscriber link has no reply left to wait for but pushes, its
   // reads skip hiredis: each message would otherwise be parsed into four
   // allocated reply objects, its channel looked up in hiredis's table (an
-  // sds made for the name), and all of it freed. Writes (SUBSCRIBE,
-  // UNSUBSCRIBE) still go through hiredis.
+  // sds made for the name), and all of it freed. Its (UN)SUBSCRIBEs from then
+  // on go into hiredis's output buffer as they are (send_raw), written by
+  // hiredis.
   bool own_reads = false;
   std::string in;      // bytes read and not parsed yet
   std::size_t in_at = 0;
@@ -982,8 +1004,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   void take_over_reads() {
     if (own_reads || !ac || !on_msg || !(ac->c.flags & REDIS_SUBSCRIBED) || ac->replies.head != nullptr)
       return;
+    // (Between replies hiredis's reader stands at a fresh root task, type
+    // unknown yet: nothing of the next reply taken.)
     auto* r = ac->c.reader;
-    if (r->ridx != -1 || r->err)
+    if (r->err || !(r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)))
       return;
     own_reads = true;
     in.assign(r->buf + r->pos, r->len - r->pos);
@@ -1073,6 +1097,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (in_at == in.size()) {
       in.clear();
       in_at = 0;
+      if (in.capacity() > (std::size_t{1} << 20))
+        std::string().swap(in); // a large message's room goes back
     } else if (in_at > 0) {
       in.erase(0, in_at); // a push read in part: its start stays
       in_at = 0;
@@ -1161,7 +1187,8 @@ void redis_client::unsubscribe(std::string channel, std::function<void()> done) 
       return; // already on its way
     const char* argv[] = {"UNSUBSCRIBE", channel.data()};
     std::size_t lens[] = {11, channel.size()};
-    if (redisAsyncCommandArgv(m->ac, nullptr, nullptr, 2, argv, lens) != REDIS_OK) {
+    if (m->own_reads ? !m->send_raw("UNSUBSCRIBE", channel)
+                     : redisAsyncCommandArgv(m->ac, nullptr, nullptr, 2, argv, lens) != REDIS_OK) {
       auto refused = std::move(waiting);
       m->leaving.erase(channel);
       for (auto& d : refused)
