@@ -1015,7 +1015,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     r->pos = r->len;
   }
 
-  // Parses a RESP integer line at in[p...]; false if incomplete.
+  // A line of RESP at in[p...], without its CRLF (p moves past it); false
+  // if it has not all arrived yet.
   bool line(std::size_t& p, std::string_view& out) const {
     auto end = in.find("\r\n", p);
     if (end == std::string::npos)
