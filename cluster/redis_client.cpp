@@ -13,6 +13,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cerrno>
@@ -599,8 +600,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     transient.clear();
     leaving.clear();
     own_reads = false;
-    in.clear();
-    in_at = 0;
+    in_len = in_at = 0;
     ac = nullptr;
     connecting = false;
     want_read = want_write = reading = writing = false;
@@ -994,8 +994,28 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // on go into hiredis's output buffer as they are (send_raw), written by
   // hiredis.
   bool own_reads = false;
-  std::string in;      // bytes read and not parsed yet
-  std::size_t in_at = 0;
+  // Bytes read, read into in place: [in_at, in_len) not parsed yet.
+  std::unique_ptr<char[]> in;
+  std::size_t in_cap = 0, in_len = 0, in_at = 0;
+  static constexpr std::size_t read_size = 65536;
+
+  // Room for `more` bytes after in_len: what is parsed goes first, and the
+  // buffer grows (doubling) only if that is not enough.
+  void make_room(std::size_t more) {
+    if (in_at > 0) {
+      std::memmove(in.get(), in.get() + in_at, in_len - in_at);
+      in_len -= in_at;
+      in_at = 0;
+    }
+    if (in_cap - in_len >= more)
+      return;
+    auto cap = std::max(in_cap * 2, in_len + more);
+    std::unique_ptr<char[]> grown{new char[cap]};
+    if (in_len > 0)
+      std::memcpy(grown.get(), in.get(), in_len);
+    in = std::move(grown);
+    in_cap = cap;
+  }
 
   // After hiredis's read: once nothing but pushes can come (subscribed, no
   // command waiting for its reply) and hiredis is not half way through a
@@ -1010,18 +1030,23 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (r->err || !(r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)))
       return;
     own_reads = true;
-    in.assign(r->buf + r->pos, r->len - r->pos);
-    in_at = 0;
+    in_len = in_at = 0;
+    if (r->len > r->pos) {
+      make_room(r->len - r->pos);
+      std::memcpy(in.get(), r->buf + r->pos, r->len - r->pos);
+      in_len = r->len - r->pos;
+    }
     r->pos = r->len;
   }
 
   // A line of RESP at in[p...], without its CRLF (p moves past it); false
   // if it has not all arrived yet.
   bool line(std::size_t& p, std::string_view& out) const {
-    auto end = in.find("\r\n", p);
-    if (end == std::string::npos)
+    std::string_view all{in.get(), in_len};
+    auto end = all.find("\r\n", p);
+    if (end == std::string_view::npos)
       return false;
-    out = std::string_view{in}.substr(p, end - p);
+    out = all.substr(p, end - p);
     p = end + 2;
     return true;
   }
@@ -1032,20 +1057,20 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   }
 
   void read_pushes() {
-    if (in_at > 0 && in_at == in.size()) {
-      in.clear();
-      in_at = 0;
-    }
-    char got[65536];
-    auto n = ::read(ac->c.fd, got, sizeof got);
+    if (in_at == in_len)
+      in_at = in_len = 0;
+    if (in_cap - in_len < read_size)
+      make_room(read_size);
+    auto n = ::read(ac->c.fd, in.get() + in_len, read_size);
     if (n <= 0) {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
       return reset(n == 0 ? "Server closed the connection" : std::string(std::strerror(errno)));
     }
-    in.append(got, static_cast<std::size_t>(n));
+    in_len += static_cast<std::size_t>(n);
+    std::string_view all{in.get(), in_len};
     auto my_gen = gen;
-    while (in_at < in.size()) {
+    while (in_at < in_len) {
       std::size_t p = in_at;
       std::string_view head;
       if (!line(p, head))
@@ -1080,11 +1105,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
           el[k] = {};
           continue;
         }
-        if (in.size() < p + static_cast<std::size_t>(len) + 2) {
+        if (in_len < p + static_cast<std::size_t>(len) + 2) {
           complete = false;
           break;
         }
-        el[k] = std::string_view{in}.substr(p, static_cast<std::size_t>(len));
+        el[k] = all.substr(p, static_cast<std::size_t>(len));
         p += static_cast<std::size_t>(len) + 2;
       }
       if (!complete)
@@ -1095,14 +1120,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (gen != my_gen || !ac)
         return; // the link went from under us
     }
-    if (in_at == in.size()) {
-      in.clear();
-      in_at = 0;
-      if (in.capacity() > (std::size_t{1} << 20))
-        std::string().swap(in); // a large message's room goes back
-    } else if (in_at > 0) {
-      in.erase(0, in_at); // a push read in part: its start stays
-      in_at = 0;
+    if (in_at == in_len) {
+      in_at = in_len = 0;
+      if (in_cap > (std::size_t{1} << 20)) { // a large message's room goes back
+        in.reset();
+        in_cap = 0;
+      }
     }
   }
 };
