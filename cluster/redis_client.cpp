@@ -12,12 +12,14 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <deque>
 #include <map>
@@ -306,11 +308,27 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     self->spare.push_back(std::move(p));
   }
 
-  // Hands `p` (its command in `wire`) to hiredis, or fails it.
+  // Where the next command is written, in RESP: the output buffer itself
+  // once the link writes its own (own_io), else `wire`, emptied, for hiredis.
+  std::string& command_buffer() {
+    if (own_io)
+      return out;
+    wire.clear();
+    return wire;
+  }
+
+  // Hands `p` (its command written by command_buffer) to the link, or fails
+  // it.
   void send(std::unique_ptr<pending> p) {
     p->gen = gen;
-    auto* raw = p.release();
     inflight.push_back(clock_type::now());
+    if (own_io) {
+      awaiting.push_back(std::move(p));
+      if (corked == 0)
+        write_out();
+      return;
+    }
+    auto* raw = p.release();
     if (redisAsyncFormattedCommand(ac, on_reply, raw, wire.data(), wire.size()) != REDIS_OK) {
       inflight.pop_back();
       std::unique_ptr<pending> owned{raw};
@@ -358,12 +376,15 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                      self->reading = false;
                      if (ec || !self->ac)
                        return;
-                     if (self->want_read && self->own_reads) {
-                       self->read_pushes();
+                     if (self->want_read && self->own_io) {
+                       if (self->on_msg)
+                         self->read_pushes();
+                       else
+                         self->read_replies();
                      } else if (self->want_read) {
                        redisAsyncHandleRead(self->ac); // may free the context
                        if (g == self->gen)
-                         self->take_over_reads();
+                         self->take_over_io();
                      }
                      if (g == self->gen && self->ac && self->want_read)
                        self->arm_read();
@@ -381,7 +402,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                      self->writing = false;
                      if (ec || !self->ac)
                        return;
-                     if (self->want_write)
+                     if (self->own_io)
+                       self->write_out();
+                     else if (self->want_write)
                        redisAsyncHandleWrite(self->ac);
                      if (g == self->gen && self->ac && self->want_write)
                        self->arm_write();
@@ -578,6 +601,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (was_up)
       reconnect_count.fetch_add(1, std::memory_order_relaxed);
     was_up = true;
+    // The commands link: called from the PING's answer, with nothing else
+    // in flight yet, so the commands made from here on are the link's own.
+    // (A subscriber link is called from a confirmation, with hiredis half
+    // way through what it read: it takes over after that read.)
+    if (!on_msg)
+      take_over_io();
     if (on_st)
       on_st(true);
   }
@@ -599,8 +628,19 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       });
     transient.clear();
     leaving.clear();
-    own_reads = false;
+    own_io = false;
     in_len = in_at = 0;
+    out.clear();
+    out_at = 0;
+    if (!awaiting.empty()) {
+      // Failed before the calls waiting behind a NOSCRIPT (just below),
+      // which were made after them.
+      net::post(strand, [awaiting = std::move(awaiting)] {
+        for (const auto& p : awaiting)
+          fail(*p, "redis connection lost");
+      });
+      awaiting.clear();
+    }
     ac = nullptr;
     connecting = false;
     want_read = want_write = reading = writing = false;
@@ -609,7 +649,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     by_sha_inflight = 0;
     if (redoing) {
       // Failed after the calls still in hiredis's hands (which fail when the
-      // context is freed, right after this), which were made before them.
+      // context is freed, right after this) or in the link's (posted just
+      // above), which were made before them.
       redoing = false;
       net::post(strand, [redo = std::move(redo), held = std::move(held)] {
         for (auto& p : redo)
@@ -770,6 +811,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     }
     if (batch.empty())
       return;
+    cork hold{*this};
     for (std::size_t i = 0; i < batch.size();) {
       std::size_t j = i + 1;
       if (batch[i].batched && batch[i].script) // plain commands stay one each
@@ -799,7 +841,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     // the SEAT_FRAMES sent before it.
     if (redoing)
       return held.push_back(std::move(p));
-    wire.clear();
+    auto& wire = command_buffer();
     std::size_t argc = p->fixed->size() + p->tails.size() + (p->script ? 3 : 0);
     append_length(wire, '*', argc);
     if (p->script) {
@@ -830,6 +872,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     auto later = std::move(held);
     redo.clear();
     held.clear();
+    cork hold{*this};
     for (auto& p : again)
       issue(std::move(p));
     for (auto& p : later)
@@ -849,7 +892,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     p->cbs.push_back(std::move(cb));
     if (!ac)
       return fail(*p, "redis unavailable");
-    wire.clear();
+    auto& wire = command_buffer();
     append_length(wire, '*', p->fixed->size());
     for (const auto& x : *p->fixed)
       append_argument(wire, x);
@@ -878,40 +921,48 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       });
   }
 
+  // hiredis's answer to a command it sent (null: the context is going).
   static void on_reply(redisAsyncContext*, void* r, void* privdata) {
     std::unique_ptr<pending> p{static_cast<pending*>(privdata)};
     auto& m = *p->self;
-    bool current = p->gen == m.gen;
-    if (current && !m.inflight.empty())
-      m.inflight.pop_front();
-    if (current && p->by_sha)
-      --m.by_sha_inflight;
     if (!r)
+      return m.answer(std::move(p), nullptr);
+    auto reply = copy_reply(static_cast<redisReply*>(r));
+    m.answer(std::move(p), &reply);
+  }
+
+  // The answer to `p`'s command (`reply` null: the connection was lost),
+  // read by hiredis or by the link itself.
+  void answer(std::unique_ptr<pending> p, redis_reply* reply) {
+    bool current = p->gen == gen;
+    if (current && !inflight.empty())
+      inflight.pop_front();
+    if (current && p->by_sha)
+      --by_sha_inflight;
+    if (!reply)
       return fail(*p, "redis connection lost");
-    auto* reply = static_cast<redisReply*>(r);
-    if (current && p->by_sha && reply->type == REDIS_REPLY_ERROR &&
-        std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT") {
+    if (current && p->by_sha && reply->kind == redis_reply::error && starts_with(reply->str, "NOSCRIPT")) {
       // The server lost our scripts: this call goes again as EVAL (see
       // redo), and so does every script call until they are loaded again.
-      if (m.scripts_loaded) {
-        log::warn("event=redis_noscript link={} script={}", m.opts.name, p->script->name);
-        m.load_scripts();
+      if (scripts_loaded) {
+        log::warn("event=redis_noscript link={} script={}", opts.name, p->script->name);
+        load_scripts();
       }
-      m.redoing = true;
-      m.redo.push_back(std::move(p));
-      return m.release_redo();
+      redoing = true;
+      redo.push_back(std::move(p));
+      return release_redo();
     }
-    m.release_redo(); // (an EVALSHA answered: perhaps the last one before a NOSCRIPT's)
+    release_redo(); // (an EVALSHA answered: perhaps the last one before a NOSCRIPT's)
     redis_result res;
-    if (reply->type == REDIS_REPLY_ERROR && is_doubt(std::string_view(reply->str, reply->len))) {
+    if (reply->kind == redis_reply::error && is_doubt(reply->str)) {
       // A replica or a loading server: the caller hears a failure, as for
       // a lost connection, and the link goes to find the primary.
-      res.error = std::string(reply->str, reply->len);
-      if (p->gen == m.gen)
-        m.fail_session(m.target + ": " + res.error);
+      res.error = std::move(reply->str);
+      if (current)
+        fail_session(target + ": " + res.error);
     } else {
       res.ok = true;
-      res.reply = copy_reply(reply);
+      res.reply = std::move(*reply);
     }
     for (std::size_t i = 0; i < p->cbs.size(); ++i)
       if (p->cbs[i])
@@ -920,30 +971,22 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   }
 
   void send_subscribe(const std::string& channel) {
-    if (own_reads) {
-      if (!send_raw("SUBSCRIBE", channel))
-        reset("SUBSCRIBE not queued");
-      return;
-    }
+    if (own_io)
+      return send_raw("SUBSCRIBE", channel);
     const char* argv[] = {"SUBSCRIBE", channel.data()};
     std::size_t lens[] = {9, channel.size()};
     redisAsyncCommandArgv(ac, on_subscription, nullptr, 2, argv, lens);
   }
 
-  // A (UN)SUBSCRIBE once the link reads its own pushes: appended to
-  // hiredis's output buffer as it is, so that hiredis, which no longer sees
-  // the confirmations, keeps no record of the channel (its table would only
-  // shed it on a confirmation it parsed: one entry per seat channel for as
-  // long as the link lives). False if it could not be queued.
-  bool send_raw(std::string_view command, std::string_view channel) {
-    std::string raw = "*2\r\n";
-    append_argument(raw, command);
-    append_argument(raw, channel);
-    // (hiredis's plain append to its output buffer: no callback, no record)
-    if (redisAppendFormattedCommand(&ac->c, raw.data(), raw.size()) != REDIS_OK)
-      return false;
-    add_write(this);
-    return true;
+  // A (UN)SUBSCRIBE once the link does its own I/O, written by the link:
+  // hiredis, which no longer sees the confirmations, keeps no record of the
+  // channel (its table would only shed it on a confirmation it parsed: one
+  // entry per seat channel for as long as the link lives).
+  void send_raw(std::string_view command, std::string_view channel) {
+    append_length(out, '*', 2);
+    append_argument(out, command);
+    append_argument(out, channel);
+    write_out();
   }
 
   // Called for the SUBSCRIBE confirmation and for every message after it.
@@ -986,18 +1029,41 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  // -- reading a subscribed link ourselves -------------------------------------
-  // Once a subscriber link has no reply left to wait for but pushes, its
-  // reads skip hiredis: each message would otherwise be parsed into four
-  // allocated reply objects, its channel looked up in hiredis's table (an
-  // sds made for the name), and all of it freed. Its (UN)SUBSCRIBEs from then
-  // on go into hiredis's output buffer as they are (send_raw), written by
-  // hiredis.
-  bool own_reads = false;
+  // -- the link's own I/O ----------------------------------------------------
+  // Once a connection is set up and hiredis has nothing in flight, the link
+  // reads and writes the socket itself; hiredis only holds the descriptor
+  // until the connection goes. On the commands link each command would
+  // otherwise be copied into hiredis's output buffer with an allocated
+  // callback record, and each reply parsed into allocated reply objects,
+  // copied out and freed. On the subscriber link each message would be
+  // parsed into four reply objects, its channel looked up in hiredis's table
+  // (an sds made for the name), and all of it freed.
+  bool own_io = false;
   // Bytes read, read into in place: [in_at, in_len) not parsed yet.
   std::unique_ptr<char[]> in;
   std::size_t in_cap = 0, in_len = 0, in_at = 0;
   static constexpr std::size_t read_size = 65536;
+  // Commands written or to be written, [out_at, size) not written yet; and
+  // the commands sent, in order, that wait for their replies.
+  std::string out;
+  std::size_t out_at = 0;
+  std::deque<std::unique_ptr<pending>> awaiting;
+  // Above zero: commands are only queued in `out`, and written together
+  // when the last of a burst is (see cork).
+  int corked = 0;
+
+  // Holds the link's writes while a burst of commands is made (a flush, the
+  // replies of one read): one write for all of them.
+  struct cork {
+    impl& m;
+    explicit cork(impl& m) : m(m) { ++m.corked; }
+    ~cork() {
+      if (--m.corked == 0 && m.own_io && m.out_at < m.out.size())
+        m.write_out();
+    }
+    cork(const cork&) = delete;
+    cork& operator=(const cork&) = delete;
+  };
 
   // Room for `more` bytes after in_len: what is parsed goes first, and the
   // buffer grows (doubling) only if that is not enough.
@@ -1017,19 +1083,24 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     in_cap = cap;
   }
 
-  // After hiredis's read: once nothing but pushes can come (subscribed, no
-  // command waiting for its reply) and hiredis is not half way through a
-  // reply (its reader consumes a reply's bytes as it parses them), the bytes
-  // it has not parsed yet are ours, and so is every read after them.
-  void take_over_reads() {
-    if (own_reads || !ac || !on_msg || !(ac->c.flags & REDIS_SUBSCRIBED) || ac->replies.head != nullptr)
+  // After hiredis's read, and when the commands link comes up: once hiredis
+  // has nothing in flight (no command waiting for its reply, nothing left to
+  // write) and is not half way through a reply (its reader consumes a
+  // reply's bytes as it parses them), the bytes it has not parsed yet are
+  // the link's, and so is every read and write after them. A subscriber
+  // link waits until it is subscribed (only pushes can come then), the
+  // commands link until its session is set up.
+  void take_over_io() {
+    if (own_io || !ac || ac->replies.head != nullptr || sdslen(ac->c.obuf) != 0)
+      return;
+    if (on_msg ? !(ac->c.flags & REDIS_SUBSCRIBED) : !is_up)
       return;
     // (Between replies hiredis's reader stands at a fresh root task, type
     // unknown yet: nothing of the next reply taken.)
     auto* r = ac->c.reader;
     if (r->err || !(r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)))
       return;
-    own_reads = true;
+    own_io = true;
     in_len = in_at = 0;
     if (r->len > r->pos) {
       make_room(r->len - r->pos);
@@ -1037,6 +1108,62 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       in_len = r->len - r->pos;
     }
     r->pos = r->len;
+  }
+
+  // Writes what `out` holds, as far as the socket takes it; the rest when it
+  // can take more.
+  void write_out() {
+    if (!ac || corked > 0)
+      return;
+    while (out_at < out.size()) {
+      auto n = ::send(ac->c.fd, out.data() + out_at, out.size() - out_at, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          want_write = true;
+          return arm_write();
+        }
+        want_write = false;
+        return reset(std::strerror(errno));
+      }
+      out_at += static_cast<std::size_t>(n);
+    }
+    want_write = false;
+    out.clear();
+    out_at = 0;
+    if (out.capacity() > (std::size_t{1} << 20)) // a large command's room goes back
+      std::string{}.swap(out);
+  }
+
+  // Reads what the socket has into `in`; false if nothing came (or the
+  // connection went, and is being dropped).
+  bool read_in() {
+    if (in_at == in_len)
+      in_at = in_len = 0;
+    if (in_cap - in_len < read_size)
+      make_room(read_size);
+    auto n = ::read(ac->c.fd, in.get() + in_len, read_size);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return false;
+      reset(n == 0 ? "Server closed the connection" : std::string(std::strerror(errno)));
+      return false;
+    }
+    in_len += static_cast<std::size_t>(n);
+    return true;
+  }
+
+  // After a read: what is parsed goes; a buffer a large reply grew past
+  // 1 MiB goes back.
+  void compact_in() {
+    if (in_at != in_len)
+      return;
+    in_at = in_len = 0;
+    if (in_cap > (std::size_t{1} << 20)) {
+      in.reset();
+      in_cap = 0;
+    }
   }
 
   // A line of RESP at in[p...], without its CRLF (p moves past it); false
@@ -1056,18 +1183,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     return r.ec == std::errc{} && r.ptr == t.data() + t.size();
   }
 
+  // The subscriber link's read: pushes, handed on as views into `in`.
   void read_pushes() {
-    if (in_at == in_len)
-      in_at = in_len = 0;
-    if (in_cap - in_len < read_size)
-      make_room(read_size);
-    auto n = ::read(ac->c.fd, in.get() + in_len, read_size);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-      return reset(n == 0 ? "Server closed the connection" : std::string(std::strerror(errno)));
-    }
-    in_len += static_cast<std::size_t>(n);
+    if (!read_in())
+      return;
     std::string_view all{in.get(), in_len};
     auto my_gen = gen;
     while (in_at < in_len) {
@@ -1120,13 +1239,83 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (gen != my_gen || !ac)
         return; // the link went from under us
     }
-    if (in_at == in_len) {
-      in_at = in_len = 0;
-      if (in_cap > (std::size_t{1} << 20)) { // a large message's room goes back
-        in.reset();
-        in_cap = 0;
-      }
+    compact_in();
+  }
+
+  // One reply at in[p...] into `out` (p moves past it): 1 if it is all
+  // there, 0 if not yet, -1 if it is not RESP.
+  int parse_reply(std::size_t& p, redis_reply& out, int depth) const {
+    std::string_view head;
+    if (!line(p, head))
+      return 0;
+    if (head.empty())
+      return -1;
+    auto rest = head.substr(1);
+    long long n = 0;
+    switch (head[0]) {
+      case '+': out.kind = redis_reply::status; out.str.assign(rest); return 1;
+      case '-': out.kind = redis_reply::error; out.str.assign(rest); return 1;
+      case ':': out.kind = redis_reply::integer; return number(rest, out.value) ? 1 : -1;
+      case '$':
+        if (!number(rest, n) || n < -1)
+          return -1;
+        if (n == -1) {
+          out.kind = redis_reply::nil;
+          return 1;
+        }
+        if (in_len < p + static_cast<std::size_t>(n) + 2)
+          return 0;
+        if (in[p + n] != '\r' || in[p + n + 1] != '\n')
+          return -1;
+        out.kind = redis_reply::string;
+        out.str.assign(in.get() + p, static_cast<std::size_t>(n));
+        p += static_cast<std::size_t>(n) + 2;
+        return 1;
+      case '*':
+        if (!number(rest, n) || n < -1 || depth >= 8)
+          return -1;
+        if (n == -1) {
+          out.kind = redis_reply::nil;
+          return 1;
+        }
+        out.kind = redis_reply::array;
+        // (Each element takes at least 3 bytes: a count past what has
+        // arrived reserves no more than that.)
+        out.elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(n), (in_len - p) / 3 + 1));
+        for (long long k = 0; k < n; ++k) {
+          out.elements.emplace_back();
+          if (int got = parse_reply(p, out.elements.back(), depth + 1); got != 1)
+            return got;
+        }
+        return 1;
+      default: return -1;
     }
+  }
+
+  // The commands link's read: each reply answers the oldest command sent.
+  void read_replies() {
+    if (!read_in())
+      return;
+    cork hold{*this}; // what the callbacks send goes in one write
+    auto my_gen = gen;
+    while (in_at < in_len) {
+      std::size_t p = in_at;
+      redis_reply reply;
+      int got = parse_reply(p, reply, 0);
+      if (got == 0)
+        break;
+      if (got < 0)
+        return reset("Protocol error: not a RESP reply");
+      if (awaiting.empty())
+        return reset("a reply with no command waiting for it");
+      in_at = p;
+      auto answered = std::move(awaiting.front());
+      awaiting.pop_front();
+      answer(std::move(answered), &reply);
+      if (gen != my_gen || !ac)
+        return; // the link went from under us
+    }
+    compact_in();
   }
 };
 
@@ -1209,10 +1398,11 @@ void redis_client::unsubscribe(std::string channel, std::function<void()> done) 
     waiting.push_back(std::move(done));
     if (waiting.size() > 1)
       return; // already on its way
+    if (m->own_io)
+      return m->send_raw("UNSUBSCRIBE", channel);
     const char* argv[] = {"UNSUBSCRIBE", channel.data()};
     std::size_t lens[] = {11, channel.size()};
-    if (m->own_reads ? !m->send_raw("UNSUBSCRIBE", channel)
-                     : redisAsyncCommandArgv(m->ac, nullptr, nullptr, 2, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(m->ac, nullptr, nullptr, 2, argv, lens) != REDIS_OK) {
       auto refused = std::move(waiting);
       m->leaving.erase(channel);
       for (auto& d : refused)

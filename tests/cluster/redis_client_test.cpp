@@ -166,3 +166,131 @@ TEST_CASE("a subscriber link hears every message whole and in order, and its con
   CHECK(sub.heard().back() == "twice before");
   CHECK(publish("twice", "after") == std::vector<std::string>{"0"});
 }
+
+namespace {
+
+// A reply as text: "int:1", "str:two", "nil", "status:OK", "err:...",
+// "[a,b]"; a long string by its length and a checksum of its bytes.
+std::string describe(const redis_reply& r) {
+  switch (r.kind) {
+    case redis_reply::nil: return "nil";
+    case redis_reply::integer: return "int:" + std::to_string(r.value);
+    case redis_reply::status: return "status:" + r.str;
+    case redis_reply::error: return "err:" + r.str;
+    case redis_reply::string:
+      if (r.str.size() > 64)
+        return "str:" + std::to_string(r.str.size()) + "#" + std::to_string(std::hash<std::string>{}(r.str));
+      return "str:" + r.str;
+    case redis_reply::array: {
+      std::string out = "[";
+      for (std::size_t i = 0; i < r.elements.size(); ++i)
+        out += (i ? "," : "") + describe(r.elements[i]);
+      return out + "]";
+    }
+  }
+  return "?";
+}
+
+// Commands made back to back, answers kept in the order they come.
+struct answers {
+  std::mutex mx;
+  std::vector<std::pair<std::size_t, std::string>> got; // (command's index, reply or failure)
+  std::size_t made = 0;
+
+  void make(client_on_thread& c, redis_client::args a) {
+    c->command(std::move(a), [this, i = made++](redis_result r) {
+      std::lock_guard<std::mutex> g{mx};
+      got.emplace_back(i, r.ok ? describe(r.reply) : "failed");
+    });
+  }
+  std::size_t size() {
+    std::lock_guard<std::mutex> g{mx};
+    return got.size();
+  }
+};
+
+} // namespace
+
+// The commands link reads its replies itself once it is up: every kind of
+// RESP reply, nested arrays, a reply and a command far larger than one read
+// or one write of the socket, and thousands of small replies whose reads end
+// anywhere, each answers its own command, in the order they were made.
+TEST_CASE("a commands link answers each command with its own reply, of every kind and size, in order") {
+  redis_process redis;
+  client_on_thread c{redis, std::chrono::microseconds(0)};
+  std::string big(8 << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4099)
+    big[i] = static_cast<char>('a' + i % 26);
+  big.replace(1000, 2, "\r\n");
+  std::string medium(70000, 'm');
+  medium.replace(65535, 2, "\r\n"); // its CRLF across the first read's end
+  std::string big_sum = "str:" + std::to_string(big.size()) + "#" + std::to_string(std::hash<std::string>{}(big));
+  std::string medium_sum =
+    "str:" + std::to_string(medium.size()) + "#" + std::to_string(std::hash<std::string>{}(medium));
+
+  answers a;
+  std::vector<std::string> expected;
+  auto expect = [&](redis_client::args cmd, std::string reply) {
+    a.make(c, std::move(cmd));
+    expected.push_back(std::move(reply));
+  };
+  // Alone, so that only the socket's room for more can carry its write on.
+  expect({"SET", "big", big}, "status:OK");
+  REQUIRE(eventually([&] { return a.size() == 1; }, 20s));
+  expect({"SET", "k", "v"}, "status:OK");
+  expect({"GET", "k"}, "str:v");
+  expect({"GET", "missing"}, "nil");
+  expect({"INCR", "n"}, "int:1");
+  expect({"INCR", "k"}, "err:ERR value is not an integer or out of range");
+  expect({"EVAL", "return {1, 'two', {3, {'four', ''}}, false, {}}", "0"}, "[int:1,str:two,[int:3,[str:four,str:]],nil,[]]");
+  expect({"BLPOP", "nothing", "0.05"}, "nil"); // a nil array
+  expect({"SET", "medium", medium}, "status:OK");
+  expect({"GET", "big"}, big_sum);
+  for (int i = 0; i < 20000; ++i) {
+    if (i % 1000 == 999)
+      expect({"GET", "medium"}, medium_sum);
+    expect({"INCR", "count"}, "int:" + std::to_string(i + 1));
+  }
+  expect({"PING"}, "status:PONG");
+  REQUIRE(eventually([&] { return a.size() == expected.size(); }, 20s));
+  std::lock_guard<std::mutex> g{a.mx};
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < a.got.size(); ++i)
+    if (a.got[i].first != i || a.got[i].second != expected[i]) {
+      if (++wrong <= 5) {
+        INFO("answer " << i << " of command " << a.got[i].first);
+        CHECK(a.got[i].second.substr(0, 200) == expected[a.got[i].first].substr(0, 200));
+      }
+    }
+  CHECK(wrong == 0);
+}
+
+// Redis drops the link while commands wait for their replies: each fails, in
+// the order made, and the link comes back and answers again.
+TEST_CASE("a commands link that Redis drops fails the commands waiting for their replies, in order, and comes back") {
+  redis_process redis;
+  client_on_thread c{redis, std::chrono::microseconds(0)};
+  answers a;
+  a.make(c, {"BLPOP", "nothing", "30"});
+  a.make(c, {"PING"}); // answered only after the BLPOP
+  REQUIRE(eventually([&] {
+    for (const auto& line : redis.command({"CLIENT", "LIST"}))
+      if (line.find("cmd=blpop") != std::string::npos)
+        return true;
+    return false;
+  }));
+  CHECK(a.size() == 0);
+  redis.command({"CLIENT", "KILL", "TYPE", "normal"});
+  REQUIRE(eventually([&] { return a.size() == 2; }));
+  {
+    std::lock_guard<std::mutex> g{a.mx};
+    CHECK(a.got == std::vector<std::pair<std::size_t, std::string>>{{0, "failed"}, {1, "failed"}});
+  }
+  REQUIRE(eventually([&] { return c->up(); }));
+  REQUIRE(eventually([&] {
+    std::promise<std::string> pong;
+    auto f = pong.get_future();
+    c->command({"PING"}, [&](redis_result r) { pong.set_value(r.ok ? describe(r.reply) : "failed"); });
+    return f.wait_for(5s) == std::future_status::ready && f.get() == "status:PONG";
+  }));
+}
