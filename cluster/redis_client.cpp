@@ -160,11 +160,12 @@ redis_reply copy_reply(const redisReply* r) {
 // RESP framing of a command, as redisFormatCommandArgv writes it: "*N" then
 // "$len" and the bytes of each argument, every line ended by CRLF.
 void append_length(std::string& out, char tag, std::size_t n) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-  out += tag;
-  out.append(digits, end);
-  out += "\r\n";
+  char line[24];
+  line[0] = tag;
+  auto end = std::to_chars(line + 1, line + sizeof line - 2, n).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(line, end);
 }
 
 void append_argument(std::string& out, std::string_view a) {
@@ -221,7 +222,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   clock_type::time_point connect_started;
   std::atomic<bool> is_up{false};
   std::atomic<std::uint64_t> reconnect_count{0};
-  std::deque<clock_type::time_point> inflight; // issue time of each command awaiting its reply
+  // Issue time of each command awaiting its reply from hiredis (the link's
+  // own commands keep theirs: pending::issued).
+  std::deque<clock_type::time_point> inflight;
   std::set<std::string> channels;
   // subscribe_once channels of this connection: waiting for their
   // confirmation (done) or subscribed (no callback); and the callbacks of
@@ -273,6 +276,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     std::shared_ptr<const args> fixed;
     std::vector<std::string> tails;
     bool by_sha = false; // sent as EVALSHA
+    clock_type::time_point issued{}; // when the link sent it itself (own_io)
   };
   // Answered commands' records, kept for the next ones with their vectors'
   // room (a relayed frame would otherwise allocate three times for its
@@ -321,13 +325,15 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // it.
   void send(std::unique_ptr<pending> p) {
     p->gen = gen;
-    inflight.push_back(clock_type::now());
     if (own_io) {
+      // (A burst's commands share the time its cork was put on.)
+      p->issued = corked > 0 ? corked_at : clock_type::now();
       awaiting.push_back(std::move(p));
       if (corked == 0)
         write_out();
       return;
     }
+    inflight.push_back(clock_type::now());
     auto* raw = p.release();
     if (redisAsyncFormattedCommand(ac, on_reply, raw, wire.data(), wire.size()) != REDIS_OK) {
       inflight.pop_back();
@@ -731,6 +737,13 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // When the oldest command waiting for its reply was sent, if one is.
+  const clock_type::time_point* oldest_issued() const {
+    if (!awaiting.empty())
+      return &awaiting.front()->issued;
+    return inflight.empty() ? nullptr : &inflight.front();
+  }
+
   // Connect and command deadlines (hiredis 0.14 has no timers of its own).
   void arm_watchdog() {
     watchdog.expires_after(std::chrono::milliseconds(100));
@@ -748,7 +761,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
           self->retry_later("locate or resolve timeout");
         }
       }
-      else if (self->ac && !self->inflight.empty() && now - self->inflight.front() > self->opts.command_timeout)
+      else if (self->ac && self->oldest_issued() && now - *self->oldest_issued() > self->opts.command_timeout)
         self->reset("command timeout");
       self->arm_watchdog();
     });
@@ -1051,12 +1064,16 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // Above zero: commands are only queued in `out`, and written together
   // when the last of a burst is (see cork).
   int corked = 0;
+  clock_type::time_point corked_at{};
 
   // Holds the link's writes while a burst of commands is made (a flush, the
   // replies of one read): one write for all of them.
   struct cork {
     impl& m;
-    explicit cork(impl& m) : m(m) { ++m.corked; }
+    explicit cork(impl& m) : m(m) {
+      if (m.corked++ == 0)
+        m.corked_at = clock_type::now();
+    }
     ~cork() {
       if (--m.corked == 0 && m.own_io && m.out_at < m.out.size())
         m.write_out();
