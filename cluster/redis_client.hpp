@@ -1,5 +1,6 @@
-// One connection to Redis (hiredis 0.14's async API driven by Asio), that
-// keeps itself connected: connect and command timeouts, reconnect with
+// One connection to Redis that keeps itself connected (hiredis 0.14's async
+// API, driven by Asio, connects and runs each session's set-up; from then on
+// the link reads and writes RESP on the socket itself): connect and command timeouts, reconnect with
 // jittered backoff, the Lua scripts loaded and every subscription re-issued
 // after each reconnect. Where it connects may be asked anew before every
 // attempt (Sentinel), and any doubt that it talks to a writable primary (a
