@@ -638,15 +638,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     in_len = in_at = 0;
     out.clear();
     out_at = 0;
-    if (!awaiting.empty()) {
-      // Failed before the calls waiting behind a NOSCRIPT (just below),
-      // which were made after them.
-      net::post(strand, [awaiting = std::move(awaiting)] {
-        for (const auto& p : awaiting)
-          fail(*p, "redis connection lost");
-      });
-      awaiting.clear();
-    }
+    own_io_seen.store(false, std::memory_order_relaxed);
+    // The link's own commands waiting for their replies fail at the end,
+    // at once and in order, as hiredis fails those in its hands when the
+    // context is freed (right after this).
+    auto waiting = std::move(awaiting);
+    awaiting.clear();
     ac = nullptr;
     connecting = false;
     want_read = want_write = reading = writing = false;
@@ -655,8 +652,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     by_sha_inflight = 0;
     if (redoing) {
       // Failed after the calls still in hiredis's hands (which fail when the
-      // context is freed, right after this) or in the link's (posted just
-      // above), which were made before them.
+      // context is freed, right after this) or in the link's (at the end of
+      // this), which were sent before them.
       redoing = false;
       net::post(strand, [redo = std::move(redo), held = std::move(held)] {
         for (auto& p : redo)
@@ -672,6 +669,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       if (on_st)
         on_st(false);
     }
+    for (const auto& p : waiting)
+      fail(*p, "redis connection lost");
   }
 
   void retry_later(const std::string& why) {
@@ -854,8 +853,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     // the SEAT_FRAMES sent before it.
     if (redoing)
       return held.push_back(std::move(p));
-    auto& wire = command_buffer();
     std::size_t argc = p->fixed->size() + p->tails.size() + (p->script ? 3 : 0);
+    if (argc == 0) // ("*0": Redis would answer nothing, and every later reply would go one command early)
+      return fail(*p, "empty command");
+    auto& wire = command_buffer();
     append_length(wire, '*', argc);
     if (p->script) {
       p->by_sha = scripts_loaded;
@@ -905,6 +906,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     p->cbs.push_back(std::move(cb));
     if (!ac)
       return fail(*p, "redis unavailable");
+    if (p->fixed->empty())
+      return fail(*p, "empty command");
     auto& wire = command_buffer();
     append_length(wire, '*', p->fixed->size());
     for (const auto& x : *p->fixed)
@@ -1052,6 +1055,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // parsed into four reply objects, its channel looked up in hiredis's table
   // (an sds made for the name), and all of it freed.
   bool own_io = false;
+  std::atomic<bool> own_io_seen{false}; // own_io, for any thread (redis_client::does_own_io)
   // Bytes read, read into in place: [in_at, in_len) not parsed yet.
   std::unique_ptr<char[]> in;
   std::size_t in_cap = 0, in_len = 0, in_at = 0;
@@ -1118,6 +1122,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (r->err || !(r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)))
       return;
     own_io = true;
+    own_io_seen.store(true, std::memory_order_relaxed);
     in_len = in_at = 0;
     if (r->len > r->pos) {
       make_room(r->len - r->pos);
@@ -1309,6 +1314,35 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // Whether a whole reply is at in[p...] (p moves past it): 1 if so, 0 if
+  // not yet, -1 if it is not RESP. Reads only the lines, skipping bulks.
+  int scan_reply(std::size_t& p, int depth) const {
+    std::string_view head;
+    if (!line(p, head))
+      return 0;
+    long long n = 0;
+    if (head.empty())
+      return -1;
+    switch (head[0]) {
+      case '+': case '-': case ':': return 1;
+      case '$':
+        if (!number(head.substr(1), n) || n < -1)
+          return -1;
+        if (n >= 0 && in_len < p + static_cast<std::size_t>(n) + 2)
+          return 0;
+        p += n >= 0 ? static_cast<std::size_t>(n) + 2 : 0;
+        return 1;
+      case '*':
+        if (!number(head.substr(1), n) || n < -1 || depth >= 8)
+          return -1;
+        for (long long k = 0; k < n; ++k)
+          if (int got = scan_reply(p, depth + 1); got != 1)
+            return got;
+        return 1;
+      default: return -1;
+    }
+  }
+
   // The commands link's read: each reply answers the oldest command sent.
   void read_replies() {
     if (!read_in())
@@ -1316,6 +1350,16 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     cork hold{*this}; // what the callbacks send goes in one write
     auto my_gen = gen;
     while (in_at < in_len) {
+      // A large reply arrives over many reads: only a scan of its lines
+      // until all of it is there, not a copy of its parts on every read.
+      if (in_len - in_at > read_size) {
+        std::size_t q = in_at;
+        if (int whole = scan_reply(q, 0); whole <= 0) {
+          if (whole < 0)
+            return reset("Protocol error: not a RESP reply");
+          break;
+        }
+      }
       std::size_t p = in_at;
       redis_reply reply;
       int got = parse_reply(p, reply, 0);
@@ -1448,6 +1492,10 @@ void redis_client::reconnect_now(std::string why, std::string unless_address) {
 std::string redis_client::address() const {
   std::lock_guard<std::mutex> g{impl_->address_mutex};
   return impl_->up_address;
+}
+
+bool redis_client::does_own_io() const {
+  return impl_->own_io_seen.load(std::memory_order_relaxed);
 }
 
 bool redis_client::up() const {

@@ -150,6 +150,9 @@ public:
   // reconnects at once, without the backoff: the primary moved.
   void reconnect_now(std::string why, std::string unless_address = {});
   bool up() const;
+  // Whether the link reads and writes its socket itself now (set up, and
+  // nothing of hiredis's left in flight); for tests.
+  bool does_own_io() const;
   // Times the link came back after having been up.
   std::uint64_t reconnects() const;
   // host:port of the server the link is (or was last) up on; empty before.

@@ -30,12 +30,16 @@ class client_on_thread {
 public:
   // `on_message`: a subscriber link, subscribed to `channel`, that keeps
   // what it hears.
-  client_on_thread(const redis_process& redis, std::chrono::microseconds batch_delay, std::string channel = {})
+  // `command_timeout`: longer than a test, where only Redis's answer (or
+  // its dropping the link) may end a command.
+  client_on_thread(const redis_process& redis, std::chrono::microseconds batch_delay, std::string channel = {},
+                   std::chrono::milliseconds command_timeout = std::chrono::milliseconds(2000))
     : work_(ioc_.get_executor()) {
     redis_client::options o;
     std::string err;
     REQUIRE(parse_redis_url(redis.url(), o.endpoint, err));
     o.batch_delay = batch_delay;
+    o.command_timeout = command_timeout;
     client_ = std::make_unique<redis_client>(ioc_, std::move(o));
     if (!channel.empty()) {
       client_->on_message([this](std::string_view ch, std::string_view payload) {
@@ -217,18 +221,19 @@ struct answers {
 // anywhere, each answers its own command, in the order they were made.
 TEST_CASE("a commands link answers each command with its own reply, of every kind and size, in order") {
   redis_process redis;
-  client_on_thread c{redis, std::chrono::microseconds(0)};
+  answers a; // (outlives the client, whose last callbacks may run as it stops)
+  client_on_thread c{redis, std::chrono::microseconds(0), {}, 10min};
+  REQUIRE(eventually([&] { return c->does_own_io(); })); // past hiredis from the first command on
   std::string big(8 << 20, 'x');
   for (std::size_t i = 0; i < big.size(); i += 4099)
     big[i] = static_cast<char>('a' + i % 26);
   big.replace(1000, 2, "\r\n");
   std::string medium(70000, 'm');
-  medium.replace(65535, 2, "\r\n"); // its CRLF across the first read's end
+  medium.replace(65535, 2, "\r\n"); // (a CRLF inside, where a 64 KiB read of it alone would end)
   std::string big_sum = "str:" + std::to_string(big.size()) + "#" + std::to_string(std::hash<std::string>{}(big));
   std::string medium_sum =
     "str:" + std::to_string(medium.size()) + "#" + std::to_string(std::hash<std::string>{}(medium));
 
-  answers a;
   std::vector<std::string> expected;
   auto expect = [&](redis_client::args cmd, std::string reply) {
     a.make(c, std::move(cmd));
@@ -269,8 +274,11 @@ TEST_CASE("a commands link answers each command with its own reply, of every kin
 // the order made, and the link comes back and answers again.
 TEST_CASE("a commands link that Redis drops fails the commands waiting for their replies, in order, and comes back") {
   redis_process redis;
-  client_on_thread c{redis, std::chrono::microseconds(0)};
-  answers a;
+  answers a; // (outlives the client, whose last callbacks may run as it stops)
+  // No command timeout within the test: only the link's own read of the
+  // dropped connection can fail the commands.
+  client_on_thread c{redis, std::chrono::microseconds(0), {}, 10min};
+  REQUIRE(eventually([&] { return c->does_own_io(); }));
   a.make(c, {"BLPOP", "nothing", "30"});
   a.make(c, {"PING"}); // answered only after the BLPOP
   REQUIRE(eventually([&] {
@@ -288,9 +296,10 @@ TEST_CASE("a commands link that Redis drops fails the commands waiting for their
   }
   REQUIRE(eventually([&] { return c->up(); }));
   REQUIRE(eventually([&] {
-    std::promise<std::string> pong;
-    auto f = pong.get_future();
-    c->command({"PING"}, [&](redis_result r) { pong.set_value(r.ok ? describe(r.reply) : "failed"); });
+    auto pong = std::make_shared<std::promise<std::string>>(); // (a late answer may outlive this try)
+    auto f = pong->get_future();
+    c->command({"PING"}, [pong](redis_result r) { pong->set_value(r.ok ? describe(r.reply) : "failed"); });
     return f.wait_for(5s) == std::future_status::ready && f.get() == "status:PONG";
   }));
+  CHECK(c->does_own_io());
 }
