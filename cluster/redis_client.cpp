@@ -1264,80 +1264,60 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     compact_in();
   }
 
-  // One reply at in[p...] into `out` (p moves past it): 1 if it is all
-  // there, 0 if not yet, -1 if it is not RESP.
-  int parse_reply(std::size_t& p, redis_reply& out, int depth) const {
+  // One reply at in[p...] into `*out` (p moves past it): 1 if it is all
+  // there, 0 if not yet, -1 if it is not RESP. With `out` null, only
+  // whether it is all there: its lines are read, its bulks skipped.
+  int parse_reply(std::size_t& p, redis_reply* out, int depth) const {
     std::string_view head;
     if (!line(p, head))
       return 0;
     if (head.empty())
       return -1;
     auto rest = head.substr(1);
+    auto set = [out](redis_reply::kind_t k, std::string_view str = {}) {
+      if (out) {
+        out->kind = k;
+        out->str.assign(str);
+      }
+      return 1;
+    };
     long long n = 0;
     switch (head[0]) {
-      case '+': out.kind = redis_reply::status; out.str.assign(rest); return 1;
-      case '-': out.kind = redis_reply::error; out.str.assign(rest); return 1;
-      case ':': out.kind = redis_reply::integer; return number(rest, out.value) ? 1 : -1;
+      case '+': return set(redis_reply::status, rest);
+      case '-': return set(redis_reply::error, rest);
+      case ':':
+        if (!number(rest, n))
+          return -1;
+        if (out)
+          out->value = n;
+        return set(redis_reply::integer);
       case '$':
         if (!number(rest, n) || n < -1)
           return -1;
-        if (n == -1) {
-          out.kind = redis_reply::nil;
-          return 1;
-        }
+        if (n == -1)
+          return set(redis_reply::nil);
         if (in_len < p + static_cast<std::size_t>(n) + 2)
           return 0;
         if (in[p + n] != '\r' || in[p + n + 1] != '\n')
           return -1;
-        out.kind = redis_reply::string;
-        out.str.assign(in.get() + p, static_cast<std::size_t>(n));
+        set(redis_reply::string, {in.get() + p, static_cast<std::size_t>(n)});
         p += static_cast<std::size_t>(n) + 2;
         return 1;
       case '*':
         if (!number(rest, n) || n < -1 || depth >= 8)
           return -1;
-        if (n == -1) {
-          out.kind = redis_reply::nil;
-          return 1;
-        }
-        out.kind = redis_reply::array;
+        if (n == -1)
+          return set(redis_reply::nil);
+        set(redis_reply::array);
         // (Each element takes at least 3 bytes: a count past what has
         // arrived reserves no more than that.)
-        out.elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(n), (in_len - p) / 3 + 1));
+        if (out)
+          out->elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(n), (in_len - p) / 3 + 1));
         for (long long k = 0; k < n; ++k) {
-          out.elements.emplace_back();
-          if (int got = parse_reply(p, out.elements.back(), depth + 1); got != 1)
+          redis_reply* element = out ? &out->elements.emplace_back() : nullptr;
+          if (int got = parse_reply(p, element, depth + 1); got != 1)
             return got;
         }
-        return 1;
-      default: return -1;
-    }
-  }
-
-  // Whether a whole reply is at in[p...] (p moves past it): 1 if so, 0 if
-  // not yet, -1 if it is not RESP. Reads only the lines, skipping bulks.
-  int scan_reply(std::size_t& p, int depth) const {
-    std::string_view head;
-    if (!line(p, head))
-      return 0;
-    long long n = 0;
-    if (head.empty())
-      return -1;
-    switch (head[0]) {
-      case '+': case '-': case ':': return 1;
-      case '$':
-        if (!number(head.substr(1), n) || n < -1)
-          return -1;
-        if (n >= 0 && in_len < p + static_cast<std::size_t>(n) + 2)
-          return 0;
-        p += n >= 0 ? static_cast<std::size_t>(n) + 2 : 0;
-        return 1;
-      case '*':
-        if (!number(head.substr(1), n) || n < -1 || depth >= 8)
-          return -1;
-        for (long long k = 0; k < n; ++k)
-          if (int got = scan_reply(p, depth + 1); got != 1)
-            return got;
         return 1;
       default: return -1;
     }
@@ -1354,7 +1334,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       // until all of it is there, not a copy of its parts on every read.
       if (in_len - in_at > read_size) {
         std::size_t q = in_at;
-        if (int whole = scan_reply(q, 0); whole <= 0) {
+        if (int whole = parse_reply(q, nullptr, 0); whole <= 0) {
           if (whole < 0)
             return reset("Protocol error: not a RESP reply");
           break;
@@ -1362,7 +1342,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       }
       std::size_t p = in_at;
       redis_reply reply;
-      int got = parse_reply(p, reply, 0);
+      int got = parse_reply(p, &reply, 0);
       if (got == 0)
         break;
       if (got < 0)
