@@ -638,7 +638,6 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     in_len = in_at = 0;
     out.clear();
     out_at = 0;
-    own_io_seen.store(false, std::memory_order_relaxed);
     // The link's own commands waiting for their replies fail at the end,
     // at once and in order, as hiredis fails those in its hands when the
     // context is freed (right after this).
@@ -1054,8 +1053,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // copied out and freed. On the subscriber link each message would be
   // parsed into four reply objects, its channel looked up in hiredis's table
   // (an sds made for the name), and all of it freed.
-  bool own_io = false;
-  std::atomic<bool> own_io_seen{false}; // own_io, for any thread (redis_client::does_own_io)
+  // (Changed and read on the strand; read on any thread by does_own_io.)
+  std::atomic<bool> own_io{false};
   // Bytes read, read into in place: [in_at, in_len) not parsed yet.
   std::unique_ptr<char[]> in;
   std::size_t in_cap = 0, in_len = 0, in_at = 0;
@@ -1122,7 +1121,6 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (r->err || !(r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)))
       return;
     own_io = true;
-    own_io_seen.store(true, std::memory_order_relaxed);
     in_len = in_at = 0;
     if (r->len > r->pos) {
       make_room(r->len - r->pos);
@@ -1475,7 +1473,7 @@ std::string redis_client::address() const {
 }
 
 bool redis_client::does_own_io() const {
-  return impl_->own_io_seen.load(std::memory_order_relaxed);
+  return impl_->own_io.load(std::memory_order_relaxed);
 }
 
 bool redis_client::up() const {
