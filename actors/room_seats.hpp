@@ -134,6 +134,15 @@ public:
       phase_ = room_phase::open;
   }
 
+  // Cluster: the joining guest could not be announced to the host's node, so
+  // its seat is given back. A resume made here meanwhile is still on its way
+  // to Redis: the room waits for its answer as a room made for a resume does.
+  void join_failed() {
+    at(seat_role::guest) = seat<Member>{};
+    if (phase_ == room_phase::joining)
+      phase_ = room_phase::resuming;
+  }
+
   // -- losing and leaving -----------------------------------------------------------
 
   // Member `who`'s connection was lost (no close frame, a timeout, ...).

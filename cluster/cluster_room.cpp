@@ -668,9 +668,15 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
       }
       // The host's node is unreachable right now: give the seat back (the
       // host's room stays joinable) and let the guest retry.
-      room_bridge(self).unseat_guest(st.id, conn_name(guest.member));
-      caf::anon_send(guest.member, refused{protocol::error_code::unavailable});
-      step_aside(self, "join_unconfirmed");
+      auto conn = guest.member;
+      room_bridge(self).unseat_guest(st.id, conn_name(conn));
+      caf::anon_send(conn, refused{protocol::error_code::unavailable});
+      if (st.pending_resumes.empty())
+        return step_aside(self, "join_unconfirmed");
+      // A resume came meanwhile (the host's, from its node's crash): its
+      // answer comes here, so wait for it instead of leaving it unanswered.
+      self->demonitor(conn);
+      st.seats.join_failed();
     },
     [self](const grace_over& g) {
       auto& st = self->state;

@@ -8,9 +8,18 @@
 #include <regex>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 using namespace testing;
 using json = nlohmann::json;
@@ -49,6 +58,133 @@ std::vector<std::string> room_keys(const redis_process& redis) {
   auto keys = redis.command({"KEYS", "sig:room:*"});
   return keys;
 }
+
+// A TCP proxy in front of Redis that can hold a node's commands: once a read
+// from a client holds `marker` (see hold_from), that read and all that
+// client sends after it wait in the proxy until release(). Replies and other
+// clients' traffic pass. For orderings a test cannot otherwise make happen.
+class holding_proxy {
+public:
+  explicit holding_proxy(std::uint16_t upstream) : upstream_(upstream) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    REQUIRE(::listen(listener_, 16) == 0);
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~holding_proxy() {
+    stop_ = true;
+    thread_.join();
+    for (auto& l : links_)
+      ::close(l.client), ::close(l.server);
+    ::close(listener_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  void hold_from(std::string marker) {
+    std::lock_guard<std::mutex> g{m_};
+    marker_ = std::move(marker);
+  }
+  bool holding() const {
+    std::lock_guard<std::mutex> g{m_};
+    return held_ >= 0;
+  }
+  bool held_contains(const std::string& s) const {
+    std::lock_guard<std::mutex> g{m_};
+    return held_bytes_.find(s) != std::string::npos;
+  }
+  void release() {
+    std::lock_guard<std::mutex> g{m_};
+    release_ = true;
+  }
+
+private:
+  struct link {
+    int client, server;
+  };
+  static void write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+      auto w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0)
+        return;
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+  void run() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      for (auto& l : links_) {
+        fds.push_back({l.client, POLLIN, 0});
+        fds.push_back({l.server, POLLIN, 0});
+      }
+      ::poll(fds.data(), fds.size(), 20);
+      {
+        std::lock_guard<std::mutex> g{m_};
+        if (release_ && held_ >= 0) {
+          write_all(links_[static_cast<std::size_t>(held_)].server, held_bytes_.data(), held_bytes_.size());
+          held_ = -1;
+          marker_.clear();
+        }
+      }
+      if (fds[0].revents & POLLIN) {
+        int c = ::accept(listener_, nullptr, nullptr);
+        int s = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(upstream_);
+        if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+          links_.push_back({c, s});
+        else
+          ::close(c), ::close(s);
+      }
+      char buf[65536];
+      for (std::size_t i = 0; i < links_.size(); ++i) {
+        auto& l = links_[i];
+        auto ev_c = fds[1 + 2 * i].revents, ev_s = fds[2 + 2 * i].revents;
+        if (ev_s & (POLLIN | POLLHUP)) {
+          auto n = ::recv(l.server, buf, sizeof buf, 0);
+          if (n > 0)
+            write_all(l.client, buf, static_cast<std::size_t>(n));
+          else
+            ::shutdown(l.client, SHUT_RDWR);
+        }
+        if (ev_c & (POLLIN | POLLHUP)) {
+          auto n = ::recv(l.client, buf, sizeof buf, 0);
+          if (n <= 0) {
+            ::shutdown(l.server, SHUT_RDWR);
+            continue;
+          }
+          std::string_view got(buf, static_cast<std::size_t>(n));
+          std::lock_guard<std::mutex> g{m_};
+          if (held_ < 0 && !marker_.empty() && got.find(marker_) != std::string_view::npos)
+            held_ = static_cast<int>(i);
+          if (held_ == static_cast<int>(i))
+            held_bytes_.append(got);
+          else
+            write_all(l.server, got.data(), got.size());
+        }
+      }
+    }
+  }
+
+  std::uint16_t upstream_, port_ = 0;
+  int listener_ = -1;
+  std::vector<link> links_; // the proxy's thread only
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex m_;
+  std::string marker_;
+  int held_ = -1; // the link whose commands are held
+  std::string held_bytes_;
+  bool release_ = false;
+};
 
 } // namespace
 
@@ -155,6 +291,89 @@ TEST_CASE("kill -9 of the host's node: guests hear peer-disconnected in bound, a
   CHECK(read_json(late)["code"] == "room-unavailable");
   CHECK(redis.command({"EXISTS", "sig:room:" + room2}) == std::vector<std::string>{"0"});
   CHECK(redis.command({"SISMEMBER", "sig:nodes", "node-a"}) == std::vector<std::string>{"0"});
+}
+
+// A guest joins on node B just as the host's node A is found dead, and the
+// host resumes on B before B learns that nobody on A heard of the join. The
+// resume must be answered, whatever Redis says of it.
+TEST_CASE("a host resuming on the node where a guest's join to its dead node is failing gets an answer: the room, or a refusal") {
+  redis_process redis;
+  holding_proxy proxy{redis.port()};
+  const env_map env{{"RESUME_GRACE_SECONDS", "30"}};
+  auto a = std::make_unique<node_process>(redis, "node-a", env);
+  // Node B reaches Redis through the proxy, which holds its commands for a
+  // while: its liveness and its link's deadline outlast that. Its resumes go
+  // straight to the room (the per-address budget's read would wait behind
+  // the held commands).
+  node_process b{"node-b", {{"REDIS_URL", proxy.url()},
+                            {"RESUME_GRACE_SECONDS", "30"},
+                            {"NODE_TTL_MS", "60000"},
+                            {"REDIS_TIMEOUT_MS", "60000"},
+                            {"JOIN_MISSES_PER_IP", "0"}}};
+  node_process c{redis, "node-c", env}; // finds node A dead (NODE_TTL_MS=2000) and parks its seats
+  ws_client host;
+  host.connect(a->port());
+  host.send(R"({"type":"create-room"})");
+  auto created = read_json(host);
+  auto room = created["roomId"].get<std::string>();
+  auto token = created["resumeToken"].get<std::string>();
+  a->proc().signal(SIGKILL);
+  a->proc().wait_exit(5s); // (nullopt: it died of the signal)
+  // Its subscriber went with it: nobody hears node A's channel any more.
+  REQUIRE(eventually([&] {
+    return redis.command({"PUBSUB", "NUMSUB", "sig:chan:node-a"}) == std::vector<std::string>{"sig:chan:node-a", "0"};
+  }));
+  // The guest's join passes Redis (the host is still seated there, on A);
+  // node B's news of it to node A (J), and all B sends after, wait.
+  proxy.hold_from("J|" + room + "|");
+  ws_client guest;
+  guest.connect(b.port());
+  join(guest, room);
+  REQUIRE(eventually([&] { return proxy.holding(); }));
+  ws_client back;
+  back.connect(b.port());
+  auto resume = json{{"type", "resume"}, {"roomId", room}, {"resumeToken", token}}.dump();
+
+  SUBCASE("the host's seat was parked first: the resume opens the room on node B") {
+    REQUIRE(eventually([&] { return redis.command({"HEXISTS", "sig:room:" + room, "host_due"}) == std::vector<std::string>{"1"}; }, 10s));
+    back.send(resume);
+    REQUIRE(eventually([&] { return proxy.held_contains(token); }));
+    proxy.release(); // Redis answers the J (nobody heard it), then the resume
+    auto g = read_json(guest);
+    CHECK(g["type"] == "error");
+    CHECK(g["code"] == "unavailable");
+    auto r = read_json(back);
+    REQUIRE_MESSAGE(r["type"] == "resumed", r.dump());
+    CHECK(r["role"] == "host");
+    CHECK(r["peerConnected"] == false);
+    // The guest's seat is free again: another guest joins (on node C) and
+    // the two talk.
+    REQUIRE(eventually([&] { return redis.command({"HEXISTS", "sig:room:" + room, "guest_tok"}) == std::vector<std::string>{"0"}; }));
+    ws_client guest2;
+    guest2.connect(c.port());
+    join(guest2, room);
+    CHECK(read_json(guest2)["type"] == "peer-joined");
+    CHECK(read_json(back)["type"] == "peer-joined");
+    std::string s1 = json{{"type", "signal"}, {"roomId", room}, {"sdp", "b to c"}}.dump();
+    back.send(s1);
+    CHECK(guest2.read_text() == s1);
+    std::string s2 = json{{"type", "signal"}, {"roomId", room}, {"sdp", "c to b"}}.dump();
+    guest2.send(s2);
+    CHECK(back.read_text() == s2);
+  }
+  SUBCASE("the host's seat is not parked yet: the resume is refused, and may be made again") {
+    back.send(resume);
+    REQUIRE(eventually([&] { return proxy.held_contains(token); }));
+    proxy.release();
+    CHECK(read_json(guest)["code"] == "unavailable");
+    auto r = read_json(back);
+    CHECK(r["type"] == "error");
+    CHECK(r["code"] == "room-unavailable");
+    // Once node C has parked the seat, the same token brings the host back.
+    REQUIRE(eventually([&] { return redis.command({"HEXISTS", "sig:room:" + room, "host_due"}) == std::vector<std::string>{"1"}; }, 10s));
+    back.send(resume);
+    CHECK(read_json(back)["type"] == "resumed");
+  }
 }
 
 TEST_CASE("Redis stopped until the nodes retry at their longest backoff, then restarted: what clients see, and recovery without restarting nodes") {

@@ -128,6 +128,22 @@ TEST_CASE("a seat on another node parks only on news from the node that holds it
   CHECK_FALSE(s.resume_away("node-d", "conn-d", 4)); // nothing parked any more
 }
 
+TEST_CASE("a join its host's node never heard of frees the guest seat and leaves the room waiting for a resume") {
+  seats s{room_phase::joining};
+  s.seat_here(seat_role::guest, guest, "guest-token", 1);
+  s.seat_away(seat_role::host, "node-a", "conn-a", 0);
+  s.join_failed();
+  CHECK(s.phase() == room_phase::resuming);
+  CHECK_FALSE(s.at(seat_role::guest).taken());
+  CHECK_FALSE(s.role_of(guest));
+  CHECK(s.on_lost(guest, true) == lost_effect::ignore); // no longer a member
+  // The host's resume here opens the room, and then a guest may join it.
+  s.resume_here(seat_role::host, host, "new-token", 2);
+  s.open();
+  CHECK(s.phase() == room_phase::open);
+  CHECK(s.may_seat_guest(&stranger));
+}
+
 TEST_CASE("the room is settled while no park waits for its fence and no drain for a connection") {
   auto s = paired();
   CHECK(s.settled());
