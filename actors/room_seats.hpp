@@ -146,9 +146,11 @@ public:
   // -- losing and leaving -----------------------------------------------------------
 
   // Member `who`'s connection was lost (no close frame, a timeout, ...).
+  // Also while a drain freezes it: the freeze's answer (its relayed count,
+  // which the loss carries too) will not come from a closed connection.
   lost_effect on_lost(const Member& who, bool resume_enabled) const {
     auto r = role_of(who);
-    if (!r || ended() || at(*r).freezing)
+    if (!r || ended())
       return lost_effect::ignore;
     if (!resume_enabled || phase_ != room_phase::open)
       return lost_effect::end_room;

@@ -754,7 +754,7 @@ cluster_room_actor::behavior_type room_behavior(room_ptr self) {
                 park(self, r, acked);
               after_parks(self);
             },
-            [self, r](const caf::error&) { // gone meanwhile: its own park or leave decides
+            [self, r](const caf::error&) { // gone meanwhile: its loss parked it (member_lost), or it left
               self->state.seats.at(r).freezing = false;
               after_parks(self);
             });

@@ -41,6 +41,16 @@ void join(ws_client& c, const std::string& room) {
   c.send(json{{"type", "join-room"}, {"roomId", room}}.dump());
 }
 
+// A signal from `a` reaches `b` unchanged, and one back.
+void signals_both_ways(ws_client& a, ws_client& b, const std::string& room) {
+  std::string there = json{{"type", "signal"}, {"roomId", room}, {"sdp", "there"}}.dump();
+  a.send(there);
+  CHECK(b.read_text() == there);
+  std::string back = json{{"type", "signal"}, {"roomId", room}, {"sdp", "back"}}.dump();
+  b.send(back);
+  CHECK(a.read_text() == back);
+}
+
 json ping(std::uint16_t port) {
   return json::parse(http_request(port, "GET", "/api/ping").body);
 }
@@ -273,12 +283,7 @@ TEST_CASE("kill -9 of the host's node: guests hear peer-disconnected in bound, a
   for (int i = 0; i < 3; ++i)
     CHECK(read_json(back)["n"] == i);
   CHECK(read_json(guest1)["type"] == "peer-resumed");
-  std::string s1 = json{{"type", "signal"}, {"roomId", room1}, {"sdp", "c to b"}}.dump();
-  back.send(s1);
-  CHECK(guest1.read_text() == s1);
-  std::string s2 = json{{"type", "signal"}, {"roomId", room1}, {"sdp", "b to c"}}.dump();
-  guest1.send(s2);
-  CHECK(back.read_text() == s2);
+  signals_both_ways(back, guest1, room1);
 
   // Room 2's host never comes back: peer-left when its grace ends, and the
   // id is gone.
@@ -354,12 +359,7 @@ TEST_CASE("a host resuming on the node where a guest's join to its dead node is 
     join(guest2, room);
     CHECK(read_json(guest2)["type"] == "peer-joined");
     CHECK(read_json(back)["type"] == "peer-joined");
-    std::string s1 = json{{"type", "signal"}, {"roomId", room}, {"sdp", "b to c"}}.dump();
-    back.send(s1);
-    CHECK(guest2.read_text() == s1);
-    std::string s2 = json{{"type", "signal"}, {"roomId", room}, {"sdp", "c to b"}}.dump();
-    guest2.send(s2);
-    CHECK(back.read_text() == s2);
+    signals_both_ways(back, guest2, room);
   }
   SUBCASE("the host's seat is not parked yet: the resume is refused, and may be made again") {
     back.send(resume);

@@ -59,9 +59,10 @@ TEST_CASE("a lost member parks its seat when resume is on, else (or before the r
   seats joining{room_phase::joining};
   joining.seat_here(seat_role::guest, guest, "t", 1);
   CHECK(joining.on_lost(guest, true) == lost_effect::end_room);
-  // A drain is parking it already: its own loss changes nothing.
+  // A drain waits for its connection's count: a loss meanwhile parks the
+  // seat with the loss's count, as that answer will not come.
   s.at(seat_role::guest).freezing = true;
-  CHECK(s.on_lost(guest, true) == lost_effect::ignore);
+  CHECK(s.on_lost(guest, true) == lost_effect::park);
 }
 
 TEST_CASE("a parked seat keeps its token and count, and only its token brings it back, here, with a new one") {
