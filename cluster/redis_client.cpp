@@ -1203,11 +1203,22 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     return r.ec == std::errc{} && r.ptr == t.data() + t.size();
   }
 
+  // The `n` bytes of a bulk string at in[p...] and its CRLF (p moves past
+  // them): 1, 0 if they have not all arrived yet, -1 if the CRLF is not there.
+  int bulk(std::size_t& p, std::size_t n, std::string_view& out) const {
+    if (in_len < p + n + 2)
+      return 0;
+    if (in[p + n] != '\r' || in[p + n + 1] != '\n')
+      return -1;
+    out = {in.get() + p, n};
+    p += n + 2;
+    return 1;
+  }
+
   // The subscriber link's read: pushes, handed on as views into `in`.
   void read_pushes() {
     if (!read_in())
       return;
-    std::string_view all{in.get(), in_len};
     auto my_gen = gen;
     while (in_at < in_len) {
       std::size_t p = in_at;
@@ -1244,12 +1255,13 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
           el[k] = {};
           continue;
         }
-        if (in_len < p + static_cast<std::size_t>(len) + 2) {
+        int got = bulk(p, static_cast<std::size_t>(len), el[k]);
+        if (got < 0)
+          return reset("unexpected push element on a subscribed link: no CRLF after its bytes");
+        if (got == 0) {
           complete = false;
           break;
         }
-        el[k] = all.substr(p, static_cast<std::size_t>(len));
-        p += static_cast<std::size_t>(len) + 2;
       }
       if (!complete)
         break;
@@ -1294,13 +1306,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
           return -1;
         if (n == -1)
           return set(redis_reply::nil);
-        if (in_len < p + static_cast<std::size_t>(n) + 2)
-          return 0;
-        if (in[p + n] != '\r' || in[p + n + 1] != '\n')
-          return -1;
-        set(redis_reply::string, {in.get() + p, static_cast<std::size_t>(n)});
-        p += static_cast<std::size_t>(n) + 2;
-        return 1;
+        {
+          std::string_view bytes;
+          int got = bulk(p, static_cast<std::size_t>(n), bytes);
+          return got == 1 ? set(redis_reply::string, bytes) : got;
+        }
       case '*':
         if (!number(rest, n) || n < -1 || depth >= 8)
           return -1;
