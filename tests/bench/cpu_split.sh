@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# User and system CPU per relay of each process, read from /proc over 6 s of a
+# User and system CPU and context switches per relay of each process, read from /proc over 6 s of a
 # paced signal-bench relay (100 rooms, window 4, 600-byte frames): one node
 # (MODE=single), or hosts on node A, guests on node B and one Redis
 # (MODE=cross, the default). Profiling aid for BENCHMARKS.md ("The floor of
@@ -16,7 +16,13 @@ node() { # port node-id [redis url]
   env WS_PORT="$1" NODE_ID="$2" ${3:+REDIS_URL=$3} RATE_LIMIT_PER_SEC=1000000000 RATE_LIMIT_BURST=1000000000 \
     LOG_LEVEL=warn ENV_FILE=/nonexistent $NODE_ENV "$NODE_BIN" >/dev/null 2>&1 &
 }
-snapshot() { for p in "$@"; do awk '{printf "%s %s ", $14, $15}' "/proc/$p/stat"; done; }
+# utime, stime (clock ticks) and context switches (all threads) of each process
+snapshot() {
+  for p in "$@"; do
+    awk '{printf "%s %s ", $14, $15}' "/proc/$p/stat"
+    cat /proc/"$p"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {printf "%d ", s}'
+  done
+}
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 A=$(free_port)
@@ -40,13 +46,15 @@ python3 - "$RATE" "$(getconf CLK_TCK)" "$S0" "$S1" $NAMES <<'PY'
 import sys
 rate, hz = float(sys.argv[1]), float(sys.argv[2])
 before, after = list(map(int, sys.argv[3].split())), list(map(int, sys.argv[4].split()))
-relays, total = rate * 6, [0.0, 0.0]
+relays, total = rate * 6, [0.0, 0.0, 0.0]
 for i, name in enumerate(sys.argv[5:]):
-    user = (after[2 * i] - before[2 * i]) / hz * 1e6 / relays
-    system = (after[2 * i + 1] - before[2 * i + 1]) / hz * 1e6 / relays
-    total[0] += user; total[1] += system
-    print(f"{name:9s} user {user:5.2f}  system {system:5.2f}  us per relay")
-print(f"{'all':9s} user {total[0]:5.2f}  system {total[1]:5.2f}  = {sum(total):5.2f} us per relay")
+    user = (after[3 * i] - before[3 * i]) / hz * 1e6 / relays
+    system = (after[3 * i + 1] - before[3 * i + 1]) / hz * 1e6 / relays
+    switches = (after[3 * i + 2] - before[3 * i + 2]) / relays
+    total[0] += user; total[1] += system; total[2] += switches
+    print(f"{name:9s} user {user:5.2f}  system {system:5.2f}  us per relay, {switches:.2f} context switches")
+print(f"{'all':9s} user {total[0]:5.2f}  system {total[1]:5.2f}  = {sum(total[:2]):5.2f} us per relay, "
+      f"{total[2]:.2f} context switches")
 PY
 grep -E "relays  |one way" "$OUT"
 rm -f "$OUT"
