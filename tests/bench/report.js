@@ -160,7 +160,9 @@ const cp = o("cross.relay.peak"), ch = o("cross.relay.half"), cs = o("cross.stor
 const oc = o("ours.relay.crossrate") || oh; // single node at the cross-node same-load rate
 const crossRate = get(ch, "target_rate");
 // The cross-node relay at relay's (lower) same-load rate, next to ours.relay.half.
-const cl = o("cross.relay.seedrate");
+// Only when both ran at one rate (the last of each label counts: a file of
+// several runs could pair one run's with another's).
+const cl = get(o("cross.relay.seedrate"), "target_rate") === get(oh, "target_rate") ? o("cross.relay.seedrate") : null;
 const lowRate = get(cl, "target_rate");
 if (cp || ch || cs) {
   row("relay peak, relays/s", fmt(get(cp, "relays_per_s"), 0), fmt(get(op, "relays_per_s"), 0), ratio(get(cp, "relays_per_s"), get(op, "relays_per_s")));
