@@ -183,10 +183,13 @@ public:
 
   // A frame from a peer's connection actor on this node, for our client; on
   // our thread.
-  void deliver(std::string_view room_id, std::string_view frame, std::int64_t received) {
-    if (arriving_) { // called directly by a peer on our new thread: after what is still on its way
-      hold([id = std::string(room_id), f = std::make_shared<const std::string>(frame),
-            received](connection_actor& self) { self.deliver(id, f, received, false); });
+  // Called on our own I/O thread by a peer's connection actor, or (`from_node`)
+  // by cluster/ with a frame from another node: written from the caller's
+  // buffer, no copy unless the socket does not take it all.
+  void deliver(std::string_view room_id, std::string_view frame, std::int64_t received, bool from_node = false) {
+    if (arriving_) { // called directly on our new thread: after what is still on its way
+      hold([id = std::string(room_id), f = std::make_shared<const std::string>(frame), received,
+            from_node](connection_actor& self) { self.deliver(id, f, received, from_node); });
       return;
     }
     // Frames from a room we have since left are stale: drop them.
@@ -194,7 +197,7 @@ public:
       return;
     // Counted before the write: once written, the peer may read the frame and
     // someone may scrape /metrics before this thread gets back here.
-    count_delivered(received, &ctx_.stats.relayed_local);
+    count_delivered(received, from_node ? nullptr : &ctx_.stats.relayed_local);
     link_->send(frame);
   }
 
@@ -705,13 +708,32 @@ private:
 
 } // namespace
 
-void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
-  auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
+namespace {
+
+void post_frame(connection_actor* c, const caf::actor& conn, std::string room_id, frame_ptr frame,
+                std::int64_t received) {
   if (!c)
     return caf::anon_send(conn, deliver_frame{std::move(room_id), std::move(frame), received});
   c->post([id = std::move(room_id), f = std::move(frame), received](connection_actor& a) {
     a.deliver(id, f, received, true);
   });
+}
+
+} // namespace
+
+void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
+  post_frame(dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn)), conn, std::move(room_id),
+             std::move(frame), received);
+}
+
+void deliver_to_connection(const caf::actor& conn, std::string_view room_id, std::string_view frame,
+                           std::int64_t received) {
+  auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
+  // On the connection's own thread (one I/O thread, or the Redis link's):
+  // straight to its socket, as a local peer's frame goes.
+  if (auto* t = c ? c->thread() : nullptr; t && t->is_current())
+    return c->deliver(room_id, frame, received, true);
+  post_frame(c, conn, std::string(room_id), std::make_shared<const std::string>(frame), received);
 }
 
 connection_handler_factory connection_actor_factory(node_context& ctx) {

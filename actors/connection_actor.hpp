@@ -28,5 +28,10 @@ connection_handler_factory connection_actor_factory(node_context& ctx);
 // thread, without a mailbox element: how frames from other nodes reach a
 // member (cluster/). Dropped if the connection has left that room meanwhile.
 void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received);
+// The same for a frame in the caller's buffer: on the connection's own
+// thread it is written at once (copied only if the socket does not take it
+// all), else copied and posted as above.
+void deliver_to_connection(const caf::actor& conn, std::string_view room_id, std::string_view frame,
+                           std::int64_t received);
 
 } // namespace signaling

@@ -374,15 +374,16 @@ void route(shared_parts& p, std::string_view payload) {
   };
   if (e.k == envelope::kind::frame) {
     auto r = p.registry.frame(e.room, e.gen, role_from(e.role));
-    auto frame = std::make_shared<const std::string>(e.body);
     switch (r.to) {
       case room_registry::route::member:
         s.stats->relayed_in.fetch_add(1, std::memory_order_relaxed);
-        return deliver_to_connection(r.target, std::string(e.room), std::move(frame), received);
-      case room_registry::route::room:
+        return deliver_to_connection(r.target, e.room, e.body, received);
+      case room_registry::route::room: {
+        auto frame = std::make_shared<const std::string>(e.body);
         tsan::handed_over(frame.get()); // the room may pass it on to another I/O thread
         return caf::anon_send(r.target, room_envelope{e.k, std::string(e.node), std::string(e.role), {},
                                                       std::move(frame), received});
+      }
       case room_registry::route::unknown: return no_such_room();
       case room_registry::route::stale: return;
     }
