@@ -43,7 +43,7 @@ public:
     // still on its way): it holds its own copies.
     auto out = std::make_shared<outlet>(outlet{bridge, stats, std::move(room_id), nullptr, {}});
     out->seat = bridge->seat_frames_args(out->room_id, gen, role_name(role));
-    route_ = std::make_shared<route>(
+    route_ = std::make_shared<answered_route>(
       [out](const route::channel& ch, std::string env) { out->direct(ch, std::move(env)); },
       [out](std::string env, const caf::actor& sender, bool resent) { out->scripted(std::move(env), sender, resent); },
       [out](const caf::actor& sender) { out->failed(sender); });
@@ -66,25 +66,31 @@ public:
 private:
   using route = direct_route<caf::actor>;
 
+  // The route, hearing its direct sends' answers. Each send holds it until
+  // its answer, so an unheard frame is still sent again if the port went
+  // meanwhile (no cycle: the route holds the outlet, the outlet only a weak
+  // reference, a send in flight the route).
+  struct answered_route final : route, redis_bridge::publish_sink {
+    using route::route;
+    void published(redis_bridge::publish_answer a, std::string env) override {
+      heard(a == redis_bridge::publish_answer::heard     ? answer::heard
+            : a == redis_bridge::publish_answer::unheard ? answer::unheard
+                                                         : answer::failed,
+            std::move(env));
+    }
+  };
+
   struct outlet {
     redis_bridge* bridge;
     node_stats* stats;
     std::string room_id;
     std::shared_ptr<const redis_bridge::args> seat;
-    std::weak_ptr<direct_route<caf::actor>> self;
+    std::weak_ptr<answered_route> self;
 
     // These run with the route's lock held: they only queue.
     void direct(const route::channel& ch, std::string env) {
       stats->cross_direct.fetch_add(1, std::memory_order_relaxed);
-      // The answer keeps the route alive: an unheard frame is still sent
-      // again if the port went meanwhile (no cycle: the route holds us, the
-      // answer only the route).
-      bridge->relay_direct(ch, std::move(env), [r = self.lock()](redis_bridge::publish_answer a) {
-        if (r)
-          r->heard(a == redis_bridge::publish_answer::heard     ? route::answer::heard
-                   : a == redis_bridge::publish_answer::unheard ? route::answer::unheard
-                                                                : route::answer::failed);
-      });
+      bridge->relay_direct(ch, std::move(env), self.lock());
     }
 
     void failed(const caf::actor& sender) {
@@ -113,7 +119,7 @@ private:
 
   redis_bridge* bridge_;
   std::string header_;
-  std::shared_ptr<route> route_;
+  std::shared_ptr<answered_route> route_;
 };
 
 struct room_state {

@@ -3,7 +3,8 @@
 // there (the direct path), else SEAT_FRAMES (the scripted path, which keeps
 // frames for a parked seat). Pure logic, no Redis and no CAF: the owner gives
 // the two ways to send and reports each direct send's answer, in the order
-// sent (one Redis connection answers in order).
+// sent (one Redis connection answers in order), with the envelope it sent:
+// the Redis link holds it until the answer, so the route keeps no copy.
 //
 // A seat channel is never subscribed again once given up (redis_bridge), so
 // the first direct send answered "nobody heard" means it and every later one
@@ -51,7 +52,7 @@ public:
   void frame(std::string envelope, Tag tag) {
     std::lock_guard<std::mutex> g{m_};
     if (current_ && held_.empty()) {
-      in_flight_.push_back({envelope, std::move(tag)});
+      in_flight_.push_back(std::move(tag));
       sent_to_ = current_;
       ++counts_.direct;
       return direct_(current_, std::move(envelope));
@@ -62,12 +63,12 @@ public:
     scripted_(std::move(envelope), tag, false);
   }
 
-  // The answer to the oldest direct send not answered yet.
-  void heard(answer a) {
+  // The answer to the oldest direct send not answered yet, and its envelope.
+  void heard(answer a, std::string envelope) {
     std::lock_guard<std::mutex> g{m_};
     if (in_flight_.empty())
       return;
-    auto f = std::move(in_flight_.front());
+    auto tag = std::move(in_flight_.front());
     in_flight_.pop_front();
     if (a != answer::heard) {
       // The channel lost its listener, for good (or we cannot tell: no
@@ -78,11 +79,11 @@ public:
       if (a == answer::unheard) {
         ++counts_.resent;
         ++counts_.scripted;
-        scripted_(std::move(f.envelope), f.tag, true);
+        scripted_(std::move(envelope), tag, true);
       } else {
         ++counts_.failed;
         if (failed_)
-          failed_(f.tag);
+          failed_(tag);
       }
     }
     settle();
@@ -149,7 +150,7 @@ private:
   channel next_;    // opened while frames were in flight to the one before
   channel sent_to_; // where the frames in flight went (one channel at a time)
   std::string dead_; // the channel that went unheard
-  std::deque<pending> in_flight_;
+  std::deque<Tag> in_flight_; // the senders of the direct sends not answered yet
   std::deque<pending> held_;
   counts counts_;
 };

@@ -412,12 +412,8 @@ std::shared_ptr<const redis_bridge::args> redis_bridge::seat_publish_args(const 
 }
 
 void redis_bridge::relay_direct(const std::shared_ptr<const args>& publish, std::string envelope,
-                                std::function<void(publish_answer)> cb) {
-  impl_->commands.command_batched(publish, std::move(envelope), [cb = std::move(cb)](redis_result r) {
-    if (!r.ok || r.reply.kind != redis_reply::integer)
-      return cb(publish_answer::failed);
-    cb(r.reply.value > 0 ? publish_answer::heard : publish_answer::unheard);
-  });
+                                std::shared_ptr<publish_sink> sink) {
+  impl_->commands.command_batched(publish, std::move(envelope), std::move(sink));
 }
 
 void redis_bridge::prepend(const std::string& id, const std::string& gen, const std::string& role,

@@ -153,10 +153,24 @@ public:
   // each frame's F envelope. Batched like relay(). The answer: heard (its
   // member's node got it), unheard (nobody listens there), or failed (no
   // answer: link down or timed out; it may or may not have run).
+  // The answer goes to `sink` with the envelope given back (for a send the
+  // scripted way if unheard), so the sender keeps no copy of it.
   enum class publish_answer { heard, unheard, failed };
+  class publish_sink : public redis_client::tail_sink {
+  public:
+    virtual void published(publish_answer a, std::string envelope) = 0;
+
+  private:
+    void answered(redis_result r, std::string tail) final {
+      published(!r.ok || r.reply.kind != redis_reply::integer ? publish_answer::failed
+                : r.reply.value > 0                            ? publish_answer::heard
+                                                               : publish_answer::unheard,
+                std::move(tail));
+    }
+  };
   std::shared_ptr<const args> seat_publish_args(const std::string& channel) const;
   void relay_direct(const std::shared_ptr<const args>& publish, std::string envelope,
-                    std::function<void(publish_answer)> cb);
+                    std::shared_ptr<publish_sink> sink);
   // Frames that reached this node for a just-lost seat before its park took
   // effect: kept ahead of any kept since.
   void prepend(const std::string& id, const std::string& gen, const std::string& role,

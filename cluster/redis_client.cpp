@@ -256,6 +256,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     std::string tail; // eval_batched: this call's own argument
     bool batched = false;
     callback cb;
+    std::shared_ptr<tail_sink> sink; // instead of cb: answered with the tail
   };
   std::mutex queue_mutex;
   std::vector<queued> queue;
@@ -271,6 +272,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   struct pending {
     std::shared_ptr<impl> self;
     std::vector<callback> cbs;
+    std::shared_ptr<tail_sink> sink; // a plain batched command's, instead of cbs
     std::uint64_t gen;
     const lua_script* script = nullptr;
     std::shared_ptr<const args> fixed;
@@ -305,6 +307,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (self->spare.size() >= spare_max)
       return;
     p->cbs.clear();
+    p->sink.reset();
     p->script = nullptr;
     p->fixed.reset();
     p->tails.clear();
@@ -833,7 +836,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       p->script = batch[i].script;
       p->fixed = std::move(batch[i].fixed);
       for (std::size_t k = i; k < j; ++k) {
-        p->cbs.push_back(std::move(batch[k].cb));
+        if (batch[k].sink) // (a plain command: alone in its record)
+          p->sink = std::move(batch[k].sink);
+        else
+          p->cbs.push_back(std::move(batch[k].cb));
         if (batch[k].batched)
           p->tails.push_back(std::move(batch[k].tail));
       }
@@ -892,7 +898,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       issue(std::move(p));
   }
 
+  // A sink's call's tail, given back with its answer.
+  static std::string take_tail(pending& p) {
+    return p.tails.empty() ? std::string{} : std::move(p.tails.back());
+  }
+
   static void fail(pending& p, const std::string& why) {
+    if (p.sink)
+      p.sink->answered(redis_result{false, why, {}}, take_tail(p));
     for (auto& cb : p.cbs)
       if (cb)
         cb(redis_result{false, why, {}});
@@ -979,6 +992,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       res.ok = true;
       res.reply = std::move(*reply);
     }
+    if (p->sink)
+      p->sink->answered(std::move(res), take_tail(*p));
     for (std::size_t i = 0; i < p->cbs.size(); ++i)
       if (p->cbs[i])
         p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
@@ -1466,6 +1481,16 @@ void redis_client::command_batched(std::shared_ptr<const args> fixed, std::strin
   q.tail = std::move(tail);
   q.batched = true;
   q.cb = std::move(cb);
+  impl_->enqueue(std::move(q));
+}
+
+void redis_client::command_batched(std::shared_ptr<const args> fixed, std::string tail,
+                                   std::shared_ptr<tail_sink> sink) {
+  impl::queued q;
+  q.fixed = std::move(fixed);
+  q.tail = std::move(tail);
+  q.batched = true;
+  q.sink = std::move(sink);
   impl_->enqueue(std::move(q));
 }
 

@@ -114,6 +114,39 @@ TEST_CASE("batched calls: the first after a quiet moment goes at once, the next 
   CHECK(plain_at == 2);
 }
 
+// A sink hears each batched PUBLISH's answer with the call's tail given back
+// (what the direct path sends again the scripted way when nobody listened),
+// and so does a call failed while Redis is away.
+TEST_CASE("a batched call's sink gets its answer and its tail back, answered or failed") {
+  struct sink final : redis_client::tail_sink {
+    std::promise<std::pair<redis_result, std::string>> got;
+    void answered(redis_result r, std::string tail) override { got.set_value({std::move(r), std::move(tail)}); }
+  };
+  redis_process redis;
+  client_on_thread c{redis, std::chrono::microseconds(0)};
+  auto publish = std::make_shared<const redis_client::args>(redis_client::args{"PUBLISH", "nobody-listens"});
+  auto heard = std::make_shared<sink>();
+  auto f1 = heard->got.get_future();
+  c->command_batched(publish, std::string(700, 'x'), heard);
+  REQUIRE(f1.wait_for(5s) == std::future_status::ready);
+  auto [r1, tail1] = f1.get();
+  CHECK(r1.ok);
+  CHECK(r1.reply.kind == redis_reply::integer);
+  CHECK(r1.reply.value == 0);
+  CHECK(tail1 == std::string(700, 'x'));
+
+  redis.kill();
+  auto failed = std::make_shared<sink>();
+  auto f2 = failed->got.get_future();
+  // Sent before the link finds Redis gone, or failed at once after: either
+  // way the tail comes back with a failure.
+  c->command_batched(publish, "two", failed);
+  REQUIRE(f2.wait_for(10s) == std::future_status::ready);
+  auto [r2, tail2] = f2.get();
+  CHECK_FALSE(r2.ok);
+  CHECK(tail2 == "two");
+}
+
 // Messages of every size, some far larger than one read, arrive whole and in
 // order; a one-off channel's subscribe and unsubscribe are confirmed in their
 // place among them; and after Redis drops the link, the permanent channel is

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 using signaling::cluster::direct_route;
@@ -24,7 +25,9 @@ struct model {
     std::string channel, envelope;
   };
   std::deque<command> sent;   // on the wire to Redis, in order
-  std::deque<bool> answers;   // direct sends' answers on their way back
+  // Direct sends' answers on their way back, each with its envelope (the
+  // link gives it back with the answer).
+  std::deque<std::pair<bool, std::string>> answers;
   std::set<std::string> listening;
   std::vector<std::string> arrived; // what reached the seat (published or kept), in Redis's order
   std::vector<int> tags;            // the tag of each scripted send, in order
@@ -51,16 +54,16 @@ struct model {
     bool heard = listening.count(c.channel) > 0;
     if (heard)
       arrived.push_back(c.envelope);
-    answers.push_back(heard);
+    answers.push_back({heard, c.envelope});
     return true;
   }
   // The oldest answer reaches the route.
   bool answer() {
     if (answers.empty())
       return false;
-    bool heard = answers.front();
+    auto [heard, env] = std::move(answers.front());
     answers.pop_front();
-    route.heard(heard ? direct_route<int>::answer::heard : direct_route<int>::answer::unheard);
+    route.heard(heard ? direct_route<int>::answer::heard : direct_route<int>::answer::unheard, std::move(env));
     return true;
   }
   void drain() {
@@ -174,12 +177,12 @@ TEST_CASE("a direct send without an answer is reported failed, not sent again, a
   route.frame("f0", 0);
   route.frame("f1", 1);
   route.frame("f2", 2);
-  route.heard(direct_route<int>::answer::heard);
-  route.heard(direct_route<int>::answer::failed); // the link dropped: it may have run
+  route.heard(direct_route<int>::answer::heard, "f0");
+  route.heard(direct_route<int>::answer::failed, ""); // the link dropped: it may have run
   CHECK_FALSE(route.direct());
   route.frame("f3", 3); // waits behind f2
   CHECK(scripted.empty());
-  route.heard(direct_route<int>::answer::failed);
+  route.heard(direct_route<int>::answer::failed, "");
   CHECK(failed == std::vector<int>{1, 2});
   CHECK(scripted == std::vector<std::string>{"f3"});
   route.open(model::chan("seat-1"));
