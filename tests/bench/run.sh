@@ -49,6 +49,8 @@
 # SERVER_CPUS and BENCH_CPUS (taskset lists, e.g. 0 and 1: the servers, Redis
 # included, on one set of CPUs and the bench client on another; default: no
 # pinning, everything shares every CPU),
+# OURS_BIN (a signal-node binary to run instead of the tree's, e.g. a copy of
+# the build before a change, for alternated before/after runs),
 # QUICK=1 (short runs, for trying the script out; not for figures).
 # Every process this script starts is stopped on exit, however it exits.
 #
@@ -152,6 +154,11 @@ cmake --build build --target signal-node signal-bench >"$WORK/build.log" 2>&1 ||
 mkdir -p "$WORK/bin"
 cp build/signal-node build/signal-bench "$WORK/bin/"
 NODE_BIN="$WORK/bin/signal-node"
+if [ -n "${OURS_BIN:-}" ]; then # another build of ours, for alternated before/after runs
+  cp "$OURS_BIN" "$WORK/bin/signal-node-other"
+  NODE_BIN="$WORK/bin/signal-node-other"
+  COMMIT="$COMMIT (node: OURS_BIN=$OURS_BIN)"
+fi
 BENCH="$WORK/bin/signal-bench"
 
 log "installing the seed peer into $WORK/seed"
