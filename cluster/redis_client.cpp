@@ -1475,15 +1475,6 @@ void redis_client::unsubscribe(std::string channel, std::function<void()> done) 
   });
 }
 
-void redis_client::command_batched(std::shared_ptr<const args> fixed, std::string tail, callback cb) {
-  impl::queued q;
-  q.fixed = std::move(fixed);
-  q.tail = std::move(tail);
-  q.batched = true;
-  q.cb = std::move(cb);
-  impl_->enqueue(std::move(q));
-}
-
 void redis_client::command_batched(std::shared_ptr<const args> fixed, std::string tail,
                                    std::shared_ptr<tail_sink> sink) {
   impl::queued q;

@@ -141,9 +141,6 @@ public:
   // (nothing published there after that reaches us), or at once when the
   // connection that held it is gone.
   void unsubscribe(std::string channel, std::function<void()> done);
-  // Plain commands that may share one write with batched calls: `fixed`
-  // followed by `tail`, one command each, waiting like eval_batched.
-  void command_batched(std::shared_ptr<const args> fixed, std::string tail, callback cb);
   // Hears a command_batched call's answer together with its `tail`, which the
   // client holds until the answer anyway: a caller that may have to send the
   // tail again another way keeps no copy of it, and no callback is made per
@@ -153,7 +150,9 @@ public:
     virtual ~tail_sink() = default;
     virtual void answered(redis_result r, std::string tail) = 0;
   };
-  // The same, answered to `sink`, held until then.
+  // Plain commands that may share one write with batched calls: `fixed`
+  // followed by `tail`, one command each, waiting like eval_batched; the
+  // answer goes to `sink`, held until then.
   void command_batched(std::shared_ptr<const args> fixed, std::string tail, std::shared_ptr<tail_sink> sink);
   // Drops the connection now (as after a timeout) and reconnects.
   void reset(std::string why);

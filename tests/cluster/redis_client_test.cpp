@@ -12,8 +12,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
+#include <utility>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -73,6 +75,17 @@ private:
   std::vector<std::string> heard_;
 };
 
+// A batched call's answer and its tail, as a future.
+struct promised_answer final : redis_client::tail_sink {
+  std::promise<std::pair<redis_result, std::string>> got;
+  std::function<void()> then; // runs first, on the client's strand
+  void answered(redis_result r, std::string tail) override {
+    if (then)
+      then();
+    got.set_value({std::move(r), std::move(tail)});
+  }
+};
+
 } // namespace
 
 // With a delay far longer than the test: a frame after a quiet moment (here,
@@ -84,21 +97,21 @@ TEST_CASE("batched calls: the first after a quiet moment goes at once, the next 
   redis_process redis;
   client_on_thread c{redis, std::chrono::seconds(60)};
   auto publish = std::make_shared<const redis_client::args>(redis_client::args{"PUBLISH", "nobody-listens"});
-  std::promise<redis_result> first, second, plain;
+  std::promise<redis_result> plain;
   std::atomic<int> order{0};
   int second_at = 0, plain_at = 0;
-  c->command_batched(publish, "one", [&](redis_result r) { first.set_value(std::move(r)); });
-  auto f1 = first.get_future();
+  auto first = std::make_shared<promised_answer>();
+  auto f1 = first->got.get_future();
+  c->command_batched(publish, "one", first);
   REQUIRE(f1.wait_for(5s) == std::future_status::ready);
-  auto r1 = f1.get();
+  auto r1 = f1.get().first;
   CHECK(r1.ok);
   CHECK(r1.reply.kind == redis_reply::integer);
 
-  c->command_batched(publish, "two", [&](redis_result r) {
-    second_at = ++order;
-    second.set_value(std::move(r));
-  });
-  auto f2 = second.get_future();
+  auto second = std::make_shared<promised_answer>();
+  second->then = [&] { second_at = ++order; };
+  auto f2 = second->got.get_future();
+  c->command_batched(publish, "two", second);
   // It waits (for a minute): no answer in a moment.
   CHECK(f2.wait_for(200ms) == std::future_status::timeout);
   c->command({"PING"}, [&](redis_result r) {
@@ -108,7 +121,7 @@ TEST_CASE("batched calls: the first after a quiet moment goes at once, the next 
   auto f3 = plain.get_future();
   REQUIRE(f2.wait_for(5s) == std::future_status::ready);
   REQUIRE(f3.wait_for(5s) == std::future_status::ready);
-  CHECK(f2.get().ok);
+  CHECK(f2.get().first.ok);
   CHECK(f3.get().reply.str == "PONG");
   CHECK(second_at == 1); // sent (and so answered) before the PING that took it along
   CHECK(plain_at == 2);
@@ -118,14 +131,10 @@ TEST_CASE("batched calls: the first after a quiet moment goes at once, the next 
 // (what the direct path sends again the scripted way when nobody listened),
 // and so does a call failed while Redis is away.
 TEST_CASE("a batched call's sink gets its answer and its tail back, answered or failed") {
-  struct sink final : redis_client::tail_sink {
-    std::promise<std::pair<redis_result, std::string>> got;
-    void answered(redis_result r, std::string tail) override { got.set_value({std::move(r), std::move(tail)}); }
-  };
   redis_process redis;
   client_on_thread c{redis, std::chrono::microseconds(0)};
   auto publish = std::make_shared<const redis_client::args>(redis_client::args{"PUBLISH", "nobody-listens"});
-  auto heard = std::make_shared<sink>();
+  auto heard = std::make_shared<promised_answer>();
   auto f1 = heard->got.get_future();
   c->command_batched(publish, std::string(700, 'x'), heard);
   REQUIRE(f1.wait_for(5s) == std::future_status::ready);
@@ -136,7 +145,7 @@ TEST_CASE("a batched call's sink gets its answer and its tail back, answered or 
   CHECK(tail1 == std::string(700, 'x'));
 
   redis.kill();
-  auto failed = std::make_shared<sink>();
+  auto failed = std::make_shared<promised_answer>();
   auto f2 = failed->got.get_future();
   // Sent before the link finds Redis gone, or failed at once after: either
   // way the tail comes back with a failure.
