@@ -992,11 +992,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       res.ok = true;
       res.reply = std::move(*reply);
     }
-    if (p->sink)
+    if (p->sink) // (then it has no callbacks)
       p->sink->answered(std::move(res), take_tail(*p));
-    for (std::size_t i = 0; i < p->cbs.size(); ++i)
-      if (p->cbs[i])
-        p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
+    else
+      for (std::size_t i = 0; i < p->cbs.size(); ++i)
+        if (p->cbs[i])
+          p->cbs[i](i + 1 == p->cbs.size() ? std::move(res) : res);
     recycle(std::move(p));
   }
 
