@@ -161,7 +161,7 @@ public:
     virtual void published(publish_answer a, std::string envelope) = 0;
 
   private:
-    void answered(redis_result r, std::string tail) final {
+    void answered(const redis_result& r, std::string tail) final {
       published(!r.ok || r.reply.kind != redis_reply::integer ? publish_answer::failed
                 : r.reply.value > 0                            ? publish_answer::heard
                                                                : publish_answer::unheard,

@@ -159,19 +159,42 @@ redis_reply copy_reply(const redisReply* r) {
 
 // RESP framing of a command, as redisFormatCommandArgv writes it: "*N" then
 // "$len" and the bytes of each argument, every line ended by CRLF.
-void append_length(std::string& out, char tag, std::size_t n) {
-  char line[24];
-  line[0] = tag;
-  auto end = std::to_chars(line + 1, line + sizeof line - 2, n).ptr;
-  *end++ = '\r';
-  *end++ = '\n';
-  out.append(line, end);
+
+// The bytes of a length line ("*N" or "$len", CRLF) for `n`.
+std::size_t length_line_size(std::size_t n) {
+  std::size_t digits = 1;
+  for (; n >= 10; n /= 10)
+    ++digits;
+  return digits + 3; // tag, CRLF
 }
 
-void append_argument(std::string& out, std::string_view a) {
-  append_length(out, '$', a.size());
-  out += a;
-  out += "\r\n";
+char* put_length(char* w, char tag, std::size_t n) {
+  *w++ = tag;
+  w = std::to_chars(w, w + 20, n).ptr;
+  *w++ = '\r';
+  *w++ = '\n';
+  return w;
+}
+
+// One command, its arguments given by `each(f)` calling f on every one in
+// order: the buffer grows once (appending three pieces per argument cost a
+// relayed frame's PUBLISH more than copying its bytes).
+template <class Each>
+void append_command(std::string& out, std::size_t argc, Each each) {
+  std::size_t total = length_line_size(argc);
+  each([&total](std::string_view a) { total += length_line_size(a.size()) + a.size() + 2; });
+  auto at = out.size();
+  out.resize(at + total);
+  char* w = out.data() + at;
+  w = put_length(w, '*', argc);
+  each([&w](std::string_view a) {
+    w = put_length(w, '$', a.size());
+    if (!a.empty()) // (an empty view's data may be null)
+      std::memcpy(w, a.data(), a.size());
+    w += a.size();
+    *w++ = '\r';
+    *w++ = '\n';
+  });
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -861,24 +884,22 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     std::size_t argc = p->fixed->size() + p->tails.size() + (p->script ? 3 : 0);
     if (argc == 0) // ("*0": Redis would answer nothing, and every later reply would go one command early)
       return fail(*p, "empty command");
-    auto& wire = command_buffer();
-    append_length(wire, '*', argc);
     if (p->script) {
       p->by_sha = scripts_loaded;
-      if (scripts_loaded) {
+      if (scripts_loaded)
         ++by_sha_inflight;
-        append_argument(wire, "EVALSHA");
-        append_argument(wire, p->script->sha1);
-      } else {
-        append_argument(wire, "EVAL");
-        append_argument(wire, p->script->body);
-      }
-      append_argument(wire, "0");
     }
-    for (const auto& a : *p->fixed)
-      append_argument(wire, a);
-    for (const auto& t : p->tails)
-      append_argument(wire, t);
+    append_command(command_buffer(), argc, [&p](auto&& f) {
+      if (p->script) {
+        f(p->by_sha ? std::string_view{"EVALSHA"} : std::string_view{"EVAL"});
+        f(p->by_sha ? p->script->sha1 : p->script->body);
+        f("0");
+      }
+      for (const auto& a : *p->fixed)
+        f(a);
+      for (const auto& t : p->tails)
+        f(t);
+    });
     send(std::move(p));
   }
 
@@ -920,10 +941,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       return fail(*p, "redis unavailable");
     if (p->fixed->empty())
       return fail(*p, "empty command");
-    auto& wire = command_buffer();
-    append_length(wire, '*', p->fixed->size());
-    for (const auto& x : *p->fixed)
-      append_argument(wire, x);
+    append_command(command_buffer(), p->fixed->size(), [&p](auto&& f) {
+      for (const auto& x : *p->fixed)
+        f(x);
+    });
     send(std::move(p));
   }
 
@@ -993,7 +1014,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       res.reply = std::move(*reply);
     }
     if (p->sink) // (then it has no callbacks)
-      p->sink->answered(std::move(res), take_tail(*p));
+      p->sink->answered(res, take_tail(*p));
     else
       for (std::size_t i = 0; i < p->cbs.size(); ++i)
         if (p->cbs[i])
@@ -1014,9 +1035,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   // channel (its table would only shed it on a confirmation it parsed: one
   // entry per seat channel for as long as the link lives).
   void send_raw(std::string_view command, std::string_view channel) {
-    append_length(out, '*', 2);
-    append_argument(out, command);
-    append_argument(out, channel);
+    append_command(out, 2, [&](auto&& f) {
+      f(command);
+      f(channel);
+    });
     write_out();
   }
 
@@ -1231,6 +1253,38 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     return 1;
   }
 
+  // "$len" CRLF, then that many bytes and CRLF, at in[p...] (p moves past
+  // them); false if not all there, or not that shape.
+  bool bulk_here(std::size_t& p, std::string_view& out) const {
+    std::size_t i = p + 1, n = 0;
+    if (p >= in_len || in[p] != '$')
+      return false;
+    for (; i < in_len && i - p <= 10 && in[i] >= '0' && in[i] <= '9'; ++i)
+      n = n * 10 + static_cast<std::size_t>(in[i] - '0');
+    if (i == p + 1 || in_len - i < 2 || in[i] != '\r' || in[i + 1] != '\n')
+      return false;
+    i += 2;
+    if (in_len - i < n + 2 || in[i + n] != '\r' || in[i + n + 1] != '\n')
+      return false;
+    out = {in.get() + i, n};
+    p = i + n + 2;
+    return true;
+  }
+
+  // The push nearly every read brings, a message, whole at in[p...] (p
+  // moves past it): read in one pass. False for anything else, or one not
+  // all there yet, which the general reader below takes.
+  bool message_here(std::size_t& p, std::string_view& channel, std::string_view& payload) const {
+    static constexpr std::string_view head = "*3\r\n$7\r\nmessage\r\n";
+    if (in_len - p < head.size() || std::memcmp(in.get() + p, head.data(), head.size()) != 0)
+      return false;
+    std::size_t q = p + head.size();
+    if (!bulk_here(q, channel) || !bulk_here(q, payload))
+      return false;
+    p = q;
+    return true;
+  }
+
   // The subscriber link's read: pushes, handed on as views into `in`.
   void read_pushes() {
     if (!read_in())
@@ -1238,6 +1292,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     auto my_gen = gen;
     while (in_at < in_len) {
       std::size_t p = in_at;
+      if (std::string_view channel, payload; message_here(p, channel, payload)) {
+        in_at = p;
+        if (on_msg)
+          on_msg(channel, payload);
+        if (gen != my_gen || !ac)
+          return; // the link went from under us
+        continue;
+      }
       std::string_view head;
       if (!line(p, head))
         break;
@@ -1303,7 +1365,10 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     auto set = [out](redis_reply::kind_t k, std::string_view str = {}) {
       if (out) {
         out->kind = k;
-        out->str.assign(str);
+        if (str.empty())
+          out->str.clear(); // (an integer's: cheaper than an assign)
+        else
+          out->str.assign(str);
       }
       return 1;
     };

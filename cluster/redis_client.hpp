@@ -148,7 +148,7 @@ public:
   class tail_sink {
   public:
     virtual ~tail_sink() = default;
-    virtual void answered(redis_result r, std::string tail) = 0;
+    virtual void answered(const redis_result& r, std::string tail) = 0;
   };
   // Plain commands that may share one write with batched calls: `fixed`
   // followed by `tail`, one command each, waiting like eval_batched; the

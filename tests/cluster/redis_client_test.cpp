@@ -79,7 +79,7 @@ private:
 struct promised_answer final : redis_client::tail_sink {
   std::promise<std::pair<redis_result, std::string>> got;
   std::function<void()> then; // runs first, on the client's strand
-  void answered(redis_result r, std::string tail) override {
+  void answered(const redis_result& r, std::string tail) override {
     if (then)
       then();
     got.set_value({std::move(r), std::move(tail)});
