@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -710,6 +711,14 @@ private:
 
 namespace {
 
+// `conn` as a connection actor of ours, or null. (The class is final, so
+// its exact type says it, cheaper than dynamic_cast's search on a path that
+// runs for every frame from another node.)
+connection_actor* as_connection(const caf::actor& conn) {
+  auto* a = caf::actor_cast<caf::abstract_actor*>(conn);
+  return a && typeid(*a) == typeid(connection_actor) ? static_cast<connection_actor*>(a) : nullptr;
+}
+
 void post_frame(connection_actor* c, const caf::actor& conn, std::string room_id, frame_ptr frame,
                 std::int64_t received) {
   if (!c)
@@ -722,13 +731,12 @@ void post_frame(connection_actor* c, const caf::actor& conn, std::string room_id
 } // namespace
 
 void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
-  post_frame(dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn)), conn, std::move(room_id),
-             std::move(frame), received);
+  post_frame(as_connection(conn), conn, std::move(room_id), std::move(frame), received);
 }
 
 void deliver_to_connection(const caf::actor& conn, std::string_view room_id, std::string_view frame,
                            std::int64_t received) {
-  auto* c = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(conn));
+  auto* c = as_connection(conn);
   // On the connection's own thread (one I/O thread, or the Redis link's):
   // straight to its socket, as a local peer's frame goes.
   if (auto* t = c ? c->thread() : nullptr; t && t->is_current())

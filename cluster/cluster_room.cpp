@@ -21,11 +21,39 @@
 #include <deque>
 #include <functional>
 #include <random>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace signaling::cluster {
 
 namespace {
+
+// Envelope buffers of frames whose PUBLISH was heard, kept for the next
+// frames made on the same thread: a frame's envelope would otherwise be
+// allocated and freed once each. Few and small, so an idle thread keeps
+// little (a larger one is freed).
+class envelope_spares {
+public:
+  std::string take() {
+    if (spare_.empty())
+      return {};
+    auto s = std::move(spare_.back());
+    spare_.pop_back();
+    s.clear();
+    return s;
+  }
+  void give(std::string s) {
+    if (spare_.size() < max_count && s.capacity() <= max_capacity)
+      spare_.push_back(std::move(s));
+  }
+
+private:
+  static constexpr std::size_t max_count = 64, max_capacity = 4096;
+  std::vector<std::string> spare_;
+};
+
+thread_local envelope_spares spare_envelopes;
 
 // The relay port of one seat of one room: what a member here gets for the
 // other seat when that seat is on another node or parked. Every frame is one
@@ -51,7 +79,7 @@ public:
   }
 
   void relay(std::string_view frame, const caf::actor& sender) override {
-    std::string env;
+    std::string env = spare_envelopes.take();
     env.reserve(header_.size() + frame.size());
     env += header_;
     env += frame;
@@ -73,10 +101,11 @@ private:
   struct answered_route final : route, redis_bridge::publish_sink {
     using route::route;
     void published(redis_bridge::publish_answer a, std::string env) override {
-      heard(a == redis_bridge::publish_answer::heard     ? answer::heard
-            : a == redis_bridge::publish_answer::unheard ? answer::unheard
-                                                         : answer::failed,
-            std::move(env));
+      if (a == redis_bridge::publish_answer::heard) {
+        heard(answer::heard, {}); // (a heard frame's envelope is not needed again)
+        return spare_envelopes.give(std::move(env));
+      }
+      heard(a == redis_bridge::publish_answer::unheard ? answer::unheard : answer::failed, std::move(env));
     }
   };
 
