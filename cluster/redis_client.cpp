@@ -170,7 +170,7 @@ std::size_t length_line_size(std::size_t n) {
 
 char* put_length(char* w, char tag, std::size_t n) {
   *w++ = tag;
-  w = std::to_chars(w, w + 20, n).ptr;
+  w = std::to_chars(w, w + (length_line_size(n) - 3), n).ptr; // (the digits' exact room)
   *w++ = '\r';
   *w++ = '\n';
   return w;
