@@ -62,6 +62,14 @@ public:
 
   const char* name() const override { return "connection"; }
 
+  // `a` as a connection actor of ours, or null. (The class is final, so its
+  // exact type says it, cheaper than dynamic_cast's search: this runs for
+  // every frame from another node.)
+  static connection_actor* from(const caf::actor& a) {
+    auto* p = caf::actor_cast<caf::abstract_actor*>(a);
+    return p && typeid(*p) == typeid(connection_actor) ? static_cast<connection_actor*>(p) : nullptr;
+  }
+
   // Starts life: registers with the console's registry, arms the join deadline.
   void start(caf::actor self) {
     handle_ = std::move(self);
@@ -538,7 +546,7 @@ private:
     peer_ = std::move(p);
     peer_conn_ = nullptr;
     if (peer_.actor && !peer_.remote)
-      peer_conn_ = dynamic_cast<connection_actor*>(caf::actor_cast<caf::abstract_actor*>(peer_.actor));
+      peer_conn_ = from(peer_.actor);
   }
 
   void leave_current() {
@@ -711,14 +719,6 @@ private:
 
 namespace {
 
-// `conn` as a connection actor of ours, or null. (The class is final, so
-// its exact type says it, cheaper than dynamic_cast's search on a path that
-// runs for every frame from another node.)
-connection_actor* as_connection(const caf::actor& conn) {
-  auto* a = caf::actor_cast<caf::abstract_actor*>(conn);
-  return a && typeid(*a) == typeid(connection_actor) ? static_cast<connection_actor*>(a) : nullptr;
-}
-
 void post_frame(connection_actor* c, const caf::actor& conn, std::string room_id, frame_ptr frame,
                 std::int64_t received) {
   if (!c)
@@ -731,12 +731,12 @@ void post_frame(connection_actor* c, const caf::actor& conn, std::string room_id
 } // namespace
 
 void deliver_to_connection(const caf::actor& conn, std::string room_id, frame_ptr frame, std::int64_t received) {
-  post_frame(as_connection(conn), conn, std::move(room_id), std::move(frame), received);
+  post_frame(connection_actor::from(conn), conn, std::move(room_id), std::move(frame), received);
 }
 
 void deliver_to_connection(const caf::actor& conn, std::string_view room_id, std::string_view frame,
                            std::int64_t received) {
-  auto* c = as_connection(conn);
+  auto* c = connection_actor::from(conn);
   // On the connection's own thread (one I/O thread, or the Redis link's):
   // straight to its socket, as a local peer's frame goes.
   if (auto* t = c ? c->thread() : nullptr; t && t->is_current())

@@ -51,7 +51,8 @@ public:
   }
 
 private:
-  static constexpr std::size_t max_count = 64, max_capacity = 4096;
+  // (16 KiB: an SDP offer of a few KiB is kept too; at most 512 KiB a thread.)
+  static constexpr std::size_t max_count = 32, max_capacity = 16384;
   std::vector<std::string> spare_;
 };
 

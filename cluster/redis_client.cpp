@@ -1264,10 +1264,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (i == p + 1 || in_len - i < 2 || in[i] != '\r' || in[i + 1] != '\n')
       return false;
     i += 2;
-    if (in_len - i < n + 2 || in[i + n] != '\r' || in[i + n + 1] != '\n')
+    if (bulk(i, n, out) != 1)
       return false;
-    out = {in.get() + i, n};
-    p = i + n + 2;
+    p = i;
     return true;
   }
 

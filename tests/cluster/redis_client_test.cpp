@@ -82,7 +82,7 @@ struct promised_answer final : redis_client::tail_sink {
   void answered(const redis_result& r, std::string tail) override {
     if (then)
       then();
-    got.set_value({std::move(r), std::move(tail)});
+    got.set_value({r, std::move(tail)});
   }
 };
 
